@@ -342,11 +342,13 @@ def read_json(path: str | Path) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as err:
-        raise InputError(f"{p}: invalid JSON at line {err.lineno} column {err.colno}: {err.msg}") from None
+        raise InputError(
+            f"{p}: invalid JSON at line {err.lineno} column {err.colno}: {err.msg}"
+        ) from None
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file, so a failure leaves nothing half-written."""
+    """Write ``text`` to ``path`` via a temporary file, so a failure leaves nothing half-written."""
     p = Path(path)
     tmp = p.with_name(f".{p.name}.tmp")
     try:

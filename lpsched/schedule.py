@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field, replace
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from .graph import TaskGraph, read_json, write_text_atomic
 SCHEDULE_FORMAT = "lpsched-schedule/1"
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """Solver status. ``OPTIMAL`` is only ever claimed when proven."""
 
     OPTIMAL = "optimal"

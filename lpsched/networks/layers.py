@@ -60,6 +60,18 @@ class Layer:
         """Whether the layer has trainable weights (and so ``W`` and ``U`` tasks)."""
         return self.params > 0
 
+    def attr(self, key: str, default: object = None) -> object:
+        """The attribute ``key`` of :attr:`attrs`, or ``default`` when absent."""
+        for name, value in self.attrs:
+            if name == key:
+                return value
+        return default
+
+    @property
+    def attributes(self) -> dict[str, object]:
+        """:attr:`attrs` as a dictionary."""
+        return dict(self.attrs)
+
     @property
     def out_elements(self) -> int:
         """Output elements per sample."""

@@ -1,0 +1,494 @@
+"""Lower bounds on the iteration period (DESIGN.md section 1, "Lower bounds").
+
+Every bound here holds for every periodic schedule of the graph on ``P``
+processors, whatever the communication costs: a schedule may put all the tasks
+of a loop on one processor and pay no communication, so costs never enter.
+
+* :func:`resource_bound` -- ``ceil(sum d_v / P)``;
+* longest task -- ``max d_v``;
+* :func:`packing_bound` -- pigeonhole over the longest tasks (a task never
+  splits across processors);
+* :func:`iteration_bound` -- the maximum cycle ratio ``T_inf`` (Parhi and
+  Messerschmitt 1991), computed exactly.
+
+:func:`lower_bounds` combines them into a :class:`Bounds`; a schedule whose
+period equals :attr:`Bounds.lower_bound` is optimal without a solver's proof.
+
+The iteration bound uses the distances the graph carries. When the staleness
+policy is ``auto`` (``graph.staleness_cap`` set) those are the cap, the largest
+staleness a solver may choose; larger distances only relax precedences, so the
+bound is valid for every staleness choice.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import networkx as nx
+
+from .errors import InputError
+from .graph import TaskGraph
+
+__all__ = [
+    "Bounds",
+    "iteration_bound",
+    "lower_bounds",
+    "packing_bound",
+    "resource_bound",
+]
+
+# Adjacency of the cyclic part of a graph: succ[u] = [(v, w), ...] with one entry
+# per successor, carrying the smallest distance among parallel edges u -> v.
+_Adjacency = list[list[tuple[int, int]]]
+
+
+# ---------------------------------------------------------------------------
+# The bounds on task durations alone
+# ---------------------------------------------------------------------------
+def resource_bound(durations: Sequence[int], processors: int) -> int:
+    """``ceil(sum d_v / P)``: the work of one iteration spread evenly.
+
+    Each processor runs the tasks assigned to it once per period on disjoint
+    arcs of a circle of length ``T``, so its load is at most ``T``; the ``P``
+    loads add up to ``sum d_v``.
+    """
+    return -(-sum(durations) // processors)
+
+
+def packing_bound(durations: Sequence[int], processors: int) -> int:
+    """The pigeonhole bound of ``P||Cmax`` over the longest tasks.
+
+    With durations sorted in decreasing order ``d_(1) >= d_(2) >= ...``::
+
+        T >= max over k >= 0 with k*P + 1 <= n of  d_(kP-k+1) + ... + d_(kP+1)
+
+    Argument: as in :func:`resource_bound`, the tasks on one processor have a
+    total duration of at most ``T``. Of the ``k*P + 1`` longest tasks, some
+    processor holds at least ``k + 1`` (pigeonhole); their total is at least the
+    sum of the ``k + 1`` shortest of those ``k*P + 1`` tasks, which is the sum
+    above. ``k = 0`` gives the longest task; ``k = 1`` gives ``d_(P) + d_(P+1)``.
+    Taking the ``m`` longest tasks for any other ``m`` gives nothing more: some
+    processor then holds ``ceil(m / P)`` of them, and for a given ``k + 1 =
+    ceil(m / P)`` the smallest such ``m``, ``k*P + 1``, has the largest tail.
+
+    Parameters
+    ----------
+    durations
+        Task durations (positive integers), in any order.
+    processors
+        ``P >= 1``.
+
+    Returns
+    -------
+    int
+        The bound (0 for no tasks).
+    """
+    d = sorted(durations, reverse=True)
+    best = 0
+    k = 0
+    while k * processors + 1 <= len(d):
+        top = k * processors + 1  # number of longest tasks considered
+        best = max(best, sum(d[top - k - 1 : top]))
+        k += 1
+    return best
+
+
+# ---------------------------------------------------------------------------
+# The iteration bound: exact maximum cycle ratio
+# ---------------------------------------------------------------------------
+def iteration_bound(graph: TaskGraph) -> tuple[Fraction | None, list[str]]:
+    """The iteration bound ``T_inf`` and a critical loop attaining it.
+
+    ``T_inf = max over cycles C of sum_{v in C} d_v / sum_{e in C} w_e`` with
+    ``w_e`` the edge distances. Self-loops are cycles of one task; of parallel
+    edges only the one with the smallest distance can attain the maximum.
+
+    Algorithm
+    ---------
+    1. Keep the edges inside strongly connected components (every cycle lies in
+       one), with the smallest distance per ordered pair of tasks.
+    2. Howard's policy iteration for the maximum cycle ratio (Cochet-Terrasson
+       et al. 1998; Dasdan 2004) in floating point gives a near-optimal cycle
+       ``C`` and potentials ``x``.
+    3. Exact certification in integers: with ``p/q = ratio(C)`` (a
+       :class:`~fractions.Fraction`), edge costs ``c(u,v) = q*d_u - p*w_uv``
+       have no positive cycle iff no cycle beats ``p/q``. A queue-based
+       Bellman-Ford for longest paths, warm-started from ``-q*x``, either ends
+       with integer potentials ``pi`` such that ``pi_v >= pi_u + c(u,v)`` on
+       every edge -- summing over any cycle proves ``ratio <= p/q`` -- or finds
+       a cycle of the predecessor graph, which has positive cost and hence a
+       strictly larger ratio; it replaces ``C`` and step 3 repeats (a Dinkelbach
+       step). The potentials are checked edge by edge before returning, so the
+       answer never depends on the floating-point phase being right.
+
+    Parameters
+    ----------
+    graph
+        The task graph; its distances are used as they are.
+
+    Returns
+    -------
+    tuple[Fraction | None, list[str]]
+        ``T_inf`` as an exact fraction and the critical loop as task names in
+        cycle order (each has an edge to the next, the last to the first), or
+        ``(None, [])`` when the graph has no cycle.
+    """
+    names = [t.name for t in graph.tasks]
+    succ, d, members = _cyclic_part(graph)
+    if not members:
+        return None, []
+    cycle, x = _howard(succ, d)
+    ratio, cycle = _certify(succ, d, cycle, x)
+    return ratio, [names[members[u]] for u in cycle]
+
+
+def _cyclic_part(graph: TaskGraph) -> tuple[_Adjacency, list[int], list[int]]:
+    """The edges inside strong components, on tasks renumbered ``0..m-1``.
+
+    Returns the adjacency (smallest distance per ordered pair), the durations
+    and, for each new number, the task's index in ``graph.tasks``.
+    """
+    g = nx.DiGraph()
+    g.add_nodes_from(range(graph.n))
+    g.add_edges_from((graph.index(e.src), graph.index(e.dst)) for e in graph.edges)
+    component = [0] * graph.n
+    for c, nodes in enumerate(nx.strongly_connected_components(g)):
+        for v in nodes:
+            component[v] = c
+    best: dict[tuple[int, int], int] = {}
+    for e in graph.edges:
+        u, v = graph.index(e.src), graph.index(e.dst)
+        if component[u] == component[v]:
+            key = (u, v)
+            if key not in best or e.distance < best[key]:
+                best[key] = e.distance
+    # Every task of a component with an inner edge has an inner out-edge.
+    members = sorted({u for u, _v in best})
+    local = {u: i for i, u in enumerate(members)}
+    succ: _Adjacency = [[] for _ in members]
+    for (u, v), w in best.items():
+        succ[local[u]].append((local[v], w))
+    durations = graph.durations
+    return succ, [durations[u] for u in members], members
+
+
+def _policy_cycles(policy: list[int], n: int) -> list[list[int]]:
+    """The cycles of the functional graph ``u -> policy[u]``, each in cycle order."""
+    stamp = [-1] * n
+    cycles = []
+    for s in range(n):
+        u = s
+        while stamp[u] < 0:
+            stamp[u] = s
+            u = policy[u]
+        if stamp[u] == s:  # the walk from s closed a new cycle at u
+            cycle = [u]
+            v = policy[u]
+            while v != u:
+                cycle.append(v)
+                v = policy[v]
+            cycles.append(cycle)
+    return cycles
+
+
+def _howard(succ: _Adjacency, d: list[int], max_iter: int = 1000) -> tuple[list[int], list[float]]:
+    """Howard's policy iteration for the maximum cycle ratio, in floating point.
+
+    A policy picks one out-edge per task. Value determination gives every task
+    the ratio ``eta`` of the policy cycle it reaches and a potential ``x`` with
+    ``x_u = d_u - eta * w + x_v`` along policy edges; improvement first moves to
+    successors with a larger ``eta``, then (among equal ``eta``) to larger
+    ``d_u - eta * w + x_v``. Tolerances only affect speed: the result is a
+    starting point for :func:`_certify`. Returns the best policy cycle and ``x``.
+    """
+    n = len(succ)
+    weight = {(u, v): w for u in range(n) for v, w in succ[u]}
+    # Start from the edge with the smallest distance: locally the largest ratio.
+    policy = [min(succ[u], key=lambda vw: vw[1])[0] for u in range(n)]
+    x = [0.0] * n
+    eta = [0.0] * n
+    scale = float(sum(d))
+    tol_eta = 1e-12 * scale
+    tol_x = 1e-10 * scale
+    best_cycle: list[int] = []
+    for _ in range(max_iter):
+        # Value determination, one policy component at a time from its cycle.
+        pred: list[list[int]] = [[] for _ in range(n)]
+        for u in range(n):
+            pred[policy[u]].append(u)
+        cycles = _policy_cycles(policy, n)
+        best_ratio = Fraction(-1)
+        for cycle in cycles:
+            cycle_d = sum(d[u] for u in cycle)
+            cycle_w = sum(weight[u, policy[u]] for u in cycle)
+            ratio = Fraction(cycle_d, cycle_w)
+            if ratio > best_ratio:
+                best_ratio, best_cycle = ratio, cycle
+            e = cycle_d / cycle_w
+            # Keep the handle's old value so an unchanged component keeps its
+            # potentials (what makes policy iteration terminate).
+            handle = min(cycle)
+            eta[handle] = e
+            done = {handle}
+            queue = deque([handle])
+            while queue:
+                v = queue.popleft()
+                for u in pred[v]:
+                    if u not in done:
+                        done.add(u)
+                        eta[u] = e
+                        x[u] = d[u] - e * weight[u, v] + x[v]
+                        queue.append(u)
+        # Improvement, first on eta, then on x.
+        changed = False
+        for u in range(n):
+            best_v, best_eta = -1, eta[u] + tol_eta
+            for v, _w in succ[u]:
+                if eta[v] > best_eta:
+                    best_v, best_eta = v, eta[v]
+            if best_v >= 0:
+                policy[u] = best_v
+                changed = True
+        if not changed:
+            for u in range(n):
+                e = eta[u]
+                best_v, best_x = -1, x[u] + tol_x
+                for v, w in succ[u]:
+                    if eta[v] >= e - tol_eta:
+                        value = d[u] - e * w + x[v]
+                        if value > best_x:
+                            best_v, best_x = v, value
+                if best_v >= 0:
+                    policy[u] = best_v
+                    changed = True
+        if not changed:
+            break
+    return best_cycle, x
+
+
+def _certify(
+    succ: _Adjacency, d: list[int], cycle: list[int], x: list[float] | None = None
+) -> tuple[Fraction, list[int]]:
+    """The exact maximum cycle ratio, starting from ``cycle`` (see :func:`iteration_bound`).
+
+    ``x`` are optional floating-point potentials (``x_u >= d_u - ratio*w + x_v``
+    approximately) used only as a warm start.
+    """
+    n = len(succ)
+    ratio = _ratio(succ, d, cycle)
+    q = ratio.denominator
+    pi = [-round(q * xv) for xv in x] if x is not None else [0] * n
+    while True:
+        p, q_new = ratio.numerator, ratio.denominator
+        if q_new != q:
+            pi = [v * q_new // q for v in pi]
+            q = q_new
+        better = _positive_cycle(succ, [q * dv for dv in d], p, pi)
+        if better is None:
+            # The certificate: pi_v >= pi_u + q*d_u - p*w on every edge, so every
+            # cycle C has q*d(C) - p*w(C) <= 0, i.e. d(C)/w(C) <= p/q.
+            if any(pi[v] < pi[u] + q * d[u] - p * w for u in range(n) for v, w in succ[u]):
+                raise AssertionError("iteration bound: certificate check failed")
+            return ratio, cycle
+        new_ratio = _ratio(succ, d, better)
+        if new_ratio <= ratio:
+            raise AssertionError("iteration bound: positive cycle without a larger ratio")
+        ratio, cycle = new_ratio, better
+
+
+def _ratio(succ: _Adjacency, d: list[int], cycle: list[int]) -> Fraction:
+    """``d(C) / w(C)`` of a cycle given in order (smallest distance per step)."""
+    total_w = 0
+    for i, u in enumerate(cycle):
+        v = cycle[(i + 1) % len(cycle)]
+        total_w += min(w for t, w in succ[u] if t == v)
+    return Fraction(sum(d[u] for u in cycle), total_w)
+
+
+def _positive_cycle(succ: _Adjacency, qd: list[int], p: int, pi: list[int]) -> list[int] | None:
+    """Longest-path Bellman-Ford (FIFO queue) on costs ``qd_u - p*w``, updating ``pi``.
+
+    Returns ``None`` when ``pi`` has become a feasible potential (no positive
+    cycle), else a cycle of the predecessor graph in edge order. Such a cycle has
+    positive cost: along a predecessor edge ``pi_v <= pi_u + c(u,v)`` holds from
+    the moment it is set (``pi_u`` may only grow), and the relaxation that closed
+    the cycle made it strict for the next edge. A positive cycle makes labels grow
+    without end, so the predecessor graph eventually has a cycle; it is looked for
+    after every ``n`` relaxations, which costs ``O(1)`` amortised per relaxation.
+    """
+    n = len(succ)
+    parent = [-1] * n
+    queue = deque(range(n))
+    queued = [True] * n
+    relaxations = 0
+    while queue:
+        u = queue.popleft()
+        queued[u] = False
+        base = pi[u] + qd[u]
+        for v, w in succ[u]:
+            label = base - p * w
+            if label > pi[v]:
+                pi[v] = label
+                parent[v] = u
+                if not queued[v]:
+                    queued[v] = True
+                    queue.append(v)
+                relaxations += 1
+                if relaxations >= n:
+                    relaxations = 0
+                    cycle = _parent_cycle(parent)
+                    if cycle:
+                        return cycle
+    return None
+
+
+def _parent_cycle(parent: list[int]) -> list[int]:
+    """A cycle of the predecessor graph in edge order (``parent[v] -> v``), or ``[]``."""
+    n = len(parent)
+    stamp = [-1] * n
+    for s in range(n):
+        v = s
+        while v >= 0 and stamp[v] < 0:
+            stamp[v] = s
+            v = parent[v]
+        if v >= 0 and stamp[v] == s:
+            cycle = [v]
+            u = parent[v]
+            while u != v:
+                cycle.append(u)
+                u = parent[u]
+            cycle.reverse()  # parent pointers run against the edges
+            return cycle
+    return []
+
+
+# ---------------------------------------------------------------------------
+# All bounds together
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Bounds:
+    """Lower bounds on the period of one instance on ``P`` processors.
+
+    Attributes
+    ----------
+    resource_bound
+        ``ceil(sum d_v / P)``.
+    longest_task
+        ``max d_v``.
+    iteration_bound
+        ``T_inf``, the exact maximum cycle ratio, or ``None`` without cycles.
+    critical_loop
+        Task names of a cycle attaining ``T_inf``, in order; ``[]`` without cycles.
+    lower_bound
+        ``max`` of all the integer bounds, including ``ceil(T_inf)``.
+    packing_bound
+        The pigeonhole bound over the longest tasks (:func:`packing_bound`).
+    processors
+        ``P``.
+    """
+
+    resource_bound: int
+    longest_task: int
+    iteration_bound: Fraction | None
+    critical_loop: list[str] = field(default_factory=list)
+    lower_bound: int = 0
+    packing_bound: int = 0
+    processors: int = 0
+
+    @property
+    def binding(self) -> list[str]:
+        """Names of the bounds equal to :attr:`lower_bound`."""
+        out = []
+        if self.iteration_bound is not None and math.ceil(self.iteration_bound) == self.lower_bound:
+            out.append("iteration bound")
+        if self.resource_bound == self.lower_bound:
+            out.append("resource bound")
+        if self.packing_bound == self.lower_bound and self.packing_bound > self.longest_task:
+            out.append("packing bound")
+        if self.longest_task == self.lower_bound:
+            out.append("longest task")
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form.
+
+        ``iteration_bound`` is always written as ``"NUM/DEN"``, also for integers
+        (``"7/1"``), so readers parse one format; it is ``None`` without cycles.
+        """
+        ib = self.iteration_bound
+        return {
+            "lower_bound": self.lower_bound,
+            "resource_bound": self.resource_bound,
+            "longest_task": self.longest_task,
+            "packing_bound": self.packing_bound,
+            "iteration_bound": None if ib is None else f"{ib.numerator}/{ib.denominator}",
+            "critical_loop": list(self.critical_loop),
+            "processors": self.processors,
+        }
+
+    def summary(self) -> str:
+        """A few human-readable lines."""
+        ib = self.iteration_bound
+        lines = [
+            f"lower bound     {self.lower_bound}  ({', '.join(self.binding)})",
+            f"resource bound  {self.resource_bound}  (total work / {self.processors} processors)",
+            f"longest task    {self.longest_task}",
+            f"packing bound   {self.packing_bound}",
+        ]
+        if ib is None:
+            lines.append("iteration bound none (no loops)")
+        else:
+            exact = "" if ib.denominator == 1 else f" = {ib.numerator}/{ib.denominator}"
+            lines.append(f"iteration bound {float(ib):.6g}{exact}")
+            loop = self.critical_loop
+            shown = loop if len(loop) <= 10 else [*loop[:6], "...", *loop[-3:]]
+            lines.append(
+                f"critical loop   {' -> '.join([*shown, loop[0]])}  ({len(loop)} tasks)"
+            )
+        return "\n".join(lines)
+
+
+def lower_bounds(graph: TaskGraph, processors: int) -> Bounds:
+    """All lower bounds on the period of ``graph`` on ``processors`` processors.
+
+    Parameters
+    ----------
+    graph
+        The task graph.
+    processors
+        ``P >= 1``.
+
+    Returns
+    -------
+    Bounds
+        With ``lower_bound = max(resource, longest task, packing, ceil(T_inf))``.
+
+    Raises
+    ------
+    InputError
+        When ``processors`` is not an integer of at least 1.
+    """
+    if isinstance(processors, bool) or not isinstance(processors, int):
+        raise InputError(f"--procs must be an integer, got {processors!r}")
+    if processors < 1:
+        raise InputError(f"--procs must be at least 1, got {processors}")
+    durations = graph.durations
+    resource = resource_bound(durations, processors)
+    longest = max(durations)
+    packing = packing_bound(durations, processors)
+    ib, loop = iteration_bound(graph)
+    lb = max(resource, longest, packing, 0 if ib is None else math.ceil(ib))
+    return Bounds(
+        resource_bound=resource,
+        longest_task=longest,
+        iteration_bound=ib,
+        critical_loop=loop,
+        lower_bound=lb,
+        packing_bound=packing,
+        processors=processors,
+    )

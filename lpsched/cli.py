@@ -1,0 +1,341 @@
+"""The ``lpsched`` command line (DESIGN.md section 4).
+
+Exit codes: 0 success; 1 an invalid schedule or an infeasible instance; 2 bad
+input or usage, with one line on stderr naming what is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from .errors import InfeasibleError, InputError
+from .graph import GRAPH_FORMAT, TaskGraph, read_json, write_text_atomic
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``lpsched: error: MESSAGE`` and exit 2 (argparse prints the usage too)."""
+        self.exit(2, f"lpsched: error: {message}\n")
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- instances
+def _parse_options(pairs: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` network options; values are ints, floats, int lists (``1,2``) or strings."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise InputError(f"--net-opt expects KEY=VALUE, got {pair!r}")
+        out[key] = _parse_value(raw)
+    return out
+
+
+def _parse_value(raw: str) -> Any:
+    if "," in raw:
+        return [_parse_value(x) for x in raw.split(",") if x]
+    for cast in (int, float):
+        try:
+            return cast(raw)
+        except ValueError:
+            pass
+    if raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    return raw
+
+
+def _costs(args: argparse.Namespace) -> Any:
+    from .costs import CostModel
+
+    kwargs: dict[str, Any] = {}
+    if getattr(args, "batch_size", None) is not None:
+        kwargs["batch_size"] = args.batch_size
+    return CostModel(**kwargs)
+
+
+def load_instance(args: argparse.Namespace, processors: int | None = None) -> TaskGraph:
+    """The task graph that ``args.net`` names: a built-in network, a network file or a graph file.
+
+    A task-graph file is scheduled exactly as given: ``--decomposition`` and
+    ``--staleness`` apply to networks only and are an error with a graph file.
+    """
+    from .networks import BUILTIN_NETWORKS, get_network, load_network
+    from .taskgraph import build_task_graph
+
+    spec: str = args.net
+    options = _parse_options(getattr(args, "net_opt", None) or [])
+    path = Path(spec)
+    if spec in BUILTIN_NETWORKS:
+        network = get_network(spec, **options)
+    elif path.exists():
+        if path.suffix.lower() == ".json":
+            data = read_json(path)
+            if isinstance(data, dict) and data.get("format") == GRAPH_FORMAT:
+                for flag in ("decomposition", "staleness", "net_opt", "batch_size"):
+                    if getattr(args, flag, None):
+                        option = "--" + flag.replace("_", "-")
+                        raise InputError(
+                            f"{spec} is a task graph, scheduled as given: {option} "
+                            "applies to networks only"
+                        )
+                return TaskGraph.from_dict(data, source=str(path))
+        if options:
+            raise InputError("--net-opt applies to built-in networks only")
+        network = load_network(path)
+    else:
+        known = ", ".join(BUILTIN_NETWORKS)
+        raise InputError(f"unknown network {spec!r}: not a built-in ({known}) nor a file")
+    return build_task_graph(
+        network,
+        decomposition=getattr(args, "decomposition", None) or "layerpipe",
+        staleness=getattr(args, "staleness", None) or "auto",
+        costs=_costs(args),
+        processors=processors,
+    )
+
+
+def _procs(value: int) -> int:
+    if value < 1:
+        raise InputError(f"--procs must be at least 1, got {value}")
+    return value
+
+
+# ----------------------------------------------------------------- commands
+def cmd_networks(args: argparse.Namespace) -> int:
+    """List the built-in networks."""
+    from .networks import BUILTIN_NETWORKS, get_network
+
+    rows = []
+    for name, description in BUILTIN_NETWORKS.items():
+        net = get_network(name)
+        rows.append(
+            {
+                "name": name,
+                "layers": len(net.layers),
+                "weighted_layers": sum(1 for layer in net.layers if layer.weighted),
+                "params": net.total_params,
+                "gmacs_per_sample": round(net.total_macs / 1e9, 3),
+                "description": description,
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    print(
+        f"{'network':<10} {'layers':>6} {'weighted':>8} {'params (M)':>10} "
+        f"{'GMAC/sample':>11}  about"
+    )
+    for r in rows:
+        print(
+            f"{r['name']:<10} {r['layers']:>6} {r['weighted_layers']:>8} "
+            f"{r['params'] / 1e6:>10.2f} {r['gmacs_per_sample']:>11.3f}  {r['description']}"
+        )
+    return 0
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    """Build a task graph and write it as JSON."""
+    graph = load_instance(args)
+    text = graph.to_json()
+    if args.output:
+        write_text_atomic(args.output, text + "\n")
+        err = graph.rounding_error
+        note = f", rounding error {100 * err:.2f}%" if err is not None else ""
+        _stderr(
+            f"wrote {args.output}: {graph.n} tasks, {len(graph.edges)} edges, total work "
+            f"{graph.total_work} {graph.time_unit}{note}"
+        )
+    else:
+        print(text)
+    return 0
+
+
+def cmd_bounds(args: argparse.Namespace) -> int:
+    """Print the lower bounds of an instance."""
+    from .bounds import lower_bounds
+
+    procs = _procs(args.procs)
+    graph = load_instance(args, procs)
+    bounds = lower_bounds(graph, procs)
+    if args.json:
+        print(json.dumps(bounds.to_dict()))
+    else:
+        print(bounds.summary())
+    return 0
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    """Solve one instance and report, write and plot the schedule."""
+    from .solve import solve
+
+    procs = _procs(args.procs)
+    graph = load_instance(args, procs)
+    for path in (args.output, args.gantt, args.export):
+        if path and not Path(path).resolve().parent.is_dir():
+            raise InputError(f"{path}: directory does not exist")
+    log = _stderr if args.verbose else None
+    result = solve(
+        graph,
+        procs,
+        args.solver,
+        time_limit=args.time_limit,
+        seed=args.seed,
+        workers=args.workers,
+        secondary=args.secondary,
+        log=log,
+        export=args.export,
+    )
+    if result.schedule is None:
+        raise InfeasibleError(result.summary())
+    if args.output:
+        result.to_json(args.output)
+    if args.gantt:
+        from .plot import save_gantt
+
+        save_gantt(result, args.gantt)
+    if args.json:
+        print(result.to_json())
+        return 0
+    print(result.summary())
+    if args.verbose:
+        print(_processor_table(result))
+    return 0
+
+
+def _processor_table(result: Any) -> str:
+    sched = result.schedule
+    lines = [f"{'proc':>4} {'tasks':>5} {'busy':>7} {'util':>6}  tasks (start)"]
+    util = sched.utilisation()
+    for p in range(sched.processors):
+        names = sorted(
+            (t for t in sched.graph.tasks if sched.processor[t.name] == p),
+            key=lambda t: sched.start[t.name] % sched.period,
+        )
+        busy = sum(t.duration for t in names)
+        shown = ", ".join(f"{t.name}({sched.start[t.name]})" for t in names[:8])
+        more = f", ... {len(names) - 8} more" if len(names) > 8 else ""
+        lines.append(f"{p:>4} {len(names):>5} {busy:>7} {100 * util[p]:>5.1f}%  {shown}{more}")
+    return "\n".join(lines)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Validate a schedule file: exit 0 when valid, 1 with the violations listed."""
+    from .schedule import Result
+    from .validate import validate
+
+    result = Result.read(args.schedule)
+    sched = result.schedule
+    assert sched is not None
+    violations = validate(sched)
+    if args.json:
+        print(json.dumps({"valid": not violations, "violations": [v.message for v in violations]}))
+    elif violations:
+        print(f"{args.schedule}: INVALID, {len(violations)} violation(s):")
+        for v in violations:
+            print(f"  {v.message}")
+    else:
+        print(
+            f"{args.schedule}: valid, period {sched.period} on {sched.processors} processors, "
+            f"{sched.graph.n} tasks"
+        )
+    return 1 if violations else 0
+
+
+# ------------------------------------------------------------------- parser
+def _add_network_args(p: argparse.ArgumentParser, decomposition: bool = True) -> None:
+    p.add_argument("net", metavar="NET", help="built-in network, network file or task-graph file")
+    if decomposition:
+        p.add_argument(
+            "--decomposition",
+            "-d",
+            choices=["pipedream", "intra", "layerpipe"],
+            help="how primitive tasks are grouped (default layerpipe)",
+        )
+        p.add_argument(
+            "--staleness",
+            help="sync, an integer, layerpipe2, auto or auto:CAP (default auto, cap 2P-1)",
+        )
+    p.add_argument("--batch-size", type=int, help="mini-batch size of the cost model")
+    p.add_argument(
+        "--net-opt",
+        action="append",
+        metavar="KEY=VALUE",
+        help="built-in network option, e.g. seq_len=128 or widths=784,512,10",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
+    parser = _Parser(prog="lpsched", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("networks", help="built-in networks, their layers and total cost")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_networks)
+
+    p = sub.add_parser("graph", help="build a task graph and write it as JSON")
+    _add_network_args(p)
+    p.add_argument("-o", "--output", help="write the graph here instead of stdout")
+    p.set_defaults(func=cmd_graph)
+
+    p = sub.add_parser("bounds", help="lower bounds: resource, longest task, iteration bound")
+    _add_network_args(p)
+    p.add_argument("--procs", "-P", type=int, required=True)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_bounds)
+
+    from .solve import SECONDARY, SOLVERS
+
+    p = sub.add_parser("solve", help="find a schedule on P processors")
+    _add_network_args(p)
+    p.add_argument("--procs", "-P", type=int, required=True)
+    p.add_argument("--solver", "-s", choices=list(SOLVERS), default="heuristic")
+    p.add_argument("--time-limit", type=float, help="seconds (exact solvers)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, help="CP-SAT search workers (default: all cores)")
+    p.add_argument("--secondary", choices=list(SECONDARY), default="comm")
+    p.add_argument("--export", help="MILP: write the model for the proven period (.lp or .mps)")
+    p.add_argument("-o", "--output", help="write the schedule JSON here")
+    p.add_argument("--gantt", help="write a Gantt chart (PNG, SVG or PDF) here")
+    p.add_argument("--json", action="store_true", help="print the schedule JSON on stdout")
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="solver log and per-processor table"
+    )
+    p.set_defaults(func=cmd_solve)
+
+    p = sub.add_parser("validate", help="check a schedule file against the definition")
+    p.add_argument("schedule", help="schedule JSON (lpsched solve -o)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_validate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except InputError as err:
+        _stderr(f"lpsched: error: {err}")
+        return 2
+    except InfeasibleError as err:
+        _stderr(f"lpsched: infeasible: {err}")
+        return 1
+    except KeyboardInterrupt:
+        _stderr("lpsched: interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

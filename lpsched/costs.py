@@ -1,0 +1,205 @@
+"""The cost model: layer shapes to integer durations, data sizes to communication costs.
+
+DESIGN.md section 2, "Costs". Compute time is ``MACs / throughput``;
+communication is ``latency + bytes / bandwidth``, charged by the schedulers only
+when the two ends of an edge sit on different processors. Both are expressed in
+whole time units, rounded up; a task never lasts zero units.
+
+The defaults describe one training step at batch 32 on GPU-class processors:
+
+* ``throughput = 10e12`` MAC/s: a V100/A100-class GPU sustains 20--30 TFLOP/s
+  on large convolutions and matrix products in mixed precision, i.e. ~10 TMAC/s
+  once the smaller kernels of a real network are averaged in.
+* ``bandwidth = 50e9`` B/s and ``latency = 10e-6`` s: between a PCIe 4.0 x16
+  link (~25 GB/s effective) and one NVLink-2/3 bundle (~100+ GB/s), with the
+  ~10 us start-up cost of a small NCCL point-to-point message.
+* ``time_unit = 25e-6`` s (``"25us"``): on VGG-16 at batch 32 the longest
+  task (a 1.85 GMAC/sample convolution, 5.9 ms) lasts ~240 units and the total
+  work ~6,000 units, while the many small element-wise tasks (each rounded up
+  to one unit) cost only a few percent of rounding error. Solver effort grows
+  with these magnitudes (CP-SAT domains, MILP big-M values); a coarser unit
+  makes models easier and the rounding worse, which :meth:`rounding_error`
+  reports.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .errors import InputError
+
+#: Seconds per unit suffix understood by :func:`parse_time_unit`.
+_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+
+# Products of floats that are integers in exact arithmetic (e.g. 3 * 25e-6 / 25e-6)
+# land a few ulps above the integer; this tolerance keeps ceil() from adding a unit.
+_REL_TOL = 1e-9
+
+
+def parse_time_unit(text: str | float) -> float:
+    """Seconds per time unit from ``"25us"``, ``"0.1ms"``, ``"1e-4"`` or a number.
+
+    Raises
+    ------
+    InputError
+        When the text is not a positive duration.
+    """
+    if isinstance(text, bool):
+        raise InputError(f"time unit must be a duration like '25us', got {text!r}")
+    if isinstance(text, int | float):
+        value = float(text)
+    elif isinstance(text, str):
+        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(s|ms|us|ns)?\s*", text)
+        if m is None:
+            raise InputError(
+                f"time unit must be a duration like '25us', '0.1ms' or '1e-4', got {text!r}"
+            )
+        value = float(m.group(1)) * _UNITS[m.group(2) or "s"]
+    else:
+        raise InputError(f"time unit must be a duration like '25us', got {text!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise InputError(f"time unit must be positive, got {text!r}")
+    return value
+
+
+def format_time_unit(seconds: float) -> str:
+    """A readable name for a time unit: ``25e-6 -> "25us"``, ``1.5e-3 -> "1.5ms"``."""
+    for suffix, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if seconds >= scale * (1 - _REL_TOL):
+            break
+    else:
+        suffix, scale = "ns", 1e-9
+    return f"{float(f'{seconds / scale:.12g}'):g}{suffix}"
+
+
+def _ceil(x: float) -> int:
+    return math.ceil(x - _REL_TOL * abs(x))
+
+
+def _positive(value: object, what: str, *, allow_zero: bool = False, integer: bool = False) -> None:
+    ok_type = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, ok_type) or math.isnan(value):
+        kind = "an integer" if integer else "a number"
+        raise InputError(f"cost model: {what} must be {kind}, got {value!r}")
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise InputError(f"cost model: {what} must be {bound}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Turns MAC counts and data sizes into whole time units.
+
+    Parameters
+    ----------
+    batch_size
+        Samples per mini-batch (per iteration).
+    throughput
+        Multiply-accumulates per second of one processor. Element-wise
+        operations (activations, pooling, weight updates) are charged as one
+        MAC each.
+    bandwidth
+        Bytes per second of the link between two processors (``math.inf``
+        for free transfers).
+    latency
+        Seconds of start-up cost per message; ``0`` models an ideal link.
+    bytes_per_element
+        Size of one activation, gradient or weight element (4 for fp32).
+    time_unit
+        Seconds per time unit, as a number or a string like ``"25us"``; it is
+        stored in seconds and named by :attr:`unit_name`.
+
+    Raises
+    ------
+    InputError
+        On a non-positive value (a negative latency), or a batch size that is
+        not an integer.
+    """
+
+    batch_size: int = 32
+    throughput: float = 10e12
+    bandwidth: float = 50e9
+    latency: float = 10e-6
+    bytes_per_element: float = 4
+    time_unit: float = 25e-6
+
+    def __post_init__(self) -> None:
+        _positive(self.batch_size, "batch_size", integer=True)
+        _positive(self.throughput, "throughput")
+        _positive(self.bandwidth, "bandwidth")
+        _positive(self.latency, "latency", allow_zero=True)
+        _positive(self.bytes_per_element, "bytes_per_element")
+        if math.isinf(self.throughput):
+            raise InputError("cost model: throughput must be finite")
+        if math.isinf(self.latency):
+            raise InputError("cost model: latency must be finite")
+        object.__setattr__(self, "time_unit", parse_time_unit(self.time_unit))
+
+    @property
+    def unit_name(self) -> str:
+        """The time unit as text, e.g. ``"25us"`` (the graph's ``time_unit``)."""
+        return format_time_unit(self.time_unit)
+
+    # ------------------------------------------------------------- conversions
+    def exact_compute(self, macs_total: float) -> float:
+        """Unrounded duration, in time units, of ``macs_total`` MACs on one processor."""
+        if isinstance(macs_total, bool) or not isinstance(macs_total, int | float):
+            raise InputError(f"cost model: MAC count must be a number, got {macs_total!r}")
+        if not macs_total >= 0:
+            raise InputError(f"cost model: MAC count must be >= 0, got {macs_total!r}")
+        return macs_total / self.throughput / self.time_unit
+
+    def compute(self, macs_total: float) -> int:
+        """Duration of ``macs_total`` MACs: whole units, rounded up, at least 1.
+
+        Zero work still lasts one unit: every task must occupy its processor
+        for a positive time (DESIGN.md section 1).
+        """
+        return max(1, _ceil(self.exact_compute(macs_total)))
+
+    def data_bytes(self, elements: float) -> int:
+        """Bytes of ``elements`` values, rounded up to whole bytes."""
+        return _ceil(elements * self.bytes_per_element)
+
+    def exact_comm(self, nbytes: float) -> float:
+        """Unrounded communication cost, in time units, of one ``nbytes`` message."""
+        if isinstance(nbytes, bool) or not isinstance(nbytes, int | float) or not nbytes >= 0:
+            raise InputError(f"cost model: byte count must be a number >= 0, got {nbytes!r}")
+        if nbytes == 0:
+            return 0.0
+        return (self.latency + nbytes / self.bandwidth) / self.time_unit
+
+    def comm(self, nbytes: float) -> int:
+        """Communication cost of one ``nbytes`` message: ``latency + bytes/bandwidth``, rounded up.
+
+        An edge that carries no data costs nothing, not even the latency.
+        """
+        return _ceil(self.exact_comm(nbytes))
+
+    def rounding_error(self, macs: Iterable[float]) -> float:
+        """Relative rounding error of a set of task costs given in MACs.
+
+        ``sum(compute(m)) / sum(exact_compute(m)) - 1``: the fraction of the
+        rounded total work that the time unit adds. ``0.0`` when every cost is
+        a whole number of units; ``math.inf`` when every cost is zero.
+        """
+        macs = list(macs)
+        rounded = sum(self.compute(m) for m in macs)
+        exact = sum(self.exact_compute(m) for m in macs)
+        if exact == 0:
+            return math.inf if rounded else 0.0
+        return rounded / exact - 1
+
+    def to_dict(self) -> dict[str, float | int | str]:
+        """The parameters as a JSON-ready dict (``time_unit`` as its name)."""
+        return {
+            "batch_size": self.batch_size,
+            "throughput": self.throughput,
+            "bandwidth": self.bandwidth,
+            "latency": self.latency,
+            "bytes_per_element": self.bytes_per_element,
+            "time_unit": self.unit_name,
+        }

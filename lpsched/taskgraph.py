@@ -1,0 +1,413 @@
+"""From a network to a task graph (DESIGN.md section 2).
+
+Every layer ``l`` contributes primitive tasks
+
+* ``F:l``  forward, ``z_l = W_l a_{l-1}``, ``a_l = f(z_l)``;
+* ``D:l``  ``delta_l = f'(z_l) * g_l``;
+* ``G:l``  ``g_{l-1} = W_l^T delta_l`` (the gradient sent to the producers);
+* ``W:l``  ``dW_l = delta_l a_{l-1}^T``;
+* ``U:l``  ``W_l -= lr * dW_l``;
+
+``W`` and ``U`` only for layers with weights. A backward task exists only where
+a gradient is needed: ``G:l`` when some producer of ``l`` has weights itself or
+upstream (so never for a layer fed only by the network input), ``D:l`` when
+``l`` or something upstream has weights. A *decomposition* then groups the
+primitive tasks into schedulable tasks (:data:`DECOMPOSITIONS`) and a
+*staleness policy* (:func:`parse_staleness`) fixes the distance ``s_l`` of each
+layer's weight edges ``U:l -> F:l`` and ``U:l -> G:l``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .costs import CostModel
+from .errors import InputError
+from .graph import Edge, Task, TaskGraph
+from .networks.layers import Layer, Network
+
+#: Decomposition name -> what a layer's tasks are.
+DECOMPOSITIONS: dict[str, str] = {
+    "pipedream": "F, B=D+G+W+U: the whole backward pass of a layer is one task (PipeDream)",
+    "intra": "F, A=D+G, WU=W+U: the weight gradient apart from the activation gradient",
+    "layerpipe": "F, D, G, W, U: every primitive task on its own (LayerPipe)",
+}
+
+#: Primitive kind -> merged kind, per decomposition.
+_GROUPS: dict[str, dict[str, str]] = {
+    "pipedream": {"F": "F", "D": "B", "G": "B", "W": "B", "U": "B"},
+    "intra": {"F": "F", "D": "A", "G": "A", "W": "WU", "U": "WU"},
+    "layerpipe": {k: k for k in "FDGWU"},
+}
+
+#: Order of kinds within a layer (forward first, then the backward chain).
+_KIND_ORDER = {k: i for i, k in enumerate(("F", "D", "A", "B", "G", "W", "WU", "U"))}
+
+#: Staleness policy names -> what they mean (for help texts).
+STALENESS_POLICIES: dict[str, str] = {
+    "sync": "s_l = 1 for every layer: synchronous SGD",
+    "N": "s_l = N for every layer (a positive integer)",
+    "layerpipe2": "s_l = 1 + 2*S(l), S(l) = pipeline stages after layer l's stage",
+    "auto": "the solver chooses s_l in [1, cap], cap = 2*processors - 1 "
+    "(or 2*weighted layers - 1 without processors)",
+    "auto:CAP": "as auto with the given cap",
+}
+
+
+@dataclass(frozen=True)
+class Staleness:
+    """A parsed staleness policy.
+
+    Parameters
+    ----------
+    policy
+        ``"fixed"`` (every layer ``value``), ``"layers"`` (``per_layer``),
+        ``"layerpipe2"`` or ``"auto"`` (cap ``value``, ``None`` for the default).
+    value
+        The staleness of ``fixed``, or the cap of ``auto``.
+    per_layer
+        Layer name -> staleness, for ``layers``.
+    """
+
+    policy: str
+    value: int | None = None
+    per_layer: Mapping[str, int] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        if self.policy == "fixed":
+            return "sync" if self.value == 1 else str(self.value)
+        if self.policy == "auto":
+            return "auto" if self.value is None else f"auto:{self.value}"
+        return self.policy
+
+
+def _positive_int(value: object, what: str) -> int:
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InputError(f"{what} must be a positive integer, got {value!r}")
+    return value
+
+
+def parse_staleness(spec: str | int | Mapping[str, int] | Staleness) -> Staleness:
+    """Parse a staleness policy.
+
+    Parameters
+    ----------
+    spec
+        ``"sync"`` (``s_l = 1``), a positive integer (or its text),
+        ``"layerpipe2"``, ``"auto"``, ``"auto:CAP"``, a mapping layer name ->
+        staleness, or an already parsed :class:`Staleness`.
+
+    Raises
+    ------
+    InputError
+        On anything else, naming the accepted forms.
+    """
+    if isinstance(spec, Staleness):
+        return spec
+    if isinstance(spec, Mapping):
+        return Staleness(
+            "layers",
+            per_layer={
+                str(k): _positive_int(v, f"staleness of layer {k!r}") for k, v in spec.items()
+            },
+        )
+    if isinstance(spec, int) and not isinstance(spec, bool):
+        return Staleness("fixed", _positive_int(spec, "staleness"))
+    if isinstance(spec, str):
+        text = spec.strip().lower()
+        if text == "sync":
+            return Staleness("fixed", 1)
+        if text == "layerpipe2":
+            return Staleness("layerpipe2")
+        if text == "auto":
+            return Staleness("auto")
+        if text.startswith("auto:"):
+            return Staleness("auto", _positive_int(text[5:], f"staleness cap in {spec!r}"))
+        if re.fullmatch(r"[+-]?\d+", text):
+            return Staleness("fixed", _positive_int(text, "staleness"))
+    raise InputError(
+        f"unknown staleness {spec!r}: expected sync, a positive integer, layerpipe2, "
+        "auto or auto:CAP"
+    )
+
+
+def layerpipe2_staleness(
+    network: Network, stages: Mapping[str, int] | None = None
+) -> dict[str, int]:
+    """LayerPipe2 staleness ``s_l = 1 + 2*S(l)`` of every weighted layer.
+
+    ``S(l)`` is the number of pipeline stages after the stage of layer ``l``:
+    the gradient of the loss takes ``S(l)`` stages to come back to ``l``, each
+    crossing costing two iterations (one forward, one backward hop).
+
+    Parameters
+    ----------
+    network
+        The network.
+    stages
+        Layer name -> stage number (any integers, later stages larger) for every
+        weighted layer; names of weightless layers are allowed and ignored.
+        Default: one stage per weighted layer, in topological order.
+
+    Raises
+    ------
+    InputError
+        When the map misses a weighted layer or names an unknown one.
+    """
+    weighted = [layer.name for layer in network.layers if layer.weighted]
+    if stages is None:
+        stages = {name: i for i, name in enumerate(weighted)}
+    known = {layer.name for layer in network.layers}
+    for name, stage in stages.items():
+        if name not in known:
+            raise InputError(f"stage map: unknown layer {name!r} in network {network.name}")
+        if isinstance(stage, bool) or not isinstance(stage, int):
+            raise InputError(f"stage map: stage of {name!r} must be an integer, got {stage!r}")
+    missing = [name for name in weighted if name not in stages]
+    if missing:
+        raise InputError(f"stage map: no stage for weighted layer(s) {', '.join(missing)}")
+    used = sorted({stages[name] for name in weighted})
+    after = {stage: len(used) - 1 - i for i, stage in enumerate(used)}
+    return {name: 1 + 2 * after[stages[name]] for name in weighted}
+
+
+def default_staleness_cap(network: Network, processors: int | None = None) -> int:
+    """The cap of ``auto``: ``2P - 1``, or ``2*(weighted layers) - 1`` without ``P``.
+
+    ``2P - 1`` is the LayerPipe2 staleness of the first of ``P`` stages, the
+    largest any layer needs when every processor holds one stage.
+    """
+    if processors is not None:
+        return 2 * processors - 1
+    return max(1, 2 * sum(1 for layer in network.layers if layer.weighted) - 1)
+
+
+def layer_staleness(
+    network: Network,
+    staleness: str | int | Mapping[str, int] | Staleness = "auto",
+    processors: int | None = None,
+    stages: Mapping[str, int] | None = None,
+) -> tuple[dict[str, int], int | None]:
+    """The distance of each weighted layer's weight edges, and the ``auto`` cap.
+
+    Returns
+    -------
+    distances, cap
+        Weighted layer name -> distance of its weight edges; the cap (equal to
+        every distance) for ``auto``, else ``None``.
+    """
+    policy = parse_staleness(staleness)
+    weighted = [layer.name for layer in network.layers if layer.weighted]
+    if policy.policy == "fixed":
+        assert policy.value is not None
+        return {name: policy.value for name in weighted}, None
+    if policy.policy == "layerpipe2":
+        return layerpipe2_staleness(network, stages), None
+    if policy.policy == "layers":
+        unknown = sorted(set(policy.per_layer) - set(weighted))
+        if unknown:
+            raise InputError(f"staleness: {', '.join(unknown)} not weighted layers of {network.name}")
+        missing = [name for name in weighted if name not in policy.per_layer]
+        if missing:
+            raise InputError(f"staleness: no value for weighted layer(s) {', '.join(missing)}")
+        return {name: policy.per_layer[name] for name in weighted}, None
+    cap = policy.value if policy.value is not None else default_staleness_cap(network, processors)
+    return {name: cap for name in weighted}, cap
+
+
+# --------------------------------------------------------------------------- builder
+@dataclass
+class _Primitive:
+    name: str
+    layer: str
+    kind: str
+    macs: float  # cost in MACs (element operations count as one)
+
+
+def _primitives(
+    network: Network, costs: CostModel, distance: Mapping[str, int]
+) -> tuple[list[_Primitive], list[Edge]]:
+    """Primitive tasks and edges of DESIGN.md section 2, before any merging."""
+    b = costs.batch_size
+    layers = {layer.name: layer for layer in network.layers}
+    inputs = {layer.name: tuple(dict.fromkeys(layer.inputs)) for layer in network.layers}
+    consumers: dict[str, list[str]] = {name: [] for name in layers}
+    for layer in network.layers:
+        for p in inputs[layer.name]:
+            consumers[p].append(layer.name)
+
+    # A gradient w.r.t. a layer's output is needed iff it or something upstream has weights.
+    needs_grad: dict[str, bool] = {}
+    for layer in network.layers:
+        needs_grad[layer.name] = layer.weighted or any(needs_grad[p] for p in inputs[layer.name])
+    has_d = needs_grad
+    has_g = {name: any(needs_grad[p] for p in inputs[name]) for name in layers}
+
+    def act_bytes(layer: Layer) -> int:
+        return costs.data_bytes(b * layer.out_elements)
+
+    prims: list[_Primitive] = []
+    edges: list[Edge] = []
+
+    def edge(src: str, dst: str, nbytes: int, dist: int = 0, weights: str | None = None) -> None:
+        edges.append(Edge(src, dst, dist, costs.comm(nbytes), nbytes, weights))
+
+    for layer in network.layers:
+        name = layer.name
+        f, d, g, w, u = (f"{k}:{name}" for k in "FDGWU")
+        prims.append(_Primitive(f, name, "F", b * layer.macs))
+        for p in inputs[name]:
+            edge(f"F:{p}", f, act_bytes(layers[p]))
+        if has_d[name]:
+            prims.append(_Primitive(d, name, "D", b * layer.out_elements))
+            edge(f, d, act_bytes(layer))  # z_l
+            for c in consumers[name]:
+                edge(f"G:{c}", d, act_bytes(layer))  # this layer's share of g_c
+        if has_g[name]:
+            if layer.weighted:
+                g_macs = b * layer.weight_macs
+            else:  # pass-through: one element operation per input element
+                g_macs = b * sum(layers[p].out_elements for p in inputs[name])
+            prims.append(_Primitive(g, name, "G", g_macs))
+            edge(d, g, act_bytes(layer))  # delta_l
+        if layer.weighted:
+            wbytes = costs.data_bytes(layer.params)
+            s = distance[name]
+            prims.append(_Primitive(w, name, "W", b * layer.weight_macs))
+            prims.append(_Primitive(u, name, "U", layer.params))
+            edge(u, f, wbytes, s, name)
+            if has_g[name]:
+                edge(u, g, wbytes, s, name)
+            edge(d, w, act_bytes(layer))  # delta_l
+            for p in inputs[name]:
+                edge(f"F:{p}", w, act_bytes(layers[p]))  # a_{l-1}
+            edge(w, u, wbytes)  # dW_l
+            edge(u, u, 0, 1)  # the weights stay where they are
+    return prims, edges
+
+
+def _merge_edges(edges: list[Edge]) -> list[Edge]:
+    """Drop edges implied by a parallel edge between the same two tasks.
+
+    ``u -> v`` with ``(w1, c1)`` implies ``(w2, c2)`` when ``w1 <= w2`` and
+    ``c1 >= c2`` (``T > 0``), so only the Pareto front of (small distance,
+    large comm) is kept. Weight edges are compared only with weight edges of
+    the same layer: their distance is the layer's staleness, which a solver or
+    :meth:`TaskGraph.with_staleness` may still change.
+    """
+    groups: dict[tuple[str, str, str | None], list[Edge]] = {}
+    for e in edges:
+        groups.setdefault((e.src, e.dst, e.weights), []).append(e)
+    out: list[Edge] = []
+    for group in groups.values():
+        best: dict[int, Edge] = {}
+        for e in group:
+            prev = best.get(e.distance)
+            if prev is None or (e.comm, e.bytes) > (prev.comm, prev.bytes):
+                best[e.distance] = e
+        kept: list[Edge] = []
+        for dist in sorted(best):
+            e = best[dist]
+            if not kept or e.comm > kept[-1].comm:
+                kept.append(e)
+        out.extend(kept)
+    return out
+
+
+def build_task_graph(
+    network: Network,
+    decomposition: str = "layerpipe",
+    staleness: str | int | Mapping[str, int] | Staleness = "auto",
+    costs: CostModel | None = None,
+    processors: int | None = None,
+    *,
+    stages: Mapping[str, int] | None = None,
+) -> TaskGraph:
+    """The task graph of one training iteration of ``network``.
+
+    Parameters
+    ----------
+    network
+        The network (a DAG of layers).
+    decomposition
+        ``pipedream``, ``intra`` or ``layerpipe`` (:data:`DECOMPOSITIONS`).
+    staleness
+        A policy for :func:`parse_staleness`: ``sync``, an integer,
+        ``layerpipe2``, ``auto``, ``auto:CAP`` or a layer -> staleness mapping.
+    costs
+        The cost model; default :class:`~lpsched.costs.CostModel()`.
+    processors
+        Number of processors; only sets the default cap of ``auto``.
+    stages
+        Stage map for ``layerpipe2`` (see :func:`layerpipe2_staleness`).
+
+    Returns
+    -------
+    TaskGraph
+        Tasks ``f"{kind}:{layer}"`` with durations in ``costs.unit_name``;
+        ``staleness_cap`` set for ``auto``, ``rounding_error`` always.
+
+    Raises
+    ------
+    InputError
+        On an unknown decomposition, a bad staleness policy, stage map or
+        processor count.
+    """
+    if not isinstance(network, Network):
+        raise InputError(f"expected a Network, got {type(network).__name__}")
+    if decomposition not in DECOMPOSITIONS:
+        raise InputError(
+            f"unknown decomposition {decomposition!r}: expected one of {', '.join(DECOMPOSITIONS)}"
+        )
+    if processors is not None:
+        processors = _positive_int(processors, "processors")
+    if costs is None:
+        costs = CostModel()
+    elif not isinstance(costs, CostModel):
+        raise InputError(f"expected a CostModel, got {type(costs).__name__}")
+    distance, cap = layer_staleness(network, staleness, processors, stages)
+    prims, prim_edges = _primitives(network, costs, distance)
+
+    # Group primitive tasks; a merged task lasts the sum of its parts' rounded durations,
+    # so that the total work is the same in every decomposition.
+    kind_of = _GROUPS[decomposition]
+    group: dict[str, str] = {}
+    duration: dict[str, int] = {}
+    meta: dict[str, tuple[str, str]] = {}
+    for p in prims:
+        kind = kind_of[p.kind]
+        name = f"{kind}:{p.layer}"
+        group[p.name] = name
+        duration[name] = duration.get(name, 0) + costs.compute(p.macs)
+        meta[name] = (p.layer, kind)
+
+    position = {layer.name: i for i, layer in enumerate(network.layers)}
+
+    def order(name: str) -> tuple[int, int, int]:
+        layer, kind = meta[name]
+        # Forward tasks in topological order, then the backward tasks in reverse.
+        if kind == "F":
+            return (0, position[layer], 0)
+        return (1, -position[layer], _KIND_ORDER[kind])
+
+    tasks = tuple(
+        Task(name, duration[name], meta[name][0], meta[name][1]) for name in sorted(meta, key=order)
+    )
+    merged = [
+        Edge(group[e.src], group[e.dst], e.distance, e.comm, e.bytes, e.weights)
+        for e in prim_edges
+        if not (group[e.src] == group[e.dst] and e.distance == 0)
+    ]
+    return TaskGraph(
+        tasks=tasks,
+        edges=tuple(_merge_edges(merged)),
+        time_unit=costs.unit_name,
+        name=network.name,
+        decomposition=decomposition,
+        staleness_cap=cap,
+        rounding_error=costs.rounding_error(p.macs for p in prims),
+    )

@@ -1,0 +1,355 @@
+"""The validator: check a periodic schedule against the definition of DESIGN.md section 1.
+
+Iteration ``i`` of task ``v`` runs on processor ``p_v`` during
+``[s_v + i*T, s_v + i*T + d_v)``. A schedule is valid when
+
+* the period ``T`` and the number of processors ``P`` are positive integers;
+* every task of the graph has exactly one assignment (no task missing, no
+  unknown name), with an integer start and an integer processor in ``0..P-1``;
+* every edge ``u -> v`` with distance ``w`` and communication cost ``c``
+  satisfies ``s_v + w*T >= s_u + d_u + c*[p_u != p_v]`` (self-loops included);
+* on every processor no two task instances ever overlap, a task with its own
+  later iterations included: the arcs ``[s_v mod T, s_v mod T + d_v)`` on a
+  circle of length ``T`` are pairwise disjoint, and no ``d_v`` exceeds ``T``
+  (such a task overlaps its own next iteration).
+
+Only ``s_v mod T`` matters for the resources; starts may be negative or beyond
+``T``.
+
+This module deliberately shares no code with the formulations and heuristics
+(it imports only the graph and schedule types), so that it can catch their
+mistakes. It checks the distances of the graph embedded in the schedule, as
+given.
+"""
+
+from __future__ import annotations
+
+import heapq
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .graph import Edge
+from .schedule import Schedule
+
+ViolationKind = Literal["period", "assignment", "processor", "precedence", "overlap"]
+
+#: How many violations :class:`InvalidScheduleError` spells out before summarising.
+SHOWN_VIOLATIONS = 5
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One way in which a schedule breaks the definition.
+
+    Parameters
+    ----------
+    kind
+        ``"period"`` (period not a positive integer), ``"assignment"`` (a task
+        missing, an unknown task, a start that is not an integer),
+        ``"processor"`` (processor count not a positive integer, processor not
+        an integer or out of range), ``"precedence"`` (an edge's constraint
+        fails) or ``"overlap"`` (two task instances share a processor at the
+        same time).
+    message
+        A one-line human-readable description.
+    tasks
+        The tasks involved: one for assignment and processor violations,
+        ``(src, dst)`` for precedence, the overlapping pair for overlap (the
+        same name twice when a task overlaps its own next iteration).
+    processor
+        The processor concerned (overlap, processor out of range), else ``None``.
+    amount
+        Precedence: by how many time units the edge is short. Overlap: the
+        length of :attr:`interval`. Else ``None``.
+    interval
+        Overlap: an absolute time interval ``[lo, hi)`` during which the two
+        instances in :attr:`iterations` both run. Else ``None``.
+    iterations
+        Overlap: the iteration numbers ``(i, j)`` of the two tasks in
+        :attr:`tasks` whose instances overlap. Else ``None``.
+    edge
+        Precedence: the violated edge. Else ``None``.
+    """
+
+    kind: ViolationKind
+    message: str
+    tasks: tuple[str, ...] = ()
+    processor: int | None = None
+    amount: int | None = None
+    interval: tuple[int, int] | None = None
+    iterations: tuple[int, int] | None = None
+    edge: Edge | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidScheduleError(ValueError):
+    """A schedule that breaks the definition; :attr:`violations` lists how.
+
+    Parameters
+    ----------
+    violations
+        All violations found (non-empty).
+    """
+
+    def __init__(self, violations: list[Violation]) -> None:
+        self.violations = list(violations)
+        n = len(self.violations)
+        lines = [f"invalid schedule: {n} violation{'s' if n != 1 else ''}"]
+        lines += [f"  - {v.message}" for v in self.violations[:SHOWN_VIOLATIONS]]
+        if n > SHOWN_VIOLATIONS:
+            lines.append(f"  ... and {n - SHOWN_VIOLATIONS} more")
+        super().__init__("\n".join(lines))
+
+
+def _is_int(value: Any) -> bool:
+    # bool is an Integral in Python, but True as a start time is a bug, not a 1.
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def validate(schedule: Schedule) -> list[Violation]:
+    """Check ``schedule`` against the definition of a periodic schedule.
+
+    Parameters
+    ----------
+    schedule
+        The schedule to check, with the graph (and distances) it schedules.
+
+    Returns
+    -------
+    list of Violation
+        Empty when the schedule is valid. Ordered by kind (period, processor
+        count, assignment, processor, precedence, overlap), then by task order.
+        Each overlapping pair of tasks is reported once. Tasks with a missing
+        or non-integer start or processor are left out of the precedence and
+        overlap checks; tasks on a processor out of range are left out of the
+        overlap check. Without a valid period neither precedence nor overlap
+        is checked.
+
+    Notes
+    -----
+    The overlap check sorts each processor's arcs by ``s mod T`` and sweeps
+    over two turns of the circle, so it takes ``O(n log n + k)`` time for
+    ``n`` tasks and ``k`` overlapping pairs.
+    """
+    graph = schedule.graph
+    out: list[Violation] = []
+
+    period = schedule.period
+    period_ok = _is_int(period) and period > 0
+    if not period_ok:
+        out.append(Violation("period", f"period must be a positive integer, got {period!r}"))
+    T = int(period) if period_ok else 0
+
+    nprocs = schedule.processors
+    nprocs_ok = _is_int(nprocs) and nprocs > 0
+    if not nprocs_ok:
+        out.append(
+            Violation(
+                "processor", f"number of processors must be a positive integer, got {nprocs!r}"
+            )
+        )
+    P = int(nprocs) if nprocs_ok else 0
+
+    proc_map: Mapping[str, Any] = schedule.processor
+    start_map: Mapping[str, Any] = schedule.start
+
+    # ---------------------------------------------------------- assignments
+    start: dict[str, int] = {}
+    proc: dict[str, int] = {}
+    bad_proc: list[Violation] = []
+    for t in graph.tasks:
+        name = t.name
+        has_p, has_s = name in proc_map, name in start_map
+        if not has_p and not has_s:
+            out.append(Violation("assignment", f"task {name} is not assigned", (name,)))
+            continue
+        if not has_p:
+            out.append(Violation("assignment", f"task {name} has no processor", (name,)))
+        if not has_s:
+            out.append(Violation("assignment", f"task {name} has no start time", (name,)))
+        if has_s:
+            s = start_map[name]
+            if _is_int(s):
+                start[name] = int(s)
+            else:
+                out.append(
+                    Violation("assignment", f"task {name}: start {s!r} is not an integer", (name,))
+                )
+        if has_p:
+            p = proc_map[name]
+            if not _is_int(p):
+                bad_proc.append(
+                    Violation(
+                        "processor", f"task {name}: processor {p!r} is not an integer", (name,)
+                    )
+                )
+            else:
+                proc[name] = int(p)
+                if nprocs_ok and not 0 <= p < P:
+                    bad_proc.append(
+                        Violation(
+                            "processor",
+                            f"task {name}: processor {p} is out of range 0..{P - 1} "
+                            f"({P} processor{'s' if P != 1 else ''})",
+                            (name,),
+                            processor=int(p),
+                        )
+                    )
+    known = graph._index
+    for what, mapping in (("processor", proc_map), ("start time", start_map)):
+        for name in mapping:
+            if name not in known:
+                out.append(
+                    Violation(
+                        "assignment",
+                        f"{what} given for unknown task {name!r}",
+                        (str(name),),
+                    )
+                )
+    out.extend(bad_proc)
+
+    if not period_ok:
+        return out
+    placed = {t.name for t in graph.tasks if t.name in start and t.name in proc}
+    duration = {t.name: t.duration for t in graph.tasks}
+
+    # ----------------------------------------------------------- precedence
+    for e in graph.edges:
+        u, v = e.src, e.dst
+        if u not in placed or v not in placed:
+            continue
+        pu, pv = proc[u], proc[v]
+        charged = e.comm if pu != pv else 0
+        end_u = start[u] + duration[u]
+        need = end_u + charged  # when iteration w of v may start at the earliest
+        have = start[v] + e.distance * T
+        if have >= need:
+            continue
+        short = need - have
+        where = f"across processors {pu} and {pv}" if pu != pv else f"both on processor {pu}"
+        if e.distance == 0:
+            dst_desc, src_desc = v, u
+        else:
+            dst_desc, src_desc = f"{v} of iteration {e.distance}", f"{u} of iteration 0"
+        reason = f"{src_desc} ends at {end_u}" + (f" + comm {charged}" if charged else "")
+        out.append(
+            Violation(
+                "precedence",
+                f"edge {u} -> {v} (distance {e.distance}, comm {e.comm}, {where}): "
+                f"{dst_desc} starts at {have} but needs >= {need} ({reason}; short by {short})",
+                (u, v),
+                amount=short,
+                edge=e,
+            )
+        )
+
+    # ------------------------------------------------------------ resources
+    if not nprocs_ok:
+        return out
+    order = {t.name: i for i, t in enumerate(graph.tasks)}
+    by_proc: dict[int, list[str]] = {}
+    for t in graph.tasks:
+        if t.name in placed and 0 <= proc[t.name] < P:
+            by_proc.setdefault(proc[t.name], []).append(t.name)
+    overlaps: list[tuple[int, int, Violation]] = []
+    for p in sorted(by_proc):
+        names = by_proc[p]
+        for name in names:
+            if duration[name] > T:
+                v = _overlap(name, name, 0, 1, p, start, duration, T)
+                overlaps.append((order[name], order[name], v))
+        for a, b in _circle_overlaps(names, start, duration, T):
+            if order[a] > order[b]:
+                a, b = b, a
+            k = _first_shift(start[a], duration[a], start[b], duration[b], T)
+            i, j = (0, k) if k >= 0 else (-k, 0)
+            overlaps.append((order[a], order[b], _overlap(a, b, i, j, p, start, duration, T)))
+    overlaps.sort(key=lambda x: (x[0], x[1]))
+    out.extend(v for _, _, v in overlaps)
+    return out
+
+
+def _circle_overlaps(
+    names: list[str], start: dict[str, int], duration: dict[str, int], T: int
+) -> set[tuple[str, str]]:
+    """Unordered pairs of distinct tasks whose arcs on the circle of length ``T`` intersect.
+
+    Each arc ``[s mod T, s mod T + min(d, T))`` is laid on a line twice, at
+    ``s mod T`` and one turn later, so that an arc that wraps past ``T`` meets
+    the arcs at the start of the next turn. Clipping to ``T`` keeps which arcs
+    meet (an arc of length ``T`` already covers the whole circle) and keeps the
+    two copies of one arc apart. Two arcs meet on the circle iff some copies
+    meet on the line; a sweep by start with a heap of ends lists those.
+    """
+    intervals: list[tuple[int, int, str]] = []
+    for name in names:
+        r = start[name] % T
+        length = min(duration[name], T)
+        intervals.append((r, r + length, name))
+        intervals.append((r + T, r + T + length, name))
+    intervals.sort(key=lambda x: x[0])
+    active: list[tuple[int, str]] = []  # heap of (end, name)
+    pairs: set[tuple[str, str]] = set()
+    for lo, hi, name in intervals:
+        while active and active[0][0] <= lo:
+            heapq.heappop(active)
+        # Every interval still active started no later than lo and ends after it.
+        for _, other in active:
+            if other != name:
+                pairs.add((other, name) if other < name else (name, other))
+        heapq.heappush(active, (hi, name))
+    return pairs
+
+
+def _first_shift(sa: int, da: int, sb: int, db: int, T: int) -> int:
+    """Return the least ``k`` such that ``[sa, sa+da)`` meets ``[sb + k*T, sb + k*T + db)``.
+
+    They intersect iff ``-db < sb - sa + k*T < da``; the least ``k`` with the
+    left inequality is ``ceil((sa - sb - db + 1) / T)``.
+    """
+    k = -((sb - sa + db - 1) // T)
+    x = sb - sa + k * T
+    if not -db < x < da:  # pragma: no cover - the sweep found an overlap, so this holds
+        raise AssertionError(f"no overlap between arcs at {sa} (+{da}) and {sb} (+{db})")
+    return k
+
+
+def _overlap(
+    a: str, b: str, i: int, j: int, p: int, start: dict[str, int], duration: dict[str, int], T: int
+) -> Violation:
+    a0, a1 = start[a] + i * T, start[a] + i * T + duration[a]
+    b0, b1 = start[b] + j * T, start[b] + j * T + duration[b]
+    lo, hi = max(a0, b0), min(a1, b1)
+    return Violation(
+        "overlap",
+        f"{a} (iteration {i}, [{a0}, {a1})) and {b} (iteration {j}, [{b0}, {b1})) "
+        f"overlap on processor {p} during [{lo}, {hi})",
+        (a, b),
+        processor=p,
+        amount=hi - lo,
+        interval=(lo, hi),
+        iterations=(i, j),
+    )
+
+
+def check_schedule(schedule: Schedule) -> None:
+    """Raise :class:`InvalidScheduleError` unless ``schedule`` is valid.
+
+    Parameters
+    ----------
+    schedule
+        The schedule to check.
+
+    Raises
+    ------
+    InvalidScheduleError
+        Listing the first few violations and how many there are in all; the
+        full list is in its ``violations`` attribute.
+    """
+    violations = validate(schedule)
+    if violations:
+        raise InvalidScheduleError(violations)
