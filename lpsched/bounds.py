@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -108,8 +108,20 @@ def iteration_bound(graph: TaskGraph) -> tuple[Fraction | None, list[str]]:
     ``w_e`` the edge distances. Self-loops are cycles of one task; of parallel
     edges only the one with the smallest distance can attain the maximum.
 
-    Algorithm
-    ---------
+    Parameters
+    ----------
+    graph
+        The task graph; its distances are used as they are.
+
+    Returns
+    -------
+    tuple[Fraction | None, list[str]]
+        ``T_inf`` as an exact fraction and the critical loop as task names in
+        cycle order (each has an edge to the next, the last to the first), or
+        ``(None, [])`` when the graph has no cycle.
+
+    Notes
+    -----
     1. Keep the edges inside strongly connected components (every cycle lies in
        one), with the smallest distance per ordered pair of tasks.
     2. Howard's policy iteration for the maximum cycle ratio (Cochet-Terrasson
@@ -123,20 +135,9 @@ def iteration_bound(graph: TaskGraph) -> tuple[Fraction | None, list[str]]:
        every edge -- summing over any cycle proves ``ratio <= p/q`` -- or finds
        a cycle of the predecessor graph, which has positive cost and hence a
        strictly larger ratio; it replaces ``C`` and step 3 repeats (a Dinkelbach
-       step). The potentials are checked edge by edge before returning, so the
-       answer never depends on the floating-point phase being right.
-
-    Parameters
-    ----------
-    graph
-        The task graph; its distances are used as they are.
-
-    Returns
-    -------
-    tuple[Fraction | None, list[str]]
-        ``T_inf`` as an exact fraction and the critical loop as task names in
-        cycle order (each has an edge to the next, the last to the first), or
-        ``(None, [])`` when the graph has no cycle.
+       step; ratios strictly increase over finitely many cycles, so it ends).
+       The potentials are checked edge by edge before returning, so the answer
+       never depends on the floating-point phase being right.
     """
     names = [t.name for t in graph.tasks]
     succ, d, members = _cyclic_part(graph)
@@ -201,13 +202,18 @@ def _howard(succ: _Adjacency, d: list[int], max_iter: int = 1000) -> tuple[list[
 
     A policy picks one out-edge per task. Value determination gives every task
     the ratio ``eta`` of the policy cycle it reaches and a potential ``x`` with
-    ``x_u = d_u - eta * w + x_v`` along policy edges; improvement first moves to
-    successors with a larger ``eta``, then (among equal ``eta``) to larger
-    ``d_u - eta * w + x_v``. Tolerances only affect speed: the result is a
-    starting point for :func:`_certify`. Returns the best policy cycle and ``x``.
+    ``x_u = d_u - eta * w + x_v`` along policy edges; improvement first moves
+    tasks towards cycles with a larger ``eta``, then (among equal ``eta``) to
+    successors with a larger ``d_u - eta * w + x_v``. Tolerances only affect
+    speed: the result is a starting point for :func:`_certify`. Returns the best
+    policy cycle and ``x``.
     """
     n = len(succ)
     weight = {(u, v): w for u in range(n) for v, w in succ[u]}
+    gpred: list[list[int]] = [[] for _ in range(n)]
+    for u in range(n):
+        for v, _w in succ[u]:
+            gpred[v].append(u)
     # Start from the edge with the smallest distance: locally the largest ratio.
     policy = [min(succ[u], key=lambda vw: vw[1])[0] for u in range(n)]
     x = [0.0] * n
@@ -244,16 +250,27 @@ def _howard(succ: _Adjacency, d: list[int], max_iter: int = 1000) -> tuple[list[
                         eta[u] = e
                         x[u] = d[u] - e * weight[u, v] + x[v]
                         queue.append(u)
-        # Improvement, first on eta, then on x.
+        # Improvement, first on eta: every task that can reach a policy cycle
+        # with a larger ratio is pointed along a path towards the best one
+        # (reverse breadth-first search in the graph, cycles by decreasing
+        # ratio). The textbook rule moves each task to its best successor only,
+        # which needs as many iterations as a chain of layers has tasks.
         changed = False
-        for u in range(n):
-            best_v, best_eta = -1, eta[u] + tol_eta
-            for v, _w in succ[u]:
-                if eta[v] > best_eta:
-                    best_v, best_eta = v, eta[v]
-            if best_v >= 0:
-                policy[u] = best_v
-                changed = True
+        seen = [False] * n
+        for cycle in sorted(cycles, key=lambda c: -eta[c[0]]):
+            e = eta[cycle[0]]
+            queue = deque(v for v in cycle if not seen[v])
+            for v in queue:
+                seen[v] = True
+            while queue:
+                v = queue.popleft()
+                for u in gpred[v]:
+                    if not seen[u]:
+                        seen[u] = True
+                        queue.append(u)
+                        if eta[u] < e - tol_eta:
+                            policy[u] = v
+                            changed = True
         if not changed:
             for u in range(n):
                 e = eta[u]
@@ -395,8 +412,8 @@ class Bounds:
     resource_bound: int
     longest_task: int
     iteration_bound: Fraction | None
-    critical_loop: list[str] = field(default_factory=list)
-    lower_bound: int = 0
+    critical_loop: list[str]
+    lower_bound: int
     packing_bound: int = 0
     processors: int = 0
 
@@ -436,7 +453,8 @@ class Bounds:
         ib = self.iteration_bound
         lines = [
             f"lower bound     {self.lower_bound}  ({', '.join(self.binding)})",
-            f"resource bound  {self.resource_bound}  (total work / {self.processors} processors)",
+            f"resource bound  {self.resource_bound}"
+            + (f"  (total work / {self.processors} processors)" if self.processors else ""),
             f"longest task    {self.longest_task}",
             f"packing bound   {self.packing_bound}",
         ]
@@ -447,9 +465,7 @@ class Bounds:
             lines.append(f"iteration bound {float(ib):.6g}{exact}")
             loop = self.critical_loop
             shown = loop if len(loop) <= 10 else [*loop[:6], "...", *loop[-3:]]
-            lines.append(
-                f"critical loop   {' -> '.join([*shown, loop[0]])}  ({len(loop)} tasks)"
-            )
+            lines.append(f"critical loop   {' -> '.join([*shown, loop[0]])}  ({len(loop)} tasks)")
         return "\n".join(lines)
 
 

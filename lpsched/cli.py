@@ -29,6 +29,9 @@ def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+_SHOWN = 20  # violations listed by `validate` unless --all
+
+
 # ---------------------------------------------------------------- instances
 def _parse_options(pairs: Sequence[str]) -> dict[str, Any]:
     """``KEY=VALUE`` network options; values are ints, floats, int lists (``1,2``) or strings."""
@@ -241,8 +244,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(json.dumps({"valid": not violations, "violations": [v.message for v in violations]}))
     elif violations:
         print(f"{args.schedule}: INVALID, {len(violations)} violation(s):")
-        for v in violations:
+        shown = violations if args.all else violations[:_SHOWN]
+        for v in shown:
             print(f"  {v.message}")
+        if len(shown) < len(violations):
+            print(f"  ... and {len(violations) - len(shown)} more (--all lists every one)")
     else:
         print(
             f"{args.schedule}: valid, period {sched.period} on {sched.processors} processors, "
@@ -316,6 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check a schedule file against the definition")
     p.add_argument("schedule", help="schedule JSON (lpsched solve -o)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--all", action="store_true", help="list every violation, not the first 20")
     p.set_defaults(func=cmd_validate)
     return parser
 

@@ -155,11 +155,12 @@ def test_communication_only_across_processors():
 
 def test_precedence_same_processor_message():
     g = make_graph([("a", 4), ("b", 2)], [("a", "b", 0, 5)])
-    [v] = validate(sched(g, 10, {"a": (1, 0), "b": (1, 3)}))
-    assert v.amount == 1
+    # b's arc [6, 8) is clear of a's [0, 4), but b starts before a ends.
+    [v] = validate(sched(g, 10, {"a": (1, 0), "b": (1, -4)}))
+    assert v.amount == 8
     assert v.message == (
         "edge a -> b (distance 0, comm 5, both on processor 1): "
-        "b starts at 3 but needs >= 4 (a ends at 4; short by 1)"
+        "b starts at -4 but needs >= 4 (a ends at 4; short by 8)"
     )
 
 
@@ -315,8 +316,8 @@ def test_json_round_trip_keeps_validity(tmp_path):
             Edge("U:a", "U:a", 1),
         ],
     )
-    good = sched(g, 5, {"F:a": (0, -5), "F:b": (1, 0), "U:a": (1, 2)})
-    bad = replace(good, start={"F:a": -5, "F:b": 0, "U:a": 3})
+    good = sched(g, 6, {"F:a": (0, -4), "F:b": (1, 1), "U:a": (1, 3)})
+    bad = replace(good, start={"F:a": -4, "F:b": 1, "U:a": 4})
     assert validate(good) == []
     assert validate(bad) != []
     for s in (good, bad):
