@@ -30,6 +30,16 @@ def _stderr(line: str) -> None:
 
 
 _SHOWN = 20  # violations listed by `validate` unless --all
+_NETWORK_FLAGS = (
+    "decomposition",
+    "staleness",
+    "net_opt",
+    "batch_size",
+    "throughput",
+    "bandwidth",
+    "latency",
+    "time_unit",
+)
 
 
 # ---------------------------------------------------------------- instances
@@ -57,13 +67,25 @@ def _parse_value(raw: str) -> Any:
     return raw
 
 
-def _costs(args: argparse.Namespace) -> Any:
+def _costs(args: argparse.Namespace, network: Any) -> Any:
+    """The cost model from the flags; ``--time-unit auto`` picks one with <= 2% rounding error."""
+    from dataclasses import replace
+
     from .costs import CostModel
+    from .taskgraph import suggest_time_unit
 
     kwargs: dict[str, Any] = {}
-    if getattr(args, "batch_size", None) is not None:
-        kwargs["batch_size"] = args.batch_size
-    return CostModel(**kwargs)
+    for flag in ("batch_size", "throughput", "bandwidth", "latency"):
+        value = getattr(args, flag, None)
+        if value is not None:
+            kwargs[flag] = value
+    unit = getattr(args, "time_unit", None) or "auto"
+    if unit != "auto":
+        kwargs["time_unit"] = unit
+    costs = CostModel(**kwargs)
+    if unit == "auto":
+        costs = replace(costs, time_unit=suggest_time_unit(network, costs))
+    return costs
 
 
 def load_instance(args: argparse.Namespace, processors: int | None = None) -> TaskGraph:
@@ -84,7 +106,7 @@ def load_instance(args: argparse.Namespace, processors: int | None = None) -> Ta
         if path.suffix.lower() == ".json":
             data = read_json(path)
             if isinstance(data, dict) and data.get("format") == GRAPH_FORMAT:
-                for flag in ("decomposition", "staleness", "net_opt", "batch_size"):
+                for flag in _NETWORK_FLAGS:
                     if getattr(args, flag, None):
                         option = "--" + flag.replace("_", "-")
                         raise InputError(
@@ -102,7 +124,7 @@ def load_instance(args: argparse.Namespace, processors: int | None = None) -> Ta
         network,
         decomposition=getattr(args, "decomposition", None) or "layerpipe",
         staleness=getattr(args, "staleness", None) or "auto",
-        costs=_costs(args),
+        costs=_costs(args, network),
         processors=processors,
     )
 
@@ -257,6 +279,162 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1 if violations else 0
 
 
+def _add_executor_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--jobs", "-j", type=int, help="rows solved in parallel (default: all cores)")
+    p.add_argument(
+        "--executor",
+        choices=["local", "dask"],
+        help="local processes (default) or a Dask cluster (pip install lpsched[dask])",
+    )
+    p.add_argument(
+        "--scheduler", metavar="ADDRESS", help="existing Dask scheduler, e.g. tcp://host:8786"
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress line on stderr")
+
+
+def _sweep_common(args: argparse.Namespace) -> dict[str, Any]:
+    """Keyword arguments shared by ``sweep`` and ``compare``, from the command line."""
+    from .sweep import parse_procs
+
+    for path in (getattr(args, "output", None), getattr(args, "plot", None)):
+        if path and not Path(path).resolve().parent.is_dir():
+            raise InputError(f"{path}: directory does not exist")
+    options = _parse_options(args.net_opt or [])
+    return {
+        "procs": parse_procs(args.procs),
+        "time_limit": args.time_limit,
+        "seed": args.seed,
+        "staleness": args.staleness,
+        "costs": _costs(args) if args.batch_size is not None else None,
+        "network_options": options or None,
+        "workers": args.workers,
+        "executor": args.executor or ("dask" if args.scheduler else "local"),
+        "jobs": args.jobs,
+        "scheduler": args.scheduler,
+        "progress": None if args.quiet else True,
+    }
+
+
+def _frame_json(df: Any) -> list[dict[str, Any]]:
+    # pandas writes NaN and <NA> as null and numpy integers as plain numbers.
+    return json.loads(df.to_json(orient="records"))
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Solve a grid of processor counts, solvers and decompositions; print and save the table."""
+    from .solve import SOLVERS
+    from .sweep import parse_names, sweep
+    from .taskgraph import DECOMPOSITIONS
+
+    if args.plot and Path(args.plot).suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise InputError(f"{args.plot}: --plot must be .png, .svg or .pdf")
+    if args.resume and not args.output:
+        raise InputError("--resume needs -o/--output (the CSV to resume)")
+    kwargs = _sweep_common(args)
+    solvers = parse_names(args.solvers, SOLVERS, "solvers")
+    decomps = (
+        None
+        if args.decompositions is None
+        else parse_names(args.decompositions, DECOMPOSITIONS, "decompositions")
+    )
+    df = sweep(
+        args.net,
+        solvers=solvers,
+        decompositions=decomps,
+        output=args.output,
+        resume=args.resume,
+        **kwargs,
+    )
+    if args.plot:
+        from .plot import plot_speedup, save_figure
+
+        save_figure(plot_speedup(df), args.plot)
+        _stderr(f"wrote {args.plot}")
+    if args.output:
+        _stderr(f"wrote {args.output}: {len(df)} rows")
+    if args.json:
+        print(json.dumps(_frame_json(df)))
+    else:
+        shown = [
+            "network",
+            "decomposition",
+            "solver",
+            "procs",
+            "period",
+            "lower_bound",
+            "status",
+            "speedup",
+            "gap",
+            "comm_bytes",
+            "max_staleness",
+            "seconds",
+        ]
+        print(df[shown].to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+        for line in _sweep_summary(df):
+            print(line)
+    return _report_failures(df)
+
+
+def _report_failures(df: Any) -> int:
+    """List rows of invalid schedules or crashed solvers on stderr; 1 when there are any."""
+    from .sweep import REDO_STATUSES
+
+    failed = df[df["status"].isin(REDO_STATUSES)]
+    for r in failed.itertuples(index=False):
+        what = "invalid schedule" if r.status == "invalid" else "solver error"
+        _stderr(f"lpsched: {what}: {r.solver} {r.decomposition} P={r.procs}: {r.error}")
+    return 1 if len(failed) else 0
+
+
+def _sweep_summary(df: Any) -> list[str]:
+    lines = []
+    for (dec, solver), part in df.groupby(["decomposition", "solver"], sort=True):
+        ok = part[part["period"].notna()]
+        optimal = int((part["status"] == "optimal").sum())
+        line = f"{solver} ({dec}): {len(part)} rows, {optimal} optimal"
+        if len(ok):
+            best = ok.loc[ok["speedup"].idxmax()]
+            line += (
+                f", best speedup {best['speedup']:.2f} at P={best['procs']}, "
+                f"mean gap {100 * ok['gap'].mean():.1f}%"
+            )
+        missing = len(part) - len(ok)
+        if missing:
+            line += f", {missing} without a schedule"
+        lines.append(line)
+    return lines
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """LayerPipe's optimal period against the PipeDream planner's, per processor count."""
+    from .compare import compare, format_summary
+
+    kwargs = _sweep_common(args)
+    table = compare(args.net, solver=args.solver, **kwargs)
+    summary = table.attrs["summary"]
+    if args.output:
+        write_text_atomic(args.output, table.to_csv(index=False))
+        _stderr(f"wrote {args.output}: {len(table)} rows")
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "network": str(table["network"].iloc[0]) if len(table) else "",
+                    "rows": _frame_json(table),
+                    "summary": summary,
+                }
+            )
+        )
+    else:
+        shown = [c for c in table.columns if c != "error"]
+        print(table[shown].to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+        print(format_summary(summary))
+    failed = table[table["error"] != ""]
+    for r in failed.itertuples(index=False):
+        _stderr(f"lpsched: failed at P={r.procs}: {r.error}")
+    return 1 if len(failed) else 0
+
+
 # ------------------------------------------------------------------- parser
 def _add_network_args(p: argparse.ArgumentParser, decomposition: bool = True) -> None:
     p.add_argument("net", metavar="NET", help="built-in network, network file or task-graph file")
@@ -271,13 +449,34 @@ def _add_network_args(p: argparse.ArgumentParser, decomposition: bool = True) ->
             "--staleness",
             help="sync, an integer, layerpipe2, auto or auto:CAP (default auto, cap 2P-1)",
         )
-    p.add_argument("--batch-size", type=int, help="mini-batch size of the cost model")
+    costs = p.add_argument_group("cost model (networks only)")
+    costs.add_argument("--batch-size", type=int, help="mini-batch size (default 32)")
+    costs.add_argument("--throughput", type=float, help="MACs per second per processor (10e12)")
+    costs.add_argument("--bandwidth", type=float, help="link bytes per second (50e9)")
+    costs.add_argument("--latency", type=float, help="seconds per message (10e-6)")
+    costs.add_argument(
+        "--time-unit",
+        help="duration unit, e.g. 25us or 1ms; auto (default): the coarsest with <= 2%% rounding",
+    )
     p.add_argument(
         "--net-opt",
         action="append",
         metavar="KEY=VALUE",
         help="built-in network option, e.g. seq_len=128 or widths=784,512,10",
     )
+
+
+def _add_sweep_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--staleness",
+        help="sync, an integer, layerpipe2, auto or auto:CAP (default auto, cap 2P-1)",
+    )
+    p.add_argument("--time-limit", type=float, help="seconds per exact solve")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--workers", type=int, help="CP-SAT workers per row (default 1 when rows run in parallel)"
+    )
+    _add_executor_args(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -324,6 +523,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--all", action="store_true", help="list every violation, not the first 20")
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("sweep", help="solve for many processor counts, solvers, decompositions")
+    _add_network_args(p, decomposition=False)
+    p.add_argument("--procs", "-P", default="1-16", help="counts: 1-16, 2,4,8 or 8 (default 1-16)")
+    p.add_argument(
+        "--solvers", default="heuristic", help=f"comma-separated, from {', '.join(SOLVERS)}"
+    )
+    p.add_argument(
+        "--decompositions",
+        help="comma-separated, from pipedream, intra, layerpipe (default layerpipe)",
+    )
+    _add_sweep_args(p)
+    p.add_argument("-o", "--output", help="CSV that receives every row as it finishes")
+    p.add_argument("--resume", action="store_true", help="skip the rows already in -o")
+    p.add_argument("--plot", help="write the speedup plot (PNG, SVG or PDF) here")
+    p.add_argument("--json", action="store_true", help="print the table as JSON rows")
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("compare", help="LayerPipe (optimal) against PipeDream, per P")
+    _add_network_args(p, decomposition=False)
+    p.add_argument("--procs", "-P", default="7-9", help="counts: 7-9, 2,4,8 or 8 (default 7-9)")
+    p.add_argument(
+        "--solver", "-s", choices=list(SOLVERS), default="cpsat", help="LayerPipe solver"
+    )
+    _add_sweep_args(p)
+    p.add_argument("-o", "--output", help="write the comparison table (CSV) here")
+    p.add_argument("--json", action="store_true", help="print rows and summary as one JSON object")
+    p.set_defaults(func=cmd_compare)
     return parser
 
 

@@ -25,6 +25,7 @@ The defaults describe one training step at batch 32 on GPU-class processors:
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -49,7 +50,7 @@ def parse_time_unit(text: str | float) -> float:
     """
     if isinstance(text, bool):
         raise InputError(f"time unit must be a duration like '25us', got {text!r}")
-    if isinstance(text, int | float):
+    if isinstance(text, numbers.Real):
         value = float(text)
     elif isinstance(text, str):
         m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(s|ms|us|ns)?\s*", text)
@@ -67,11 +68,11 @@ def parse_time_unit(text: str | float) -> float:
 
 def format_time_unit(seconds: float) -> str:
     """A readable name for a time unit: ``25e-6 -> "25us"``, ``1.5e-3 -> "1.5ms"``."""
-    for suffix, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
-        if seconds >= scale * (1 - _REL_TOL):
+    suffix, scale = "ns", 1e-9
+    for name in ("s", "ms", "us"):
+        if seconds >= _UNITS[name] * (1 - _REL_TOL):
+            suffix, scale = name, _UNITS[name]
             break
-    else:
-        suffix, scale = "ns", 1e-9
     return f"{float(f'{seconds / scale:.12g}'):g}{suffix}"
 
 
@@ -80,7 +81,7 @@ def _ceil(x: float) -> int:
 
 
 def _positive(value: object, what: str, *, allow_zero: bool = False, integer: bool = False) -> None:
-    ok_type = int if integer else (int, float)
+    ok_type = numbers.Integral if integer else numbers.Real
     if isinstance(value, bool) or not isinstance(value, ok_type) or math.isnan(value):
         kind = "an integer" if integer else "a number"
         raise InputError(f"cost model: {what} must be {kind}, got {value!r}")
@@ -136,6 +137,10 @@ class CostModel:
             raise InputError("cost model: throughput must be finite")
         if math.isinf(self.latency):
             raise InputError("cost model: latency must be finite")
+        # Plain Python numbers, so that durations and JSON output never carry numpy types.
+        object.__setattr__(self, "batch_size", int(self.batch_size))
+        for name in ("throughput", "bandwidth", "latency", "bytes_per_element"):
+            object.__setattr__(self, name, float(getattr(self, name)))
         object.__setattr__(self, "time_unit", parse_time_unit(self.time_unit))
 
     @property
@@ -146,7 +151,7 @@ class CostModel:
     # ------------------------------------------------------------- conversions
     def exact_compute(self, macs_total: float) -> float:
         """Unrounded duration, in time units, of ``macs_total`` MACs on one processor."""
-        if isinstance(macs_total, bool) or not isinstance(macs_total, int | float):
+        if isinstance(macs_total, bool) or not isinstance(macs_total, numbers.Real):
             raise InputError(f"cost model: MAC count must be a number, got {macs_total!r}")
         if not macs_total >= 0:
             raise InputError(f"cost model: MAC count must be >= 0, got {macs_total!r}")
@@ -166,7 +171,7 @@ class CostModel:
 
     def exact_comm(self, nbytes: float) -> float:
         """Unrounded communication cost, in time units, of one ``nbytes`` message."""
-        if isinstance(nbytes, bool) or not isinstance(nbytes, int | float) or not nbytes >= 0:
+        if isinstance(nbytes, bool) or not isinstance(nbytes, numbers.Real) or not nbytes >= 0:
             raise InputError(f"cost model: byte count must be a number >= 0, got {nbytes!r}")
         if nbytes == 0:
             return 0.0

@@ -8,20 +8,29 @@ Every layer ``l`` contributes primitive tasks
 * ``W:l``  ``dW_l = delta_l a_{l-1}^T``;
 * ``U:l``  ``W_l -= lr * dW_l``;
 
-``W`` and ``U`` only for layers with weights. A backward task exists only where
-a gradient is needed: ``G:l`` when some producer of ``l`` has weights itself or
-upstream (so never for a layer fed only by the network input), ``D:l`` when
-``l`` or something upstream has weights. A *decomposition* then groups the
-primitive tasks into schedulable tasks (:data:`DECOMPOSITIONS`) and a
-*staleness policy* (:func:`parse_staleness`) fixes the distance ``s_l`` of each
-layer's weight edges ``U:l -> F:l`` and ``U:l -> G:l``.
+``W`` and ``U`` only for layers with weights. Costs, for batch ``b``: ``F`` is
+``b*macs``, ``D`` ``b*out_elements``, ``W`` ``b*weight_macs``, ``U`` ``params``;
+``G`` is ``b*weight_macs`` plus twice the forward MACs that involve no weights
+(attention's score products have two activation operands to differentiate), and
+for a weightless layer one element operation per input element.
+
+A backward task exists only where a gradient is needed: ``G:l`` when some
+producer of ``l`` has weights itself or upstream (so never for a layer fed only
+by the network input), ``D:l`` when ``l`` or something upstream has weights.
+
+A *decomposition* then groups the primitive tasks into schedulable tasks
+(:data:`DECOMPOSITIONS`) and a *staleness policy* (:func:`parse_staleness`)
+fixes the distance ``s_l`` of each layer's weight edges ``U:l -> F:l`` and
+``U:l -> G:l``.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .costs import CostModel
 from .errors import InputError
@@ -73,7 +82,7 @@ class Staleness:
 
     policy: str
     value: int | None = None
-    per_layer: Mapping[str, int] = field(default_factory=dict)
+    per_layer: Mapping[str, int] = field(default_factory=dict, hash=False)
 
     def __str__(self) -> str:
         if self.policy == "fixed":
@@ -86,9 +95,9 @@ class Staleness:
 def _positive_int(value: object, what: str) -> int:
     if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise InputError(f"{what} must be a positive integer, got {value!r}")
-    return value
+    return int(value)
 
 
 def parse_staleness(spec: str | int | Mapping[str, int] | Staleness) -> Staleness:
@@ -115,7 +124,7 @@ def parse_staleness(spec: str | int | Mapping[str, int] | Staleness) -> Stalenes
                 str(k): _positive_int(v, f"staleness of layer {k!r}") for k, v in spec.items()
             },
         )
-    if isinstance(spec, int) and not isinstance(spec, bool):
+    if isinstance(spec, numbers.Integral) and not isinstance(spec, bool):
         return Staleness("fixed", _positive_int(spec, "staleness"))
     if isinstance(spec, str):
         text = spec.strip().lower()
@@ -165,7 +174,7 @@ def layerpipe2_staleness(
     for name, stage in stages.items():
         if name not in known:
             raise InputError(f"stage map: unknown layer {name!r} in network {network.name}")
-        if isinstance(stage, bool) or not isinstance(stage, int):
+        if isinstance(stage, bool) or not isinstance(stage, numbers.Integral):
             raise InputError(f"stage map: stage of {name!r} must be an integer, got {stage!r}")
     missing = [name for name in weighted if name not in stages]
     if missing:
@@ -182,7 +191,7 @@ def default_staleness_cap(network: Network, processors: int | None = None) -> in
     largest any layer needs when every processor holds one stage.
     """
     if processors is not None:
-        return 2 * processors - 1
+        return 2 * _positive_int(processors, "processors") - 1
     return max(1, 2 * sum(1 for layer in network.layers if layer.weighted) - 1)
 
 
@@ -210,7 +219,9 @@ def layer_staleness(
     if policy.policy == "layers":
         unknown = sorted(set(policy.per_layer) - set(weighted))
         if unknown:
-            raise InputError(f"staleness: {', '.join(unknown)} not weighted layers of {network.name}")
+            raise InputError(
+                f"staleness: {', '.join(unknown)} not weighted layers of {network.name}"
+            )
         missing = [name for name in weighted if name not in policy.per_layer]
         if missing:
             raise InputError(f"staleness: no value for weighted layer(s) {', '.join(missing)}")
@@ -269,7 +280,11 @@ def _primitives(
                 edge(f"G:{c}", d, act_bytes(layer))  # this layer's share of g_c
         if has_g[name]:
             if layer.weighted:
-                g_macs = b * layer.weight_macs
+                # W^T delta, plus the products without weights (attention's scores and
+                # softmax(.)V), differentiated w.r.t. both operands: twice their forward
+                # MACs. For dense and convolution layers (macs == weight_macs) this is
+                # the table's b*n_in*n_out.
+                g_macs = b * (layer.weight_macs + 2 * max(0, layer.macs - layer.weight_macs))
             else:  # pass-through: one element operation per input element
                 g_macs = b * sum(layers[p].out_elements for p in inputs[name])
             prims.append(_Primitive(g, name, "G", g_macs))
@@ -288,6 +303,46 @@ def _primitives(
             edge(w, u, wbytes)  # dW_l
             edge(u, u, 0, 1)  # the weights stay where they are
     return prims, edges
+
+
+def suggest_time_unit(
+    network: Network, costs: CostModel | None = None, *, max_error: float = 0.02
+) -> float:
+    """The coarsest round time unit whose rounding error stays within ``max_error``.
+
+    One default unit cannot suit every network: LeNet-5 at batch 32 runs in
+    microseconds, GPT-2 in seconds. Coarse units keep durations small (solver
+    effort grows with them); fine units keep the rounding error small. This
+    picks, from the series ``{1, 2, 2.5, 5} x 10^k`` seconds between 1 ns and
+    1 s, the coarsest unit whose :meth:`CostModel.rounding_error` on the
+    network's primitive tasks is at most ``max_error`` (the finest when none
+    is). Use it as ``replace(costs, time_unit=suggest_time_unit(net, costs))``.
+
+    Parameters
+    ----------
+    network
+        The network.
+    costs
+        The cost model whose other parameters apply; default ``CostModel()``.
+    max_error
+        Largest acceptable relative rounding error, ``> 0``.
+
+    Returns
+    -------
+    float
+        Seconds per time unit.
+    """
+    if not (isinstance(max_error, int | float) and math.isfinite(max_error) and max_error > 0):
+        raise InputError(f"max_error must be a positive number, got {max_error!r}")
+    costs = CostModel() if costs is None else costs
+    prims, _edges = _primitives(network, costs, {layer.name: 1 for layer in network.layers})
+    macs = [p.macs for p in prims]
+    candidates = [m * 10.0**k for k in range(0, -10, -1) for m in (5, 2.5, 2, 1)]
+    for unit in candidates:  # coarse to fine
+        unit = float(f"{unit:.3g}")  # 2.5e-05, not 2.5000000000000005e-05
+        if replace(costs, time_unit=unit).rounding_error(macs) <= max_error:
+            return unit
+    return candidates[-1]
 
 
 def _merge_edges(edges: list[Edge]) -> list[Edge]:
@@ -339,7 +394,8 @@ def build_task_graph(
         A policy for :func:`parse_staleness`: ``sync``, an integer,
         ``layerpipe2``, ``auto``, ``auto:CAP`` or a layer -> staleness mapping.
     costs
-        The cost model; default :class:`~lpsched.costs.CostModel()`.
+        The cost model; default: :class:`~lpsched.costs.CostModel()` with the
+        time unit of :func:`suggest_time_unit` (at most 2% rounding error).
     processors
         Number of processors; only sets the default cap of ``auto``.
     stages
@@ -366,7 +422,8 @@ def build_task_graph(
     if processors is not None:
         processors = _positive_int(processors, "processors")
     if costs is None:
-        costs = CostModel()
+        # One fixed unit would round LeNet-5's tasks to 1 or give GPT-2 huge durations.
+        costs = replace(CostModel(), time_unit=suggest_time_unit(network))
     elif not isinstance(costs, CostModel):
         raise InputError(f"expected a CostModel, got {type(costs).__name__}")
     distance, cap = layer_staleness(network, staleness, processors, stages)

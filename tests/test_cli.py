@@ -90,9 +90,9 @@ def test_validate_rejects_a_broken_schedule(tmp_path, capsys):
         a["start"] = 0  # everything at once: overlaps and broken precedences
         a["processor"] = 0
     sched.write_text(json.dumps(data))
-    code, out, _ = run(capsys, "validate", str(sched))
+    code, out, _ = run(capsys, "validate", str(sched), "--all")
     assert code == 1
-    assert "overlap" in out
+    assert "INVALID" in out and "overlap" in out and "short by" in out
 
 
 def test_graph_file_is_scheduled_as_given(tmp_path, capsys):

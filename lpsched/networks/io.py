@@ -1,0 +1,294 @@
+"""Network description files (YAML or JSON, one structure).
+
+A file names the input shape and lists the layers in a topological order; each
+layer has a ``name``, a ``kind`` (a key of :data:`~lpsched.networks.builtin.LAYER_KINDS`),
+optional ``inputs`` and the attributes of its kind (the keyword arguments of its
+factory in :mod:`lpsched.networks.builtin`). Shapes, parameters and MACs are
+inferred, never written::
+
+    format: lpsched-network/1
+    name: tiny
+    input: [3, 32, 32]
+    layers:
+    - {name: conv1, kind: conv2d, out_channels: 16, kernel: 3, padding: 1}
+    - {name: pool, kind: pool, op: global_avg}
+    - {name: fc, kind: dense, out_features: 10}
+
+``inputs`` defaults to the previous layer (the network input for the first);
+``inputs: []`` reads the network input. See ``instances/README.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import InputError
+from .builtin import LAYER_KINDS, NetworkBuilder, attr_defaults
+from .layers import Network
+
+__all__ = [
+    "NETWORK_FORMAT",
+    "load_network",
+    "network_from_dict",
+    "network_to_dict",
+    "network_to_text",
+    "save_network",
+]
+
+NETWORK_FORMAT = "lpsched-network/1"
+_TOP_KEYS = ("format", "name", "description", "input", "layers")
+
+
+# ----------------------------------------------------------------------------- YAML
+
+
+class _LineDict(dict):
+    """A mapping that remembers the line it starts on in its file."""
+
+    line: int | None = None
+
+
+class _LineLoader(yaml.SafeLoader):
+    """Safe YAML loader that records mapping lines and rejects duplicate keys."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:  # an unhashable key; construct_mapping reports it
+                continue
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
+def _construct_map(loader: _LineLoader, node: yaml.MappingNode):
+    data = _LineDict()
+    data.line = node.start_mark.line + 1
+    yield data
+    data.update(loader.construct_mapping(node))
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
+
+
+def _parse(text: str, source: str, as_json: bool) -> Any:
+    if as_json:
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as error:
+            raise InputError(f"{source}:{error.lineno}: malformed JSON: {error.msg}") from None
+    try:
+        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise InputError(f"{where}: malformed YAML: {problem}") from None
+
+
+# ---------------------------------------------------------------------------- load
+
+
+def network_from_dict(
+    data: Mapping[str, Any], source: str = "<network>", default_name: str | None = None
+) -> Network:
+    """Build a network from its description (the parsed content of a file).
+
+    Parameters
+    ----------
+    data
+        The description: ``format``, ``name``, ``input``, ``layers``.
+    source
+        Where it came from, for error messages (a file name).
+    default_name
+        Network name when ``data`` has none.
+
+    Raises
+    ------
+    InputError
+        On a malformed description; the message names the source, the line
+        (for YAML files) and the layer.
+    """
+    if not isinstance(data, Mapping):
+        raise InputError(f"{source}: expected a mapping with format, name, input and layers")
+    unknown = [str(key) for key in data if key not in _TOP_KEYS]
+    if unknown:
+        raise InputError(
+            f"{source}: unknown key {', '.join(unknown)} (allowed: {', '.join(_TOP_KEYS)})"
+        )
+    if data.get("format") != NETWORK_FORMAT:
+        got = f"got {data['format']!r}" if "format" in data else "missing"
+        raise InputError(f"{source}: format must be {NETWORK_FORMAT!r} ({got})")
+    name = data.get("name", default_name)
+    if not isinstance(name, str) or not name:
+        raise InputError(f"{source}: name must be a non-empty string, got {name!r}")
+    shape = data.get("input")
+    if (
+        not isinstance(shape, list | tuple)
+        or not shape
+        or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in shape)
+    ):
+        raise InputError(
+            f"{source}: input must be a list of positive sizes, e.g. [3, 224, 224]; got {shape!r}"
+        )
+    layers = data.get("layers")
+    if not isinstance(layers, list) or not layers:
+        raise InputError(f"{source}: layers must be a non-empty list")
+    builder = NetworkBuilder(name, tuple(shape))
+    for index, entry in enumerate(layers):
+        line = getattr(entry, "line", None)
+        where = f"{source}:{line}" if line else f"{source}: layers[{index}]"
+        if not isinstance(entry, Mapping):
+            raise InputError(f"{where}: a layer must be a mapping with name and kind")
+        attrs = dict(entry)
+        layer_name = attrs.pop("name", None)
+        kind = attrs.pop("kind", None)
+        if not isinstance(layer_name, str) or not layer_name:
+            raise InputError(f"{where}: a layer needs a name (a string), got {layer_name!r}")
+        if kind is None:
+            raise InputError(
+                f"{where}: layer {layer_name!r}: missing kind (one of {', '.join(LAYER_KINDS)})"
+            )
+        inputs = attrs.pop("inputs", None)
+        if inputs is not None and not isinstance(inputs, str | list):
+            raise InputError(
+                f"{where}: layer {layer_name!r}: inputs must be a layer name or a list of names"
+            )
+        try:
+            builder.layer(kind, layer_name, inputs, **{str(k): v for k, v in attrs.items()})
+        except InputError as error:
+            raise InputError(f"{where}: {error}") from None
+        except TypeError as error:  # a value of a type no factory expects, e.g. a mapping
+            raise InputError(f"{where}: layer {layer_name!r} ({kind}): {error}") from None
+    try:
+        return builder.build()
+    except InputError as error:
+        raise InputError(f"{source}: {error}") from None
+
+
+def load_network(path: str | Path) -> Network:
+    """Read a network description file (``.json``, else YAML).
+
+    The network is named after the file when the file gives no ``name``.
+
+    Raises
+    ------
+    InputError
+        When the file cannot be read or is malformed (with file and line), or
+        a layer is invalid (naming the layer).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise InputError(f"{path}: cannot read network file: {reason}") from None
+    data = _parse(text, str(path), path.suffix.lower() == ".json")
+    return network_from_dict(data, str(path), default_name=path.stem)
+
+
+# ---------------------------------------------------------------------------- save
+
+
+def _plain(value: object) -> object:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def network_to_dict(network: Network) -> dict[str, Any]:
+    """The description of ``network``, from which :func:`network_from_dict` rebuilds it.
+
+    Default inputs (the previous layer) and attributes equal to their defaults
+    are left out.
+
+    Raises
+    ------
+    InputError
+        When a layer is not what its kind and attributes build (a layer made
+        by hand rather than by the factories), so it cannot be written.
+    """
+    layers: list[dict[str, Any]] = []
+    previous: tuple[str, ...] = ()
+    for layer in network.layers:
+        entry: dict[str, Any] = {"name": layer.name, "kind": layer.kind}
+        if layer.inputs != previous:
+            entry["inputs"] = list(layer.inputs)
+        try:
+            defaults = attr_defaults(layer.kind)
+        except InputError as error:
+            raise InputError(f"network {network.name}: cannot write layer: {error}") from None
+        for key, value in layer.attrs:
+            default = defaults.get(key, _plain)  # a sentinel no value equals
+            if type(value) is type(default) and value == default:
+                continue
+            entry[key] = _plain(value)
+        layers.append(entry)
+        previous = (layer.name,)
+    data = {
+        "format": NETWORK_FORMAT,
+        "name": network.name,
+        "input": list(network.input_shape),
+        "layers": layers,
+    }
+    try:
+        rebuilt = network_from_dict(data, "its description")
+    except InputError as error:
+        raise InputError(f"network {network.name}: cannot be written: {error}") from None
+    for old, new in zip(network.layers, rebuilt.layers, strict=True):
+        if old != new:
+            raise InputError(
+                f"network {network.name}: layer {old.name!r} ({old.kind}) cannot be written: "
+                "its shapes or costs are not those its kind and attributes give"
+            )
+    return data
+
+
+def network_to_text(network: Network, fmt: str = "yaml") -> str:
+    """The description of ``network`` as YAML or JSON text, one line per layer."""
+    data = network_to_dict(network)
+    if fmt == "json":
+        head = ",\n".join(
+            f" {json.dumps(key)}: {json.dumps(data[key])}" for key in ("format", "name", "input")
+        )
+        rows = ",\n".join(f"  {json.dumps(layer)}" for layer in data["layers"])
+        return f'{{\n{head},\n "layers": [\n{rows}\n ]\n}}\n'
+    if fmt != "yaml":
+        raise InputError(f"unknown network file format {fmt!r} (yaml or json)")
+    head = {key: data[key] for key in ("format", "name", "input")}
+    lines = [yaml.safe_dump(head, default_flow_style=None, sort_keys=False).rstrip(), "layers:"]
+    for layer in data["layers"]:
+        row = yaml.safe_dump(layer, default_flow_style=True, sort_keys=False, width=1 << 30)
+        lines.append(f"- {row.strip()}")
+    return "\n".join(lines) + "\n"
+
+
+def save_network(network: Network, path: str | Path) -> None:
+    """Write ``network`` to ``path``: JSON for ``.json``, YAML for ``.yaml`` / ``.yml``.
+
+    Raises
+    ------
+    InputError
+        For another suffix, a network that cannot be written (see
+        :func:`network_to_dict`) or a file that cannot be written.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".json", ".yaml", ".yml"):
+        raise InputError(f"{path}: network files end in .yaml, .yml or .json")
+    text = network_to_text(network, "json" if suffix == ".json" else "yaml")
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise InputError(f"{path}: cannot write network file: {error.strerror}") from None
