@@ -293,20 +293,38 @@ def _add_executor_args(p: argparse.ArgumentParser) -> None:
 
 
 def _sweep_common(args: argparse.Namespace) -> dict[str, Any]:
-    """Keyword arguments shared by ``sweep`` and ``compare``, from the command line."""
-    from .sweep import parse_procs
+    """Keyword arguments shared by ``sweep`` and ``compare``, from the command line.
+
+    The network is resolved here, so that the cost model follows the same
+    rules as ``lpsched solve`` (``--time-unit auto`` fitted to the network).
+    """
+    from .sweep import parse_procs, resolve_network
 
     for path in (getattr(args, "output", None), getattr(args, "plot", None)):
         if path and not Path(path).resolve().parent.is_dir():
             raise InputError(f"{path}: directory does not exist")
-    options = _parse_options(args.net_opt or [])
+    procs = parse_procs(args.procs)
+    instance = resolve_network(args.net, _parse_options(args.net_opt or []))
+    cost_flags = ("batch_size", "throughput", "bandwidth", "latency", "time_unit")
+    if isinstance(instance, TaskGraph):
+        for flag in _NETWORK_FLAGS:
+            if getattr(args, flag, None):
+                option = "--" + flag.replace("_", "-")
+                raise InputError(
+                    f"{args.net} is a task graph, scheduled as given: {option} "
+                    "applies to networks only"
+                )
+        costs = None
+    else:
+        given = any(getattr(args, flag, None) is not None for flag in cost_flags)
+        costs = _costs(args, instance) if given else None
     return {
-        "procs": parse_procs(args.procs),
+        "network": instance,
+        "procs": procs,
         "time_limit": args.time_limit,
         "seed": args.seed,
         "staleness": args.staleness,
-        "costs": _costs(args) if args.batch_size is not None else None,
-        "network_options": options or None,
+        "costs": costs,
         "workers": args.workers,
         "executor": args.executor or ("dask" if args.scheduler else "local"),
         "jobs": args.jobs,
@@ -337,14 +355,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         if args.decompositions is None
         else parse_names(args.decompositions, DECOMPOSITIONS, "decompositions")
     )
-    df = sweep(
-        args.net,
-        solvers=solvers,
-        decompositions=decomps,
-        output=args.output,
-        resume=args.resume,
-        **kwargs,
-    )
+    try:
+        df = sweep(
+            solvers=solvers,
+            decompositions=decomps,
+            output=args.output,
+            resume=args.resume,
+            **kwargs,
+        )
+    except KeyboardInterrupt:
+        if args.output:
+            _stderr(f"lpsched: finished rows are in {args.output}; --resume carries on")
+        raise
     if args.plot:
         from .plot import plot_speedup, save_figure
 
@@ -410,7 +432,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from .compare import compare, format_summary
 
     kwargs = _sweep_common(args)
-    table = compare(args.net, solver=args.solver, **kwargs)
+    table = compare(solver=args.solver, **kwargs)
     summary = table.attrs["summary"]
     if args.output:
         write_text_atomic(args.output, table.to_csv(index=False))

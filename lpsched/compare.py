@@ -1,0 +1,225 @@
+"""LayerPipe against PipeDream: the period of each on the same network, cost model and ``P``.
+
+For every processor count, the PipeDream planner (solver ``pipedream`` on the
+``pipedream`` decomposition: contiguous stages, the whole backward pass of a
+layer as one task) is compared with the optimal LayerPipe schedule (solver
+``cpsat`` on the ``layerpipe`` decomposition). Both graphs come from the same
+network with the same cost model and staleness policy, so the ratio of the
+periods is the throughput gained by the finer decomposition and the exact
+scheduler together. A LayerPipe period that is not proven optimal is visible
+in ``layerpipe_status``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+
+from .errors import InputError
+from .graph import TaskGraph
+from .networks.layers import Network
+from .sweep import ProgressCallback, make_grid, parse_procs, resolve_network, run_grid
+
+#: Columns of the table :func:`compare` returns.
+COMPARE_COLUMNS: tuple[str, ...] = (
+    "network",
+    "procs",
+    "pipedream_period",
+    "pipedream_status",
+    "pipedream_comm_bytes",
+    "pipedream_max_staleness",
+    "layerpipe_period",
+    "layerpipe_lower_bound",
+    "layerpipe_status",
+    "layerpipe_comm_bytes",
+    "layerpipe_max_staleness",
+    "speedup",
+    "seconds",
+    "error",
+)
+
+
+def compare(
+    network: str | os.PathLike[str] | Network,
+    procs: str | Iterable[int] = range(7, 10),
+    *,
+    time_limit: float | None,
+    solver: str = "cpsat",
+    seed: int = 0,
+    staleness: Any = None,
+    costs: Any = None,
+    network_options: Mapping[str, Any] | None = None,
+    workers: int | None = None,
+    executor: str = "local",
+    jobs: int | None = None,
+    scheduler: str | None = None,
+    progress: bool | ProgressCallback | None = None,
+) -> pd.DataFrame:
+    """PipeDream's period against LayerPipe's optimal period for each processor count.
+
+    Parameters
+    ----------
+    network
+        A built-in network name, a network file or a
+        :class:`~lpsched.networks.layers.Network` (not a task graph: the
+        comparison needs two decompositions of the same network).
+    procs
+        Processor counts: integers or text like ``"7-9"``.
+    time_limit
+        Seconds per LayerPipe solve (``None``: until proven optimal, which
+        may take long on large networks).
+    solver
+        The LayerPipe solver; ``cpsat`` (default) proves optimality, any
+        other name of :data:`lpsched.solve.SOLVERS` works too.
+    seed, workers
+        For the LayerPipe solver (see :func:`lpsched.solve.solve`).
+    staleness, costs, network_options
+        As for :func:`lpsched.sweep.sweep`; the same for both sides.
+    executor, jobs, scheduler, progress
+        As for :func:`lpsched.sweep.sweep`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per processor count, columns :data:`COMPARE_COLUMNS`, with
+        ``speedup = pipedream_period / layerpipe_period`` (``NaN`` when
+        either has no schedule). ``df.attrs["summary"]`` holds
+        :func:`summarise` of the table.
+
+    Raises
+    ------
+    InputError
+        On a task graph, an unknown network or solver, bad processor counts.
+    """
+    instance = resolve_network(network, network_options)
+    if isinstance(instance, TaskGraph):
+        raise InputError(
+            f"{instance.name}: compare needs a network, not a task graph (it builds the "
+            "pipedream and layerpipe decompositions of the same network)"
+        )
+    if time_limit is not None and time_limit <= 0:
+        raise InputError(f"time limit must be positive, got {time_limit}")
+    plist = parse_procs(procs)
+    points = make_grid(
+        instance,
+        plist,
+        [("pipedream", "pipedream"), ("layerpipe", solver)],
+        staleness=staleness,
+        costs=costs,
+        time_limit=time_limit,
+        seed=seed,
+        workers=workers,
+    )
+    rows = run_grid(points, executor=executor, jobs=jobs, scheduler=scheduler, progress=progress)
+    table = comparison_table(rows, pipedream_solver="pipedream", layerpipe_solver=solver)
+    table.attrs["summary"] = summarise(table)
+    return table
+
+
+def comparison_table(
+    rows: pd.DataFrame, *, pipedream_solver: str = "pipedream", layerpipe_solver: str = "cpsat"
+) -> pd.DataFrame:
+    """Pair the PipeDream and LayerPipe rows of a sweep table by network and ``P``.
+
+    Parameters
+    ----------
+    rows
+        A sweep table (:data:`lpsched.sweep.COLUMNS`) holding rows of
+        ``pipedream_solver`` on the ``pipedream`` decomposition and of
+        ``layerpipe_solver`` on the ``layerpipe`` decomposition.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`COMPARE_COLUMNS`, sorted by network and ``procs``.
+    """
+    sides = {
+        "pipedream": rows[
+            (rows["decomposition"] == "pipedream") & (rows["solver"] == pipedream_solver)
+        ],
+        "layerpipe": rows[
+            (rows["decomposition"] == "layerpipe") & (rows["solver"] == layerpipe_solver)
+        ],
+    }
+    keep = {
+        "period": "period",
+        "status": "status",
+        "comm_bytes": "comm_bytes",
+        "max_staleness": "max_staleness",
+        "lower_bound": "lower_bound",
+        "seconds": "seconds",
+        "error": "error",
+    }
+    frames = []
+    for side, df in sides.items():
+        part = df[["network", "procs", *keep]].rename(
+            columns={k: f"{side}_{v}" for k, v in keep.items()}
+        )
+        frames.append(part.set_index(["network", "procs"]))
+    table = frames[0].join(frames[1], how="outer").reset_index()
+    table["speedup"] = table["pipedream_period"].astype("float64") / table[
+        "layerpipe_period"
+    ].astype("float64")
+    table["seconds"] = table["pipedream_seconds"] + table["layerpipe_seconds"]
+    table["error"] = [
+        "; ".join(f"{side}: {msg}" for side, msg in (("pipedream", a), ("layerpipe", b)) if msg)
+        for a, b in zip(
+            table["pipedream_error"].fillna(""), table["layerpipe_error"].fillna(""), strict=True
+        )
+    ]
+    table = table.sort_values(["network", "procs"], kind="stable").reset_index(drop=True)
+    return table.reindex(columns=list(COMPARE_COLUMNS))
+
+
+def summarise(table: pd.DataFrame) -> dict[str, Any]:
+    """Average and largest speedup of LayerPipe over PipeDream across the processor counts.
+
+    Returns
+    -------
+    dict
+        ``mean_speedup`` (arithmetic mean over the rows with both periods),
+        ``geomean_speedup``, ``max_speedup`` and ``max_speedup_procs`` (the
+        ``P`` attaining it), ``min_speedup``, ``rows`` (counted rows) and
+        ``layerpipe_proven`` (how many LayerPipe periods are proven optimal, of
+        ``len(table)``). Speedups are ``None`` when no row has both periods.
+    """
+    both = table.dropna(subset=["speedup"])
+    proven = int((table["layerpipe_status"] == "optimal").sum())
+    out: dict[str, Any] = {
+        "rows": int(len(both)),
+        "procs": [int(p) for p in table["procs"]],
+        "layerpipe_proven": proven,
+        "total_rows": int(len(table)),
+        "mean_speedup": None,
+        "geomean_speedup": None,
+        "max_speedup": None,
+        "max_speedup_procs": None,
+        "min_speedup": None,
+    }
+    if len(both):
+        speedups = both["speedup"].astype(float)
+        best = int(speedups.to_numpy().argmax())
+        out.update(
+            mean_speedup=float(speedups.mean()),
+            geomean_speedup=float(math.exp(sum(math.log(x) for x in speedups) / len(speedups))),
+            max_speedup=float(speedups.iloc[best]),
+            max_speedup_procs=int(both["procs"].iloc[best]),
+            min_speedup=float(speedups.min()),
+        )
+    return out
+
+
+def format_summary(summary: Mapping[str, Any]) -> str:
+    """One line: mean and largest speedup, and how many LayerPipe periods are proven optimal."""
+    proven = f"{summary['layerpipe_proven']}/{summary['total_rows']}"
+    if summary["mean_speedup"] is None:
+        return f"no processor count has both schedules; layerpipe proven optimal for {proven}"
+    return (
+        f"LayerPipe over PipeDream: mean speedup {summary['mean_speedup']:.3f}x, max "
+        f"{summary['max_speedup']:.3f}x at P={summary['max_speedup_procs']}; "
+        f"layerpipe periods proven optimal for {proven} processor counts"
+    )

@@ -1,0 +1,865 @@
+"""Parameter sweeps: solve a network on a grid of processor counts, solvers and decompositions.
+
+Every grid point builds its own task graph (the ``auto`` staleness cap depends
+on ``P``), solves it with :func:`lpsched.solve.solve`, validates the schedule
+with :func:`lpsched.validate.validate` and becomes one row of a
+:class:`pandas.DataFrame` (:data:`COLUMNS`). Rows are written to a CSV file as
+they finish, so an interrupted sweep keeps its work and ``resume=True`` carries
+on where it stopped.
+
+The grid runs in parallel: on local processes (:mod:`concurrent.futures`) or on
+a Dask cluster (``executor="dask"``, the optional ``lpsched[dask]`` extra).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import pandas as pd
+
+from .errors import InputError
+from .graph import GRAPH_FORMAT, TaskGraph, read_json, write_text_atomic
+from .networks.layers import Network
+
+#: Columns of a sweep table, in order. The first four are the key of a row.
+COLUMNS: tuple[str, ...] = (
+    "network",
+    "decomposition",
+    "solver",
+    "procs",
+    "period",
+    "lower_bound",
+    "status",
+    "valid",
+    "seconds",
+    "speedup",
+    "gap",
+    "comm_bytes",
+    "max_staleness",
+    "iteration_bound",
+    "total_work",
+    "tasks",
+    "utilisation",
+    "time_limit",
+    "seed",
+    "error",
+)
+
+#: A row's identity: ``resume`` skips the grid points whose key is in the CSV already.
+KEY: tuple[str, ...] = ("network", "decomposition", "solver", "procs")
+
+#: Solvers that prove optimality (the others are heuristics).
+EXACT_SOLVERS: tuple[str, ...] = ("cpsat", "milp", "milp-cbc")
+
+#: ``decomposition`` of the rows of a task-graph file that records none.
+GIVEN = "given"
+
+EXECUTORS: tuple[str, ...] = ("local", "dask")
+
+#: Statuses of rows that ``resume`` runs again: a schedule that failed validation, an exception.
+REDO_STATUSES: tuple[str, ...] = ("invalid", "error")
+
+_INT_COLUMNS = ("period", "lower_bound", "comm_bytes", "max_staleness", "total_work", "tasks")
+_FLOAT_COLUMNS = ("seconds", "speedup", "gap", "iteration_bound", "utilisation", "time_limit")
+_STR_COLUMNS = ("network", "decomposition", "solver", "status", "error")
+
+#: ``progress(done, total, row)``: called in the calling process after every finished row.
+ProgressCallback = Callable[[int, int, dict[str, Any]], None]
+
+
+# ---------------------------------------------------------------------------
+# Parsing helpers (shared with the command line)
+# ---------------------------------------------------------------------------
+def parse_procs(text: str | int | Iterable[int]) -> list[int]:
+    """Processor counts from ``"1-16"``, ``"2,4,8"``, ``"8"``, ``"1-4,8,16"`` or integers.
+
+    Returns
+    -------
+    list[int]
+        Sorted distinct counts, each at least 1.
+
+    Raises
+    ------
+    InputError
+        On an empty list, a count below 1, a reversed range or anything that is not a number.
+    """
+    if isinstance(text, bool):
+        raise InputError(f"--procs: expected counts like 1-16 or 2,4,8, got {text!r}")
+    if isinstance(text, int):
+        values = [text]
+    elif isinstance(text, str):
+        values = []
+        for part in text.split(","):
+            part = part.strip()
+            lo, sep, hi = part.partition("-")
+            try:
+                a, b = (int(lo), int(hi)) if sep else (int(part), int(part))
+            except ValueError:
+                raise InputError(
+                    f"--procs: expected counts like 1-16, 2,4,8 or 8, got {text!r}"
+                ) from None
+            if a > b:
+                raise InputError(f"--procs: range {part!r} runs backwards")
+            values.extend(range(a, b + 1))
+    else:
+        values = []
+        for v in text:
+            if isinstance(v, bool) or not isinstance(v, int | float) or int(v) != v:
+                raise InputError(f"procs: expected integers, got {v!r}")
+            values.append(int(v))
+    if not values:
+        raise InputError(f"--procs: no processor counts in {text!r}")
+    bad = [v for v in values if v < 1]
+    if bad:
+        raise InputError(f"--procs: processor counts must be at least 1, got {bad[0]}")
+    return sorted(set(values))
+
+
+def parse_names(text: str | Iterable[str], known: Iterable[str], what: str) -> list[str]:
+    """Split ``"a,b"`` (or take a sequence) and check every name against ``known``.
+
+    Raises
+    ------
+    InputError
+        On an empty list or an unknown name, listing the known ones.
+    """
+    items = [s.strip() for s in text.split(",")] if isinstance(text, str) else list(text)
+    names = list(dict.fromkeys(s for s in items if s))
+    known = list(known)
+    if not names:
+        raise InputError(f"--{what}: no names given; choose from {', '.join(known)}")
+    for name in names:
+        if name not in known:
+            raise InputError(f"--{what}: unknown name {name!r}; choose from {', '.join(known)}")
+    return names
+
+
+def resolve_network(
+    network: str | os.PathLike[str] | Network | TaskGraph,
+    network_options: Mapping[str, Any] | None = None,
+) -> Network | TaskGraph:
+    """The network or task graph that ``network`` names.
+
+    Parameters
+    ----------
+    network
+        A built-in network name, a :class:`~lpsched.networks.layers.Network`,
+        a :class:`~lpsched.graph.TaskGraph`, or the path of a network file or
+        of a task-graph JSON file (``lpsched-graph/1``).
+    network_options
+        Options of a built-in network (:func:`lpsched.networks.get_network`).
+
+    Raises
+    ------
+    InputError
+        On an unknown name, a missing file, or options for something that is
+        not a built-in network.
+    """
+    from .networks import BUILTIN_NETWORKS, get_network, load_network
+
+    options = dict(network_options or {})
+    if isinstance(network, Network | TaskGraph):
+        if options:
+            raise InputError("network options apply to built-in networks only")
+        return network
+    if not isinstance(network, str | os.PathLike):
+        raise InputError(f"network must be a name, a path or a Network, got {network!r}")
+    spec = os.fspath(network)
+    if spec in BUILTIN_NETWORKS:
+        return get_network(spec, **options)
+    path = Path(spec)
+    if not path.exists():
+        known = ", ".join(BUILTIN_NETWORKS)
+        raise InputError(f"unknown network {spec!r}: not a built-in ({known}) nor a file")
+    if options:
+        raise InputError("network options apply to built-in networks only")
+    if path.suffix.lower() == ".json":
+        data = read_json(path)
+        if isinstance(data, dict) and data.get("format") == GRAPH_FORMAT:
+            graph = TaskGraph.from_dict(data, source=str(path))
+            return graph if graph.name else _renamed(graph, path.stem)
+    return load_network(path)
+
+
+def _renamed(graph: TaskGraph, name: str) -> TaskGraph:
+    from dataclasses import replace
+
+    return replace(graph, name=name)
+
+
+# ---------------------------------------------------------------------------
+# One grid point
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GridPoint:
+    """Everything one worker needs to produce one row (picklable).
+
+    Parameters
+    ----------
+    instance
+        The network (built into a task graph for ``procs``) or a fixed task graph.
+    network
+        The name in the ``network`` column.
+    decomposition, solver, procs
+        The rest of the row's key.
+    staleness, costs
+        Passed to :func:`lpsched.taskgraph.build_task_graph` (networks only).
+    time_limit, seed, workers
+        Passed to :func:`lpsched.solve.solve`.
+    """
+
+    instance: Network | TaskGraph
+    network: str
+    decomposition: str
+    solver: str
+    procs: int
+    staleness: Any = "auto"
+    costs: Any = None
+    time_limit: float | None = None
+    seed: int = 0
+    workers: int | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str, int]:
+        """``(network, decomposition, solver, procs)``."""
+        return (self.network, self.decomposition, self.solver, self.procs)
+
+    def graph(self) -> TaskGraph:
+        """The task graph of this point (built per ``P``: the ``auto`` cap depends on it)."""
+        if isinstance(self.instance, TaskGraph):
+            return self.instance
+        from .taskgraph import build_task_graph
+
+        return build_task_graph(
+            self.instance,
+            decomposition=self.decomposition,
+            staleness=self.staleness,
+            costs=self.costs,
+            processors=self.procs,
+        )
+
+
+def run_point(point: GridPoint) -> dict[str, Any]:
+    """Build, solve and validate one grid point; return its row (a dict over :data:`COLUMNS`).
+
+    A schedule that fails validation gives ``valid=False``, status ``invalid``
+    and the first violation in ``error``; the row never reports its period,
+    so no number in a table comes from an unchecked schedule. An exception
+    (a solver bug, most likely) gives status ``error`` with the exception in
+    ``error``, so that one failing row does not lose a long sweep; ``resume``
+    redoes both kinds of row.
+    """
+    row: dict[str, Any] = dict.fromkeys(COLUMNS)
+    row.update(
+        network=point.network,
+        decomposition=point.decomposition,
+        solver=point.solver,
+        procs=point.procs,
+        time_limit=point.time_limit,
+        seed=point.seed,
+        error="",
+    )
+    start = time.perf_counter()
+    try:
+        _solve_into(point, row)
+    except Exception as err:  # recorded in the row; the caller reports it
+        row.update(status="error", valid=None, period=None, speedup=None, gap=None)
+        row["error"] = f"{type(err).__name__}: {err}".splitlines()[0]
+        row["seconds"] = time.perf_counter() - start
+    return row
+
+
+def _solve_into(point: GridPoint, row: dict[str, Any]) -> None:
+    from .bounds import lower_bounds
+    from .solve import solve
+    from .validate import InvalidScheduleError, validate
+
+    graph = point.graph()
+    row.update(total_work=graph.total_work, tasks=graph.n)
+    bounds = lower_bounds(graph, point.procs)
+    ib = bounds.iteration_bound
+    row["iteration_bound"] = None if ib is None else float(ib)
+    row["lower_bound"] = bounds.lower_bound
+    start = time.perf_counter()
+    try:
+        result = solve(
+            graph,
+            point.procs,
+            point.solver,
+            time_limit=point.time_limit,
+            seed=point.seed,
+            workers=point.workers,
+        )
+    except InvalidScheduleError as err:
+        # solve() validates too; a failure is a solver bug, kept visible in the table.
+        row.update(status="invalid", valid=False, seconds=time.perf_counter() - start)
+        row["error"] = str(err.violations[0]) if err.violations else str(err).splitlines()[0]
+        return
+    row.update(
+        status=str(result.status.value),
+        seconds=result.solve_seconds,
+        lower_bound=result.lower_bound,
+    )
+    sched = result.schedule
+    if sched is None:
+        return
+    violations = validate(sched)
+    if violations:
+        row.update(status="invalid", valid=False, error=violations[0].message)
+        return
+    staleness = sched.staleness()
+    util = sched.utilisation()
+    row.update(
+        valid=True,
+        period=sched.period,
+        speedup=sched.speedup,
+        gap=result.gap,
+        comm_bytes=sched.comm_bytes(),
+        max_staleness=max(staleness.values()) if staleness else None,
+        utilisation=sum(util) / len(util),
+    )
+
+
+# ---------------------------------------------------------------------------
+# Progress
+# ---------------------------------------------------------------------------
+class ProgressPrinter:
+    """A one-line progress display on a text stream (stderr by default).
+
+    On a terminal the line is rewritten in place; elsewhere (logs, CI) one
+    line is printed per finished row, so a log file shows every result.
+    tqdm would do the same, but it is not a dependency of lpsched and this
+    needs twenty lines; notebooks can pass their own callback to :func:`sweep`.
+
+    Parameters
+    ----------
+    stream
+        Where to print; default :data:`sys.stderr`.
+    """
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.start = time.perf_counter()
+        self._tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._open = False
+
+    def __call__(self, done: int, total: int, row: dict[str, Any]) -> None:
+        """Report that ``done`` of ``total`` rows are finished, the last being ``row``."""
+        elapsed = time.perf_counter() - self.start
+        eta = elapsed / done * (total - done) if done else 0.0
+        width = 20
+        filled = int(width * done / total) if total else width
+        bar = "#" * filled + "." * (width - filled)
+        period = row.get("period")
+        what = "no schedule" if period is None or period != period else f"period {period}"
+        line = (
+            f"[{bar}] {done}/{total} {_clock(elapsed)} (eta {_clock(eta)})  "
+            f"{row['network']} {row['decomposition']} {row['solver']} P={row['procs']}: "
+            f"{what} ({row['status']})"
+        )
+        if self._tty:
+            end = "\n" if done == total else ""
+            self.stream.write("\r\x1b[2K" + line + end)
+            self._open = done != total
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End a line left open on a terminal, so that what follows starts on its own line."""
+        if self._open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._open = False
+
+
+def _clock(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+# ---------------------------------------------------------------------------
+# Executors
+# ---------------------------------------------------------------------------
+def _run_local(points: Sequence[GridPoint], jobs: int) -> Iterator[dict[str, Any]]:
+    if jobs == 1 or len(points) <= 1:
+        for p in points:
+            yield run_point(p)
+        return
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(points)), mp_context=_mp_context())
+    try:
+        futures = [pool.submit(run_point, p) for p in points]
+        for fut in as_completed(futures):
+            yield fut.result()
+    finally:
+        # On an error or Ctrl-C, drop what has not started; finished rows are already saved.
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _mp_context() -> Any:
+    """Fork when it is safe (Linux, no other threads): workers start in milliseconds.
+
+    Forking a process that runs threads (a Dask client, a notebook kernel's
+    helpers) can copy a held lock and hang, so then ``forkserver`` starts
+    clean workers instead, at the price of importing lpsched in each (~1 s).
+    Elsewhere the platform's default (``spawn``) is the safe choice.
+    """
+    import multiprocessing
+    import threading
+
+    if sys.platform == "linux":
+        method = "fork" if threading.active_count() == 1 else "forkserver"
+        return multiprocessing.get_context(method)
+    return multiprocessing.get_context()
+
+
+def _import_dask() -> Any:
+    try:
+        from dask import distributed
+    except ImportError:
+        raise InputError(
+            "executor 'dask' needs dask.distributed: pip install lpsched[dask]"
+        ) from None
+    return distributed
+
+
+def _run_dask(
+    points: Sequence[GridPoint], jobs: int, scheduler: str | None
+) -> Iterator[dict[str, Any]]:
+    if not points:
+        return
+    distributed = _import_dask()
+    cluster = None
+    try:
+        if scheduler is None:
+            cluster = distributed.LocalCluster(
+                n_workers=jobs,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+            )
+            client = distributed.Client(cluster)
+        else:
+            try:
+                client = distributed.Client(scheduler, timeout="20s")
+            except (OSError, TimeoutError, ValueError) as err:
+                raise InputError(f"--scheduler {scheduler}: cannot connect ({err})") from None
+        try:
+            futures = [client.submit(run_point, p, pure=False) for p in points]
+            for fut in distributed.as_completed(futures):
+                yield fut.result()
+        finally:
+            client.close()
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+# ---------------------------------------------------------------------------
+# CSV
+# ---------------------------------------------------------------------------
+def _csv_value(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return repr(value)  # shortest text that reads back as the same float
+    return value
+
+
+def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a sweep CSV back into the table :func:`sweep` returns (same dtypes).
+
+    A last line cut short by an interruption is ignored.
+
+    Raises
+    ------
+    InputError
+        When the file is not a sweep CSV of this version (other columns).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise InputError(f"{path}: cannot read ({err.strerror})") from None
+    if text and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]
+    lines = text.splitlines()
+    if not lines:
+        return normalise(pd.DataFrame(columns=list(COLUMNS)))
+    header = next(csv.reader([lines[0]]))
+    if tuple(header) != COLUMNS:
+        raise InputError(
+            f"{path}: not a sweep table of this lpsched version (columns {', '.join(header)}); "
+            "write to a new file"
+        )
+    from io import StringIO
+
+    df = pd.read_csv(
+        StringIO(text),
+        dtype={c: str for c in _STR_COLUMNS},
+        keep_default_na=False,
+        na_values=[""],
+        float_precision="round_trip",
+    )
+    return normalise(df)
+
+
+def normalise(df: pd.DataFrame) -> pd.DataFrame:
+    """A sweep table with the standard column order and dtypes, sorted by :data:`KEY`.
+
+    Integers that may be missing (no schedule) are nullable ``Int64``;
+    ``valid`` is nullable ``boolean`` (missing: no schedule to check).
+    """
+    df = df.reindex(columns=list(COLUMNS)).copy()
+    for c in _STR_COLUMNS:
+        df[c] = df[c].astype(object).where(df[c].notna(), "").astype(str)
+    df["procs"] = pd.to_numeric(df["procs"]).astype("int64")
+    df["seed"] = pd.to_numeric(df["seed"]).astype("Int64")
+    for c in _INT_COLUMNS:
+        df[c] = pd.to_numeric(df[c]).astype("Int64")
+    for c in _FLOAT_COLUMNS:
+        df[c] = pd.to_numeric(df[c]).astype("float64")
+    df["valid"] = df["valid"].map(_as_bool).astype("boolean")
+    df = df.sort_values(list(KEY), kind="stable").reset_index(drop=True)
+    return df
+
+
+def _as_bool(value: Any) -> Any:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return pd.NA
+    if isinstance(value, str):
+        return {"true": True, "false": False}.get(value.strip().lower(), pd.NA)
+    return bool(value)
+
+
+class _CsvSink:
+    """Appends rows to a CSV as they arrive: header once, flushed after every row."""
+
+    def __init__(self, path: Path, fresh: bool) -> None:
+        self.path = path
+        if fresh:
+            write_text_atomic(path, ",".join(COLUMNS) + "\n")
+        try:
+            self.file = path.open("a", newline="")
+        except OSError as err:
+            raise InputError(f"{path}: cannot write ({err.strerror})") from None
+        self.writer = csv.writer(self.file, lineterminator="\n")
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        self.writer.writerow([_csv_value(row.get(c)) for c in COLUMNS])
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def _rewrite(path: Path, df: pd.DataFrame) -> None:
+    """Write ``df`` as the CSV (atomically): drops rows to redo and a truncated last line."""
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for rec in df.to_dict(orient="records"):
+        writer.writerow([_csv_value(None if _isna(rec[c]) else rec[c]) for c in COLUMNS])
+    write_text_atomic(path, buf.getvalue())
+
+
+def _isna(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+# ---------------------------------------------------------------------------
+# The sweep
+# ---------------------------------------------------------------------------
+def _check_executor(executor: str, jobs: int | None, scheduler: str | None) -> int:
+    if executor not in EXECUTORS:
+        raise InputError(f"unknown executor {executor!r}; choose from {', '.join(EXECUTORS)}")
+    if scheduler is not None and executor != "dask":
+        raise InputError("a scheduler address needs executor 'dask'")
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise InputError(f"--jobs must be a positive integer, got {jobs!r}")
+    if executor == "dask":
+        _import_dask()
+    return jobs if jobs is not None else (os.cpu_count() or 1)
+
+
+def make_grid(
+    instance: Network | TaskGraph,
+    procs: str | Iterable[int],
+    pairs: Iterable[tuple[str | None, str]],
+    *,
+    staleness: Any = None,
+    costs: Any = None,
+    time_limit: float | None = None,
+    seed: int = 0,
+    workers: int | None = None,
+) -> list[GridPoint]:
+    """The grid points of ``(decomposition, solver)`` pairs times processor counts.
+
+    Parameters
+    ----------
+    instance
+        A network, or a task graph, which is scheduled as given: its rows carry
+        the graph's own decomposition (or ``"given"``) whatever the pairs say.
+    procs
+        Processor counts (see :func:`parse_procs`).
+    pairs
+        ``(decomposition, solver)`` pairs, in the order the grid lists them.
+    staleness, costs, time_limit, seed, workers
+        As for :func:`sweep`.
+
+    Raises
+    ------
+    InputError
+        On an unknown solver, bad processor counts, time limit or workers, or
+        staleness or costs given with a task graph.
+    """
+    from .solve import SOLVERS
+
+    plist = parse_procs(procs if isinstance(procs, str) else list(procs))
+    # Checked here, not in the workers, so that bad input stops the sweep before it starts.
+    if time_limit is not None and (isinstance(time_limit, bool) or not time_limit > 0):
+        raise InputError(f"time limit must be positive, got {time_limit}")
+    if workers is not None and (isinstance(workers, bool) or workers < 1):
+        raise InputError(f"workers must be a positive integer, got {workers}")
+    points = []
+    if isinstance(instance, TaskGraph):
+        name = instance.name
+        if staleness is not None or costs is not None:
+            raise InputError(
+                f"{name} is a task graph, scheduled as given: staleness and costs "
+                "apply to networks only"
+            )
+    else:
+        from .taskgraph import parse_staleness
+
+        name = instance.name
+        staleness = parse_staleness("auto" if staleness is None else staleness)
+    for decomposition, solver in pairs:
+        if solver not in SOLVERS:
+            raise InputError(f"unknown solver {solver!r}; choose from {', '.join(SOLVERS)}")
+        if isinstance(instance, TaskGraph):
+            decomposition = instance.decomposition or GIVEN
+        for p in plist:
+            points.append(
+                GridPoint(
+                    instance=instance,
+                    network=name,
+                    decomposition=decomposition,
+                    solver=solver,
+                    procs=p,
+                    staleness=staleness,
+                    costs=costs,
+                    time_limit=time_limit,
+                    seed=seed,
+                    workers=workers,
+                )
+            )
+    return points
+
+
+def run_grid(
+    points: Sequence[GridPoint],
+    *,
+    executor: str = "local",
+    jobs: int | None = None,
+    scheduler: str | None = None,
+    output: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    progress: bool | ProgressCallback | None = None,
+) -> pd.DataFrame:
+    """Run grid points (see :func:`make_grid`) and return their table; see :func:`sweep`."""
+    njobs = _check_executor(executor, jobs, scheduler)
+    seen: set[tuple[Any, ...]] = set()
+    for p in points:
+        if p.key in seen:
+            raise InputError(f"grid point {p.key} appears twice")
+        seen.add(p.key)
+
+    old = normalise(pd.DataFrame(columns=list(COLUMNS)))
+    sink = None
+    if output is not None:
+        path = Path(output)
+        if not path.resolve().parent.is_dir():
+            raise InputError(f"{path}: directory does not exist")
+        if resume and path.exists():
+            old = read_results(path)
+            # Rows of invalid schedules and crashed solvers are redone; the rest is kept.
+            old = old[~old["status"].isin(REDO_STATUSES)]
+            old = old.drop_duplicates(list(KEY), keep="last").reset_index(drop=True)
+            _rewrite(path, old)
+            sink = _CsvSink(path, fresh=False)
+        else:
+            sink = _CsvSink(path, fresh=True)
+    elif resume:
+        raise InputError("resume needs an output CSV")
+
+    done_keys = {
+        (r.network, r.decomposition, r.solver, int(r.procs)) for r in old.itertuples(index=False)
+    }
+    todo = [p for p in points if p.key not in done_keys]
+    if executor == "dask" or (njobs > 1 and len(todo) > 1):
+        # One CP-SAT worker per row: the rows themselves fill the cores.
+        todo = [p if p.workers is not None else _with_workers(p, 1) for p in todo]
+    if progress is True:
+        report: ProgressCallback | None = ProgressPrinter()
+    elif progress is False or progress is None:
+        report = None
+    else:
+        report = progress
+
+    rows: list[dict[str, Any]] = []
+    try:
+        stream = (
+            _run_dask(todo, njobs, scheduler) if executor == "dask" else _run_local(todo, njobs)
+        )
+        for row in stream:
+            rows.append(row)
+            if sink is not None:
+                sink.write(row)
+            if report is not None:
+                report(len(rows), len(todo), row)
+    finally:
+        if sink is not None:
+            sink.close()
+        if isinstance(report, ProgressPrinter):
+            report.close()
+    new = normalise(pd.DataFrame(rows, columns=list(COLUMNS)))
+    frames = [f for f in (old, new) if len(f)]
+    if not frames:
+        return new
+    return normalise(pd.concat(frames, ignore_index=True))
+
+
+def _with_workers(point: GridPoint, workers: int) -> GridPoint:
+    from dataclasses import replace
+
+    return replace(point, workers=workers)
+
+
+def sweep(
+    network: str | os.PathLike[str] | Network | TaskGraph,
+    procs: str | Iterable[int] = range(1, 17),
+    solvers: str | Sequence[str] = ("heuristic",),
+    decompositions: str | Sequence[str] | None = None,
+    *,
+    time_limit: float | None = None,
+    seed: int = 0,
+    staleness: Any = None,
+    costs: Any = None,
+    network_options: Mapping[str, Any] | None = None,
+    workers: int | None = None,
+    executor: str = "local",
+    jobs: int | None = None,
+    scheduler: str | None = None,
+    output: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    progress: bool | ProgressCallback | None = None,
+) -> pd.DataFrame:
+    """Solve ``network`` for every processor count, solver and decomposition.
+
+    Parameters
+    ----------
+    network
+        A built-in network name, a :class:`~lpsched.networks.layers.Network`,
+        a network file, or a task-graph (file or :class:`~lpsched.graph.TaskGraph`),
+        which is scheduled as given (decompositions, staleness and costs do not apply).
+    procs
+        Processor counts: integers or text like ``"1-16"`` or ``"2,4,8"``.
+    solvers
+        Solver names (:data:`lpsched.solve.SOLVERS`), a sequence or ``"a,b"``.
+    decompositions
+        Decomposition names (:data:`lpsched.taskgraph.DECOMPOSITIONS`);
+        default ``("layerpipe",)``. Must be ``None`` for a task graph.
+    time_limit, seed
+        Per row, for :func:`lpsched.solve.solve`.
+    staleness
+        Staleness policy (default ``"auto"``; its cap ``2P - 1`` follows each row's ``P``).
+    costs
+        A :class:`~lpsched.costs.CostModel` (default: the default model).
+    network_options
+        Options of a built-in network, e.g. ``{"widths": [784, 512, 10]}``.
+    workers
+        CP-SAT search workers per row. Default: 1 when rows run in parallel
+        (the rows fill the cores), else all cores.
+    executor
+        ``"local"`` (processes on this machine) or ``"dask"``.
+    jobs
+        Parallel rows: local processes or local Dask workers; default
+        :func:`os.cpu_count`. ``jobs=1`` runs in this process.
+    scheduler
+        Address of an existing Dask scheduler (``"tcp://host:8786"``), with
+        ``executor="dask"``; default: start a local cluster.
+    output
+        CSV file that receives each row as it finishes (header once, flushed
+        per row). Without ``resume`` it is started afresh.
+    resume
+        Keep the rows already in ``output`` and run only the missing grid
+        points (key :data:`KEY`); rows of invalid schedules are redone.
+    progress
+        ``True`` for a progress line on stderr (:class:`ProgressPrinter`), or
+        a callable ``progress(done, total, row)``; ``None`` for silence.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per grid point (plus rows of ``output`` outside the grid
+        when resuming), columns :data:`COLUMNS`, sorted by :data:`KEY`.
+
+    Raises
+    ------
+    InputError
+        On an unknown network, solver, decomposition or executor, bad
+        processor counts, or dask missing for ``executor="dask"``.
+    """
+    from .solve import SOLVERS
+    from .taskgraph import DECOMPOSITIONS
+
+    instance = resolve_network(network, network_options)
+    solver_names = parse_names(solvers, SOLVERS, "solvers")
+    if isinstance(instance, TaskGraph):
+        if decompositions is not None:
+            raise InputError(
+                f"{instance.name} is a task graph, scheduled as given: decompositions "
+                "apply to networks only"
+            )
+        decomps: list[Any] = [None]
+    else:
+        decomps = parse_names(
+            "layerpipe" if decompositions is None else decompositions,
+            DECOMPOSITIONS,
+            "decompositions",
+        )
+    points = make_grid(
+        instance,
+        parse_procs(procs),
+        [(d, s) for d in decomps for s in solver_names],
+        staleness=staleness,
+        costs=costs,
+        time_limit=time_limit,
+        seed=seed,
+        workers=workers,
+    )
+    return run_grid(
+        points,
+        executor=executor,
+        jobs=jobs,
+        scheduler=scheduler,
+        output=output,
+        resume=resume,
+        progress=progress,
+    )
