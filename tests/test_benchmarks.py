@@ -1,0 +1,224 @@
+"""benchmarks/run.py and benchmarks/results.py on tiny grids: rows, summaries, markdown."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import os
+import re
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pandas as pd
+import pytest
+
+from lpsched.sweep import read_results
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load(name: str) -> ModuleType:
+    """Import a script of benchmarks/ (not a package) as a module."""
+    spec = importlib.util.spec_from_file_location(
+        f"benchmarks_{name}", ROOT / "benchmarks" / f"{name}.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+run = load("run")
+results = load("results")
+
+SOLVERS = ("heuristic", "pipedream")
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
+def best_gaps(df: pd.DataFrame) -> pd.Series:
+    """(T - LB) / T with LB the largest lower bound of the instance, recomputed by hand."""
+    best = {}
+    for r in df.itertuples():
+        key = (r.network, r.decomposition, r.procs)
+        best[key] = max(best.get(key, 0), int(r.lower_bound))
+    return pd.Series(
+        [
+            (int(r.period) - best[(r.network, r.decomposition, r.procs)]) / int(r.period)
+            for r in df.itertuples()
+        ],
+        index=df.index,
+    )
+
+
+@pytest.fixture(scope="module")
+def grid_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, pd.DataFrame, Path]:
+    tmp = tmp_path_factory.mktemp("run")
+    csv = tmp / "r.csv"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = run.main(
+            [
+                "--networks", "mlp,lenet5",
+                "--decompositions", "layerpipe,pipedream",
+                "--procs", "2",
+                "--solvers", ",".join(SOLVERS),
+                "--time-limit", "1",
+                "-o", str(csv),
+                "--no-progress",
+            ]
+        )  # fmt: skip
+    return code, out.getvalue(), read_results(csv), csv
+
+
+def test_run_table_has_one_line_per_instance(grid_run) -> None:
+    code, text, df, _csv = grid_run
+    assert code == 0
+    assert len(df) == 2 * 2 * len(SOLVERS)
+    assert set(df["solver"]) == set(SOLVERS)
+    lines = text.splitlines()
+    for network in ("mlp", "lenet5"):
+        for decomposition in ("layerpipe", "pipedream"):
+            found = [ln for ln in lines if re.match(rf"{network}\s+{decomposition}\s+2\s", ln)]
+            assert len(found) == 1, (network, decomposition, text)
+            cells = found[0].split()
+            part = df[(df["network"] == network) & (df["decomposition"] == decomposition)]
+            assert int(cells[3]) == int(part["lower_bound"].max())
+            for i, solver in enumerate(SOLVERS):
+                row = part[part["solver"] == solver].iloc[0]
+                period, status, _sec, gap = cells[4 + 4 * i : 8 + 4 * i]
+                assert int(period) == int(row["period"])
+                assert status == run.STATUS_ABBREV[row["status"]]
+                lb = int(part["lower_bound"].max())
+                assert gap == pct((row["period"] - lb) / row["period"])
+    # The grid's order (mlp before lenet5), not the alphabetical order of the CSV.
+    first = [ln.split()[0] for ln in lines if re.match(r"(mlp|lenet5)\s+\w+\s+2\s", ln)]
+    assert first == ["mlp", "mlp", "lenet5", "lenet5"]
+
+
+def test_run_summary_is_recomputed_from_the_csv(grid_run) -> None:
+    _code, text, df, _csv = grid_run
+    gaps = best_gaps(df)
+    for solver in SOLVERS:
+        part = df[df["solver"] == solver]
+        line = next(ln for ln in text.splitlines() if ln.startswith(f"{solver} "))
+        optimal = int((part["status"] == "optimal").sum())
+        share = optimal / len(part)
+        assert f"proven optimal {optimal}/{len(part)} ({100 * share:.0f}%)" in line
+        assert f"median {run._fmt_sec(part['seconds'].median())} s" in line
+        g = gaps[part.index]
+        assert f"gap median {pct(g.median())}% worst {pct(g.max())}%" in line
+        assert f"({len(part)} with a schedule)" in line
+    summary = run.solver_summary(df, SOLVERS)
+    assert summary.loc["heuristic", "rows"] == 4
+    assert summary.loc["heuristic", "worst_gap"] == pytest.approx(
+        gaps[df["solver"] == "heuristic"].max()
+    )
+
+
+def test_run_resume_keeps_rows_and_quick_sets_the_grid(grid_run, tmp_path, monkeypatch) -> None:
+    _code, _text, df, csv = grid_run
+    code = run.main(
+        ["--networks", "mlp,lenet5", "--decompositions", "layerpipe,pipedream", "--procs", "2",
+         "--solvers", ",".join(SOLVERS), "--time-limit", "1", "-o", str(csv), "--resume",
+         "--no-progress"]
+    )  # fmt: skip
+    assert code == 0
+    again = read_results(csv)
+    pd.testing.assert_series_equal(again["seconds"], df["seconds"])  # nothing solved twice
+    # --quick supplies what is not given: layerpipe only, 10 s, results-quick.csv.
+    monkeypatch.chdir(tmp_path)
+    code = run.main(
+        ["--quick", "--networks", "mlp", "--procs", "2", "--solvers", "heuristic", "--no-progress"]
+    )
+    assert code == 0
+    quick = read_results(tmp_path / "results-quick.csv")
+    assert list(quick["decomposition"]) == ["layerpipe"]
+    assert list(quick["time_limit"]) == [10.0]
+
+
+def test_run_bad_input_exits_2(capsys) -> None:
+    assert run.main(["--networks", "nonet", "--no-progress"]) == 2
+    assert "nonet" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def doc(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, pd.DataFrame, list[str]]:
+    tmp = tmp_path_factory.mktemp("results")
+    md = tmp / "results.md"
+    argv = [
+        "--networks", "mlp,lenet5",
+        "--procs", "2,8",
+        "--solver", "heuristic",
+        "--time-limit", "2",
+        "-o", str(md),
+        "--no-progress",
+    ]  # fmt: skip
+    code = results.main(argv)
+    return code, md.read_text(), read_results(tmp / "results.csv"), argv
+
+
+def side(df: pd.DataFrame, network: str, decomposition: str, solver: str, procs: int) -> pd.Series:
+    part = df[
+        (df["network"] == network)
+        & (df["decomposition"] == decomposition)
+        & (df["solver"] == solver)
+        & (df["procs"] == procs)
+    ]
+    assert len(part) == 1
+    return part.iloc[0]
+
+
+def test_results_header_and_sections(doc) -> None:
+    code, text, df, argv = doc
+    assert code == 0
+    header = text.splitlines()[2]
+    assert "python benchmarks/results.py " + " ".join(argv) in header
+    assert "time limit 2 s per solve" in header
+    assert f"{os.cpu_count()} cores" in header
+    # pipedream/pipedream, layerpipe/heuristic, intra/heuristic, pipedream/heuristic; P 2 and 8.
+    assert len(df) == 2 * 2 * 4
+    for network in ("mlp", "lenet5"):
+        assert f"### {network} (time unit " in text
+    assert "| batch size | 32 |" in text
+    assert "10 TMAC/s" in text and "50 GB/s" in text
+
+
+def test_results_periods_and_speedups_match_the_csv(doc) -> None:
+    _code, text, df, _argv = doc
+    speedups = {}
+    for network in ("mlp", "lenet5"):
+        section = text.split(f"### {network} (time unit")[1].split("###")[0]
+        for p in (2, 8):
+            planner = side(df, network, "pipedream", "pipedream", p)
+            lp = side(df, network, "layerpipe", "heuristic", p)
+            ratio = planner["period"] / lp["period"]
+            speedups[(network, p)] = ratio
+            row = next(ln for ln in section.splitlines() if ln.startswith(f"| {p} |"))
+            cells = [c.strip() for c in row.strip("|").split("|")]
+            assert cells[1].split()[0] == f"{int(planner['period']):,}"
+            assert cells[3].split()[0] == f"{int(lp['period']):,}"
+            assert cells[6] == f"{ratio:.2f}× ({100 * (ratio - 1):+.1f}%)"
+    # The summary covers P = 7..9 only: here P = 8.
+    for network in ("mlp", "lenet5"):
+        r = speedups[(network, 8)] - 1
+        assert f"| {network} | {100 * r:+.1f}% | {100 * r:+.1f}% (P=8) | 0/1 | 1 |" in text
+    mean = (speedups[("mlp", 8)] + speedups[("lenet5", 8)]) / 2 - 1
+    best = max(speedups[("mlp", 8)], speedups[("lenet5", 8)]) - 1
+    assert f"| **all** | {100 * mean:+.1f}% | {100 * best:+.1f}% (" in text
+    assert "| **paper** | +25.0% | +80.0% |" in text
+    diff = 100 * (mean - 0.25)
+    word = "higher" if diff > 0 else "lower"
+    assert f"{abs(diff):.1f} percentage points {word}" in text
+    assert "## Why our figures differ from the paper's" in text
+
+
+def test_results_bad_input_exits_2(tmp_path, capsys) -> None:
+    assert results.main(["--networks", "nonet", "-o", str(tmp_path / "x.md")]) == 2
+    assert "nonet" in capsys.readouterr().err
+    assert results.main(["--solver", "nosolver", "-o", str(tmp_path / "x.md")]) == 2
