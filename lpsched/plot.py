@@ -1,4 +1,4 @@
-"""Plots: Gantt charts of periodic schedules.
+"""Plots: Gantt charts of schedules, speedup, optimality gap and utilisation.
 
 Every ``plot_*`` function draws on ``ax`` (a new figure's axes when ``None``)
 and returns the axes, so plots compose in notebooks.
