@@ -1,0 +1,311 @@
+"""Tests of the CP-SAT solver (lpsched.solvers.cpsat).
+
+The least periods of tiny instances are compared with a brute force that
+shares nothing with the model: it enumerates processor assignments and start
+offsets, and decides the stages by a longest-path test. Every returned schedule
+goes through the independent validator.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lpsched.bounds import lower_bounds
+from lpsched.errors import InputError
+from lpsched.graph import Edge, Task, TaskGraph, make_graph
+from lpsched.networks import get_network
+from lpsched.schedule import Schedule, Status
+from lpsched.solvers import cpsat
+from lpsched.solvers.cpsat import solve_cpsat
+from lpsched.solvers.heuristic import modulo_schedule
+from lpsched.taskgraph import build_task_graph
+from lpsched.validate import validate
+
+FEW = settings(max_examples=12, deadline=None)
+
+
+def assert_valid(schedule: Schedule) -> None:
+    problems = validate(schedule)
+    assert not problems, [v.message for v in problems[:5]]
+
+
+# ------------------------------------------------------------------ brute force
+def _assignments(n: int, P: int):
+    """Processor assignments up to renaming (restricted growth strings)."""
+
+    def grow(prefix: list[int], used: int):
+        if len(prefix) == n:
+            yield list(prefix)
+            return
+        for p in range(min(used + 1, P)):
+            prefix.append(p)
+            yield from grow(prefix, max(used, p + 1))
+            prefix.pop()
+
+    yield from grow([], 0)
+
+
+def _stages_exist(n: int, need: list[tuple[int, int, int]]) -> bool:
+    """Integers k with k_v - k_u >= c for every (u, v, c): no positive cycle (Bellman-Ford)."""
+    dist = [0] * n
+    for _ in range(n + 1):
+        changed = False
+        for u, v, c in need:
+            if dist[u] + c > dist[v]:
+                dist[v] = dist[u] + c
+                changed = True
+        if not changed:
+            return True
+    return False
+
+
+def _feasible(graph: TaskGraph, P: int, T: int, distance: dict[int, int]) -> bool:
+    names = [t.name for t in graph.tasks]
+    idx = {name: i for i, name in enumerate(names)}
+    d = [t.duration for t in graph.tasks]
+    n = len(d)
+    if max(d) > T:
+        return False
+    edges = [(idx[e.src], idx[e.dst], distance[i], e.comm) for i, e in enumerate(graph.edges)]
+    for proc in _assignments(n, P):
+        if any(sum(d[v] for v in range(n) if proc[v] == p) > T for p in range(P)):
+            continue
+        r = [0] * n
+
+        def disjoint(v: int) -> bool:
+            for u in range(v):
+                if proc[u] == proc[v]:
+                    if (r[v] - r[u]) % T < d[u] or (r[u] - r[v]) % T < d[v]:
+                        return False
+            return True
+
+        def place(v: int) -> bool:
+            if v == n:
+                need = [
+                    (u, w, math.ceil((r[u] + d[u] + c * (proc[u] != proc[w]) - r[w]) / T) - dist)
+                    for u, w, dist, c in edges
+                ]
+                return _stages_exist(n, need)
+            # Shifting every start by one constant changes nothing: task 0 starts at 0.
+            for t in range(1 if v == 0 else T):
+                r[v] = t
+                if disjoint(v) and place(v + 1):
+                    return True
+            return False
+
+        if place(0):
+            return True
+    return False
+
+
+def brute_force_period(graph: TaskGraph, P: int) -> int:
+    """The least period by enumeration; auto layers take the cap (more never hurts)."""
+    distance = {}
+    for i, e in enumerate(graph.edges):
+        auto = graph.staleness_cap is not None and e.weights is not None
+        distance[i] = graph.staleness_cap if auto else e.distance
+    d = [t.duration for t in graph.tasks]
+    lb = max(max(d), math.ceil(sum(d) / P))
+    for T in range(lb, sum(d) + 1):
+        if _feasible(graph, P, T, distance):
+            return T
+    raise AssertionError("one processor at T = sum(d) is always feasible")
+
+
+# ------------------------------------------------------------------- generators
+@st.composite
+def tiny_graphs(draw: st.DrawFn) -> TaskGraph:
+    """<= 5 tasks, durations 1..3; distance-0 edges go forward, others any way."""
+    n = draw(st.integers(2, 5))
+    durations = draw(st.lists(st.integers(1, 3), min_size=n, max_size=n))
+    raw = draw(
+        st.lists(
+            st.tuples(
+                st.integers(0, n - 1), st.integers(0, n - 1), st.integers(0, 2), st.integers(0, 2)
+            ),
+            max_size=7,
+        )
+    )
+    edges = []
+    for u, v, w, c in raw:
+        if w == 0 and u >= v:
+            u, v = min(u, v), max(u, v)
+            if u == v:
+                continue
+        edges.append(Edge(f"t{u}", f"t{v}", w, c, bytes=8 * (c + 1)))
+    return TaskGraph(tuple(Task(f"t{i}", dur) for i, dur in enumerate(durations)), tuple(edges))
+
+
+def auto_graph(cap: int) -> TaskGraph:
+    """A two-layer chain whose weight edges are decisions in [1, cap]."""
+    tasks = [("F1", 2), ("F2", 1), ("D2", 1), ("D1", 2), ("U1", 1), ("U2", 1)]
+    edges = [
+        Edge("F1", "F2", 0, 1, 100),
+        Edge("F2", "D2", 0, 0, 100),
+        Edge("D2", "D1", 0, 1, 100),
+        Edge("D1", "U1", 0, 0, 10),
+        Edge("D2", "U2", 0, 0, 10),
+        Edge("U1", "F1", cap, 1, 50, weights="l1"),
+        Edge("U2", "F2", cap, 1, 50, weights="l2"),
+        Edge("U1", "U1", 1),
+        Edge("U2", "U2", 1),
+    ]
+    return TaskGraph(
+        tuple(Task(name, dur, layer=f"l{name[-1]}") for name, dur in tasks),
+        tuple(edges),
+        staleness_cap=cap,
+    )
+
+
+def ring() -> TaskGraph:
+    """Four tasks in a loop of distance 2 with communication costs."""
+    return make_graph(
+        [("a", 3), ("b", 2), ("c", 4), ("d", 1)],
+        [("a", "b", 0, 1), ("b", "c", 0, 2), ("c", "d", 0, 0), ("d", "a", 2, 1)],
+    )
+
+
+# ------------------------------------------------------------------------ tests
+@FEW
+@given(tiny_graphs(), st.integers(1, 3))
+def test_optimal_period_matches_brute_force(graph: TaskGraph, P: int) -> None:
+    result = solve_cpsat(graph, P, workers=2, time_limit=60)
+    assert result.schedule is not None
+    assert_valid(result.schedule)
+    assert result.status is Status.OPTIMAL
+    assert result.period == brute_force_period(graph, P)
+    assert result.lower_bound == result.period
+
+
+@pytest.mark.parametrize("P", [1, 2, 3])
+def test_ring_matches_brute_force(P: int) -> None:
+    graph = ring()
+    result = solve_cpsat(graph, P, workers=2, time_limit=60)
+    assert_valid(result.schedule)
+    assert result.period == brute_force_period(graph, P)
+    assert result.status is Status.OPTIMAL
+
+
+@pytest.mark.parametrize("cap", [1, 2, 3])
+@pytest.mark.parametrize("P", [2, 3])
+def test_auto_staleness_within_cap(cap: int, P: int) -> None:
+    graph = auto_graph(cap)
+    result = solve_cpsat(graph, P, workers=2, time_limit=60, secondary="staleness")
+    sched = result.schedule
+    assert sched is not None
+    # The schedule carries the distances it chose, each within [1, cap] ...
+    chosen = sched.graph.staleness()
+    assert set(chosen) == {"l1", "l2"}
+    assert all(1 <= s <= cap for s in chosen.values())
+    assert sched.graph.staleness_cap is None
+    # ... and is valid on its own graph, with the least period of the cap.
+    assert_valid(sched)
+    assert result.status is Status.OPTIMAL
+    assert result.period == brute_force_period(graph, P)
+
+
+def test_fixed_distances_are_kept() -> None:
+    graph = ring()
+    result = solve_cpsat(graph, 2, workers=2, time_limit=60)
+    assert result.schedule.graph.edges == graph.edges
+
+
+def test_one_processor_is_sequential() -> None:
+    graph = ring()
+    result = solve_cpsat(graph, 1, workers=1)
+    assert result.period == graph.total_work
+    assert result.status is Status.OPTIMAL
+    assert set(result.schedule.processor.values()) == {0}
+
+
+@pytest.mark.parametrize("name, P", [("lenet5", 2), ("mlp", 3)])
+def test_never_worse_than_heuristic(name: str, P: int) -> None:
+    graph = build_task_graph(get_network(name), "layerpipe", staleness="auto", processors=P)
+    lb = lower_bounds(graph, P).lower_bound
+    heur = modulo_schedule(graph, P, lower_bound=lb)
+    for initial in (heur, None):
+        result = solve_cpsat(
+            graph, P, lower_bound=lb, initial=initial, workers=2, time_limit=5, secondary=None
+        )
+        assert_valid(result.schedule)
+        assert lb <= result.lower_bound <= result.period <= heur.period
+        if result.status is Status.OPTIMAL:
+            assert result.period == result.lower_bound
+
+
+def test_deterministic_with_one_worker() -> None:
+    graph = ring()
+    runs = [solve_cpsat(graph, 2, workers=1, seed=7, secondary="comm") for _ in range(2)]
+    a, b = (r.schedule for r in runs)
+    assert (a.period, a.processor, a.start) == (b.period, b.processor, b.start)
+
+
+def test_time_limit_gives_feasible_not_optimal() -> None:
+    # vgg16 on 8 processors: the bound 751 is not attainable (no packing of the
+    # tasks into 8 periods of 770 exists), and 0.05 s proves nothing.
+    graph = build_task_graph(get_network("vgg16"), "layerpipe", staleness="auto", processors=8)
+    initial = modulo_schedule(graph, 8)
+    result = solve_cpsat(graph, 8, lower_bound=751, initial=initial, time_limit=0.05, workers=1)
+    assert result.status is Status.FEASIBLE
+    assert result.lower_bound < result.period <= initial.period
+    assert_valid(result.schedule)
+
+
+def test_initial_returned_when_nothing_better() -> None:
+    graph = ring()
+    first = solve_cpsat(graph, 2, workers=1, secondary=None)
+    again = solve_cpsat(graph, 2, initial=first.schedule, workers=1, secondary=None)
+    assert again.period == first.period
+    assert again.status is Status.OPTIMAL
+
+
+def test_secondary_comm_never_increases_bytes() -> None:
+    graph = auto_graph(3)
+    plain = solve_cpsat(graph, 3, workers=1, secondary=None)
+    comm = solve_cpsat(graph, 3, workers=1, secondary="comm")
+    assert comm.period == plain.period
+    assert comm.schedule.comm_bytes() <= plain.schedule.comm_bytes()
+    assert comm.stats["secondary"]["status"] == "optimal"
+    assert_valid(comm.schedule)
+
+
+def test_secondary_staleness_is_least() -> None:
+    graph = auto_graph(3)
+    plain = solve_cpsat(graph, 2, workers=1, secondary=None)
+    least = solve_cpsat(graph, 2, workers=1, secondary="staleness")
+    assert least.period == plain.period
+    assert sum(least.schedule.staleness().values()) <= sum(plain.schedule.staleness().values())
+    assert_valid(least.schedule)
+
+
+def test_log_receives_progress_lines() -> None:
+    lines: list[str] = []
+    solve_cpsat(ring(), 2, workers=1, log=lines.append)
+    assert any(line.startswith("cpsat:") for line in lines)
+
+
+def test_silent_without_log(capsys: pytest.CaptureFixture[str]) -> None:
+    solve_cpsat(ring(), 2, workers=1)
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"processors": 0}, {"secondary": "latency"}, {"time_limit": 0}, {"time_limit": -1.0}],
+)
+def test_bad_arguments(kwargs: dict) -> None:
+    args = {"processors": 2, **kwargs}
+    P = args.pop("processors")
+    with pytest.raises(InputError):
+        solve_cpsat(ring(), P, **args)
+
+
+def test_plan_phases_are_known() -> None:
+    known = {"packing", "heuristic", "variable", "lower", "lower-hard", "descend"}
+    known |= {"descend-soft", "bisect"}
+    assert {phase for phase, _share in cpsat.PLAN} <= known
