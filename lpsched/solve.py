@@ -97,6 +97,8 @@ def solve(
         raise InputError(f"unknown solver {solver!r}; choose from {', '.join(SOLVERS)}")
     if secondary not in SECONDARY:
         raise InputError(f"unknown secondary objective {secondary!r}; choose from {SECONDARY}")
+    if secondary == "staleness" and solver.startswith("milp"):
+        raise InputError("--secondary staleness needs --solver cpsat")
     if export is not None and not solver.startswith("milp"):
         raise InputError("--export needs --solver milp or milp-cbc")
     if time_limit is not None and time_limit <= 0:
@@ -144,6 +146,7 @@ def solve(
                 initial=sched,
                 time_limit=_remaining(time_limit, start),
                 seed=seed,
+                secondary=None if secondary == "none" else secondary,
                 export=export,
                 log=log,
             )

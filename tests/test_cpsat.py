@@ -25,7 +25,7 @@ from lpsched.solvers.heuristic import modulo_schedule
 from lpsched.taskgraph import build_task_graph
 from lpsched.validate import validate
 
-FEW = settings(max_examples=12, deadline=None)
+FEW = settings(max_examples=25, deadline=None)
 
 
 def assert_valid(schedule: Schedule) -> None:
@@ -119,15 +119,15 @@ def brute_force_period(graph: TaskGraph, P: int) -> int:
 # ------------------------------------------------------------------- generators
 @st.composite
 def tiny_graphs(draw: st.DrawFn) -> TaskGraph:
-    """<= 5 tasks, durations 1..3; distance-0 edges go forward, others any way."""
-    n = draw(st.integers(2, 5))
-    durations = draw(st.lists(st.integers(1, 3), min_size=n, max_size=n))
+    """<= 6 tasks, durations 1..4; distance-0 edges go forward, others any way."""
+    n = draw(st.integers(2, 6))
+    durations = draw(st.lists(st.integers(1, 4), min_size=n, max_size=n))
     raw = draw(
         st.lists(
             st.tuples(
                 st.integers(0, n - 1), st.integers(0, n - 1), st.integers(0, 2), st.integers(0, 2)
             ),
-            max_size=7,
+            max_size=9,
         )
     )
     edges = []

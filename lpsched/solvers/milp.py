@@ -39,6 +39,9 @@ _FEASIBLE, _INFEASIBLE, _UNKNOWN = "feasible", "infeasible", "unknown"
 # A step is not worth starting with less time than this (seconds).
 _MIN_STEP_SECONDS = 0.2
 
+#: Seconds the secondary objective may take when the call has no time limit.
+SECONDARY_SECONDS = 60.0
+
 # Improving solutions of the relaxation (objective (17)) before it hands its
 # assignment to the restriction: a few rounds buy much slack in the loops.
 _RELAXED_SOLUTIONS = 3
@@ -745,15 +748,19 @@ def solve_milp(
         Nothing is ever printed on stdout.
     secondary
         ``"comm"``: at the best period, minimise communication bytes per
-        iteration (14), warm-started from the best schedule, with what is
-        left of the time limit; ``None``: stop at the period.
+        iteration (14) by the relaxation (15) and the restriction (16), with
+        what is left of the time limit (at most :data:`SECONDARY_SECONDS`
+        without one); ``None`` or ``"none"``: stop at the period.
 
     Returns
     -------
     Result
         ``OPTIMAL`` when the period equals the proven lower bound (the lower
         bound given or computed, or one more than the largest period proven
-        infeasible); ``FEASIBLE`` otherwise. ``stats`` lists the steps.
+        infeasible); ``FEASIBLE`` otherwise. ``stats``: ``steps`` (period,
+        outcome, the model that decided, seconds), ``comm_bytes``,
+        ``comm_minimal`` (proven minimal at this period), ``model`` (size of
+        the exported model).
 
     Raises
     ------
@@ -795,7 +802,13 @@ def solve_milp(
         except ImportError:  # pragma: no cover - the heuristic is part of the package
             pass
         else:
-            sched = modulo_schedule(graph, processors, lower_bound=lb, seed=seed)
+            sched = modulo_schedule(
+                graph,
+                processors,
+                lower_bound=lb,
+                seed=seed,
+                time_limit=None if time_limit is None else 0.1 * time_limit,
+            )
             if sched.period < best.period:
                 best = _check_initial(graph, processors, sched)
     say(f"lower bound {lb}, warm start period {best.period}")
@@ -839,32 +852,32 @@ def solve_milp(
     left = remaining()
     if comm_objective and (left is None or left > _MIN_STEP_SECONDS):
         t0 = time.perf_counter()
-        limit = None if left is None else 0.6 * left
+        # Without a time limit the secondary objective still stops: it is a refinement.
+        end = t0 + (SECONDARY_SECONDS if left is None else left)
         relaxed = build_model(graph, processors, T, variant="relaxed", objective="comm")
         set_initial(relaxed, best, full=True)
-        outcome = _run(relaxed, backend, limit, seed, log, warm_start=True)
+        outcome = _run(relaxed, backend, 0.6 * (end - t0), seed, log, warm_start=True)
         if outcome == _FEASIBLE:
-            bound_proven = relaxed.proven
+            assignment = assignment_of(relaxed)
             sched, _ = _sequence(
                 graph,
                 processors,
                 T,
-                assignment_of(relaxed),
+                assignment,
                 backend,
-                remaining(),
+                max(0.05, end - time.perf_counter()),
                 seed,
                 log,
                 starts_of(relaxed),
             )
             if sched is not None and sched.comm_bytes() < best.comm_bytes():
                 best = sched
-            # The relaxation's optimum bounds the bytes of every schedule of period T.
+            # An optimum of the relaxation bounds the bytes of every schedule of period T.
+            index = graph.index
             lower = sum(
-                e.bytes
-                for e in graph.edges
-                if sched is not None and sched.processor[e.src] != sched.processor[e.dst]
+                e.bytes for e in graph.edges if assignment[index(e.src)] != assignment[index(e.dst)]
             )
-            comm_proven = bound_proven and sched is not None and best.comm_bytes() <= lower
+            comm_proven = relaxed.proven and best.comm_bytes() <= lower
         seconds = time.perf_counter() - t0
         steps.append(
             {"period": T, "outcome": "comm", "by": "relaxed", "seconds": round(seconds, 3)}
@@ -1116,7 +1129,7 @@ def _verified(schedule: Schedule, log: Callable[[str], None] | None) -> Schedule
 
 
 def _export(model: PeriodModel, path: Path) -> None:
-    """Write the model as LP or MPS; variables keep the values of the best schedule."""
+    """Write the model as LP or MPS (PuLP's writers; no solution values in the file)."""
     try:
         if path.suffix.lower() == ".lp":
             model.prob.writeLP(str(path))
