@@ -63,9 +63,37 @@ def _stages_exist(n: int, need: list[tuple[int, int, int]]) -> bool:
     return False
 
 
+def _offsets_exist(proc: list[int], d: list[int], edges: list, T: int) -> bool:
+    """Offsets in [0, T) with disjoint arcs per processor and stages for every edge."""
+    n = len(d)
+    r = [0] * n
+
+    def disjoint(v: int) -> bool:
+        for u in range(v):
+            if proc[u] == proc[v]:
+                if (r[v] - r[u]) % T < d[u] or (r[u] - r[v]) % T < d[v]:
+                    return False
+        return True
+
+    def place(v: int) -> bool:
+        if v == n:
+            need = [
+                (u, w, math.ceil((r[u] + d[u] + c * (proc[u] != proc[w]) - r[w]) / T) - dist)
+                for u, w, dist, c in edges
+            ]
+            return _stages_exist(n, need)
+        # Shifting every start by one constant changes nothing: task 0 starts at 0.
+        for t in range(1 if v == 0 else T):
+            r[v] = t
+            if disjoint(v) and place(v + 1):
+                return True
+        return False
+
+    return place(0)
+
+
 def _feasible(graph: TaskGraph, P: int, T: int, distance: dict[int, int]) -> bool:
-    names = [t.name for t in graph.tasks]
-    idx = {name: i for i, name in enumerate(names)}
+    idx = {t.name: i for i, t in enumerate(graph.tasks)}
     d = [t.duration for t in graph.tasks]
     n = len(d)
     if max(d) > T:
@@ -74,30 +102,7 @@ def _feasible(graph: TaskGraph, P: int, T: int, distance: dict[int, int]) -> boo
     for proc in _assignments(n, P):
         if any(sum(d[v] for v in range(n) if proc[v] == p) > T for p in range(P)):
             continue
-        r = [0] * n
-
-        def disjoint(v: int) -> bool:
-            for u in range(v):
-                if proc[u] == proc[v]:
-                    if (r[v] - r[u]) % T < d[u] or (r[u] - r[v]) % T < d[v]:
-                        return False
-            return True
-
-        def place(v: int) -> bool:
-            if v == n:
-                need = [
-                    (u, w, math.ceil((r[u] + d[u] + c * (proc[u] != proc[w]) - r[w]) / T) - dist)
-                    for u, w, dist, c in edges
-                ]
-                return _stages_exist(n, need)
-            # Shifting every start by one constant changes nothing: task 0 starts at 0.
-            for t in range(1 if v == 0 else T):
-                r[v] = t
-                if disjoint(v) and place(v + 1):
-                    return True
-            return False
-
-        if place(0):
+        if _offsets_exist(proc, d, edges, T):
             return True
     return False
 

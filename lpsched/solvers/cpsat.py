@@ -191,8 +191,11 @@ class _Prep:
 
 
 def _longest(inst: _Instance, T: int) -> np.ndarray | None:
-    """All-pairs longest paths of the constraints (3) without communication and with
-    the largest distances (Floyd-Warshall); ``None`` when a cycle is positive."""
+    """All-pairs longest paths of the loosest constraints (3), by Floyd-Warshall.
+
+    Loosest: no communication and the largest distances. ``None`` when a cycle
+    is positive.
+    """
     n = len(inst.d)
     D = np.full((n, n), -np.inf)
     for e in inst.edges:
@@ -266,10 +269,8 @@ def _groups(inst: _Instance, together: set[tuple[int, int]]) -> list[list[int]]:
 
 
 # -------------------------------------------------------------- bin-packing relaxation
-def _packing(
-    inst: _Instance, prep: _Prep, limit: float, workers: int, seed: int
-) -> str:
-    """Can the co-location groups be packed into ``P`` bins of size ``T`` (section 4)?
+def _packing(inst: _Instance, prep: _Prep, limit: float, workers: int, seed: int) -> str:
+    """Decide whether the co-location groups fit into ``P`` bins of size ``T`` (section 4).
 
     Returns ``"infeasible"`` (then so is the schedule), ``"feasible"`` or
     ``"unknown"`` (time out, or the arc-flow graph is too large to try).
@@ -374,7 +375,7 @@ def _build_model(inst: _Instance, prep: _Prep, lo: int | None = None) -> _Model:
     T: int | cp_model.IntVar = hi if lo is None else m.new_int_var(lo, hi, "T")
 
     def times_T(var: cp_model.IntVar, vlo: int, vhi: int, name: str):
-        """``T * var`` as a linear expression (T fixed) or a new product variable."""
+        """``T * var``: a linear expression for a fixed T, else a product (17)."""
         if isinstance(T, int):
             return T * var
         assert lo is not None
@@ -820,8 +821,10 @@ class _Search:
 
     # -- phase 3: fixed periods ---------------------------------------------------
     def decide(self, T: int, model: str, limit: float) -> tuple[str, _Solution | None]:
-        """Decide period ``T`` with the packing relaxation, then the ``"hard"`` model
-        (1)-(13) or the ``"soft"`` one (16) that minimises the distance excess.
+        """Decide period ``T``: packing relaxation, then the hard or the soft model.
+
+        ``"hard"`` is the model (1)-(13); ``"soft"`` the relaxation (16) that
+        minimises the distance excess.
 
         Returns ``("feasible", solution)``, ``("infeasible", None)`` (proven) or
         ``("unknown", None)``.

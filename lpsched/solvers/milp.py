@@ -108,7 +108,7 @@ class PeriodModel:
         return {
             "variables": len(variables),
             "integers": sum(1 for v in variables if v.cat == pulp.LpInteger),
-            "constraints": len(self.prob.constraints),
+            "constraints": self.prob.numConstraints(),
         }
 
 
