@@ -9,26 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from lpsched.cli import main
 from lpsched.schedule import Result
 from lpsched.validate import validate
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exit_:  # argparse usage errors
-        code = int(exit_.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line_error(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("lpsched: error:"), err
-    assert "Traceback" not in err
-    return lines[0]
+from tests.cli_helpers import one_line_error, run
 
 
 def test_networks_lists_every_builtin(capsys):

@@ -9,7 +9,6 @@ import sys
 import pandas as pd
 import pytest
 
-from lpsched.cli import main
 from lpsched.compare import compare, comparison_table, format_summary, summarise
 from lpsched.errors import InputError
 from lpsched.networks import get_network
@@ -25,6 +24,7 @@ from lpsched.sweep import (
     sweep,
 )
 from lpsched.taskgraph import build_task_graph
+from tests.cli_helpers import one_line_error, run
 
 # Everything but the wall time is a function of the inputs.
 DETERMINISTIC = [c for c in COLUMNS if c != "seconds"]
@@ -32,22 +32,6 @@ DETERMINISTIC = [c for c in COLUMNS if c != "seconds"]
 
 def same_table(a: pd.DataFrame, b: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(a[DETERMINISTIC], b[DETERMINISTIC])
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exit_:  # argparse usage errors
-        code = int(exit_.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line_error(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("lpsched: error:"), err
-    return lines[0]
 
 
 # ---------------------------------------------------------------------------

@@ -47,8 +47,8 @@ UNLIMITED_PHASE_SECONDS = 60.0
 #: (``benchmarks/cpsat_targets.py``).
 PLAN: tuple[tuple[str, float], ...] = (
     ("packing", 0.1),
-    ("heuristic", 0.2),
-    ("variable", 0.3),
+    ("heuristic", 0.25),
+    ("variable", 0.5),
     ("descend", 1.0),
 )
 
@@ -737,6 +737,12 @@ class _Search:
     lo: int  # proven lower bound
     best: _Solution
     stats: dict
+    calls: int = 0
+
+    def next_seed(self) -> int:
+        """A new seed for every CP-SAT call, so that a repeated attempt searches anew."""
+        self.calls += 1
+        return self.seed + self.calls - 1
 
     def say(self, line: str) -> None:
         if self.log is not None:
@@ -802,7 +808,7 @@ class _Search:
         assert not isinstance(mod.T, int)
         mod.model.minimize(mod.T)
         _hint(self.inst, mod, _normalise(self.inst, self.best, prep))
-        solver = _solver(self.workers, self.seed, budget, self.log)
+        solver = _solver(self.workers, self.next_seed(), budget, self.log)
         status = solver.solve(mod.model)
         outcome = solver.status_name(status).lower()
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -839,7 +845,7 @@ class _Search:
         if model == "soft":
             mod.model.minimize(sum(mod.excess))
         _partial_hint(inst, mod, self.best)
-        solver = _solver(self.workers, self.seed, limit, self.log)
+        solver = _solver(self.workers, self.next_seed(), limit, self.log)
         status = solver.solve(mod.model)
         if status == cp_model.MODEL_INVALID:
             raise RuntimeError(f"CP-SAT model invalid: {mod.model.validate()}")
@@ -871,20 +877,24 @@ class _Search:
     def descend(self, soft: bool = False) -> None:
         """Try ``best - 1`` until it is proven infeasible or the time is up.
 
-        With ``soft``, each period first gets half the time in the soft model (16),
-        whose objective lets neighbourhood search work, then the rest in the
-        hard model, whose tree search proves infeasibility best.
+        A period gets half the time left (all of it below 10 s); when that proves
+        nothing, the model with a variable period searches from the best schedule
+        for a quarter of the time left (with a new seed), and the loop goes on.
+        With ``soft``, each period first gets a share in the soft model (16).
         """
         while self.best.T > self.lo and self.clock.remaining() > 0.05:
             T = self.best.T - 1
+            left = self.clock.remaining()
             outcome = "unknown"
             if soft:
-                first = min(self.clock.remaining() / 2, UNLIMITED_PHASE_SECONDS)
-                outcome = self.attempt(T, "soft", first)
-            if outcome == "unknown" and self.clock.remaining() > 0.05:
-                outcome = self.attempt(T, "hard", self.clock.remaining())
-            if outcome != "feasible":
+                outcome = self.attempt(T, "soft", min(left / 4, UNLIMITED_PHASE_SECONDS))
+                left = self.clock.remaining()
+            if outcome == "unknown" and left > 0.05:
+                outcome = self.attempt(T, "hard", left if left < 10 else left / 2)
+            if outcome == "infeasible" or self.clock.remaining() <= 0.05:
                 break
+            if outcome == "unknown":
+                self.variable(self.clock.remaining() / 4)
 
     def bisect(self) -> None:
         """Bisection between the bound and the best period with the hard model.
