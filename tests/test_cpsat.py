@@ -234,7 +234,7 @@ def test_never_worse_than_heuristic(name: str, P: int) -> None:
     heur = modulo_schedule(graph, P, lower_bound=lb)
     for initial in (heur, None):
         result = solve_cpsat(
-            graph, P, lower_bound=lb, initial=initial, workers=2, time_limit=5, secondary=None
+            graph, P, lower_bound=lb, initial=initial, workers=2, time_limit=2, secondary=None
         )
         assert_valid(result.schedule)
         assert lb <= result.lower_bound <= result.period <= heur.period
@@ -287,10 +287,11 @@ def test_secondary_staleness_is_least() -> None:
     assert_valid(least.schedule)
 
 
-def test_log_receives_progress_lines() -> None:
+def test_log_receives_progress_and_solver_lines() -> None:
     lines: list[str] = []
-    solve_cpsat(ring(), 2, workers=1, log=lines.append)
-    assert any(line.startswith("cpsat:") for line in lines)
+    solve_cpsat(auto_graph(3), 3, workers=1, log=lines.append, secondary="comm")
+    assert any(line.startswith("cpsat: period in") for line in lines)
+    assert any("CP-SAT" in line and not line.startswith("cpsat:") for line in lines)
 
 
 def test_silent_without_log(capsys: pytest.CaptureFixture[str]) -> None:
@@ -308,6 +309,46 @@ def test_bad_arguments(kwargs: dict) -> None:
     P = args.pop("processors")
     with pytest.raises(InputError):
         solve_cpsat(ring(), P, **args)
+
+
+def test_initial_for_another_graph_is_an_input_error() -> None:
+    other = make_graph([("a", 1), ("z", 1)])
+    initial = Schedule(other, 2, 2, {"a": 0, "z": 1}, {"a": 0, "z": 0})
+    with pytest.raises(InputError, match="no assignment for task 'b'"):
+        solve_cpsat(ring(), 2, initial=initial)
+
+
+def test_lower_bound_above_initial_is_an_input_error() -> None:
+    first = solve_cpsat(ring(), 2, workers=1, secondary=None)
+    with pytest.raises(InputError, match="exceeds the period"):
+        solve_cpsat(ring(), 2, initial=first.schedule, lower_bound=first.period + 1)
+
+
+def test_staleness_secondary_on_one_processor() -> None:
+    result = solve_cpsat(auto_graph(3), 1, workers=1, secondary="staleness")
+    assert result.status is Status.OPTIMAL
+    assert result.stats["secondary"]["objective"] == "staleness"
+    assert_valid(result.schedule)
+
+
+PLANS = [
+    (("bisect", 1.0),),
+    (("variable", 1.0),),
+    (("lower", 0.5), ("descend-soft", 1.0)),
+    (("lower-hard", 0.5), ("descend", 1.0)),
+]
+
+
+@pytest.mark.parametrize("plan", PLANS, ids=lambda plan: "+".join(p for p, _ in plan))
+@pytest.mark.parametrize("P", [2, 3])
+def test_every_plan_finds_the_optimum(plan, P: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cpsat, "PLAN", plan)
+    for graph in (ring(), auto_graph(2)):
+        result = solve_cpsat(graph, P, workers=1, lower_bound=1, secondary=None)
+        assert_valid(result.schedule)
+        assert result.period == brute_force_period(graph, P)
+        if result.status is Status.OPTIMAL:
+            assert result.lower_bound == result.period
 
 
 def test_plan_phases_are_known() -> None:

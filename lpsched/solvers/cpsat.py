@@ -1,14 +1,15 @@
 """Exact periodic scheduling with CP-SAT (OR-Tools); the model is ``formulations/cpsat.md``.
 
-For a fixed period ``T`` the model (equations (1)-(12) of the formulation) is
-a feasibility problem whose constraints are all linear, because ``T`` is a
+For a fixed period ``T`` the model (equations (1)-(13) of the formulation) is a
+feasibility problem whose constraints are all linear, because ``T`` is a
 constant: start ``S_v = r_v + T*k_v`` with offset ``r_v`` and stage ``k_v``.
-Feasibility is monotone in ``T`` (formulation, section 3), so the least
-feasible period is found by proving ``T* - 1`` infeasible. Solutions are
-searched with the same model and ``T`` a variable (products ``T*k_v``), whose
-large-neighbourhood search improves the warm start quickly; proofs come from
-the fixed-period model and from a bin-packing relaxation (section 4). At the
-optimal period a second model minimises communication volume or total
+Feasibility is monotone in ``T`` (section 3), so the least period is certified
+by proving ``T* - 1`` infeasible. The search (:data:`PLAN`) takes cheap proofs
+from a bin-packing relaxation (section 4), gives the heuristic a share of the
+time, lets the same model with ``T`` a variable (17) squeeze the best schedule
+by large-neighbourhood search, and then tries one period below the best with
+the fixed-period model, which both finds schedules and proves infeasibility.
+At the optimal period a second model minimises communication volume or total
 staleness, hinted with the first solution (section 5).
 """
 
@@ -624,12 +625,13 @@ def _to_schedule(inst: _Instance, sol: _Solution) -> Schedule:
     graph = inst.graph
     if inst.cap is not None:
         graph = graph.with_staleness(_least_staleness(inst, sol))
+    first = min(sol.start)  # starts from 0: a common shift changes nothing
     return Schedule(
         graph=graph,
         processors=inst.P,
         period=sol.T,
         processor={name: sol.proc[v] for v, name in enumerate(inst.names)},
-        start={name: sol.start[v] for v, name in enumerate(inst.names)},
+        start={name: sol.start[v] - first for v, name in enumerate(inst.names)},
     )
 
 
@@ -675,6 +677,8 @@ def _is_valid(inst: _Instance, sol: _Solution) -> bool:
     """The definition of DESIGN.md section 1, as a cheap guard on hints and warm starts."""
     T = sol.T
     if T < 1 or any(not 0 <= p < inst.P for p in sol.proc):
+        return False
+    if any(not 1 <= s <= (inst.cap or 0) for s in sol.staleness.values()):
         return False
     for e in inst.edges:
         w = sol.staleness[e.layer] if e.layer is not None else e.distance
@@ -1017,14 +1021,19 @@ def solve_cpsat(
     Returns
     -------
     Result
-        ``solver="cpsat"``. ``OPTIMAL`` only when the period equals the proven
-        lower bound (``lower_bound``, the packing relaxation, or one more than a
-        period proven infeasible); else ``FEASIBLE`` with that bound.
+        ``solver="cpsat"``, never ``INFEASIBLE`` (one processor always works).
+        ``OPTIMAL`` only when the period equals the proven lower bound
+        (``lower_bound``, the packing relaxation, one more than a period proven
+        infeasible, or the variable-period model's bound); else ``FEASIBLE`` with
+        that bound. ``stats`` lists every step (phase, period, outcome, seconds)
+        and the secondary objective's result.
 
     Raises
     ------
     InputError
-        On ``processors < 1``, an unknown ``secondary`` or a non-positive time limit.
+        On ``processors < 1``, an unknown ``secondary``, a non-positive time limit,
+        an ``initial`` schedule without some task of ``graph``, or a ``lower_bound``
+        above the period of a valid ``initial`` schedule.
     """
     clock = _Clock(time_limit)
     if isinstance(processors, bool) or not isinstance(processors, int) or processors < 1:
@@ -1045,11 +1054,21 @@ def solve_cpsat(
         lower_bound = lower_bounds(graph, processors).lower_bound
     lo = max(int(lower_bound), max(inst.d), -(-sum(inst.d) // processors))
     best = _sequential(inst)
-    kept: Schedule | None = None  # the caller's schedule, returned as it is if never beaten
+    if initial is not None:
+        for name in inst.names:
+            if name not in initial.processor or name not in initial.start:
+                raise InputError(f"initial schedule: no assignment for task {name!r}")
     if initial is not None and initial.period < best.T:
         start = _from_schedule(inst, initial)
-        if _is_valid(inst, start):
-            best, kept = start, initial
+        if not _is_valid(inst, start):
+            if log is not None:
+                log("cpsat: the initial schedule is not valid for this graph; ignored")
+        elif start.T < lo:
+            raise InputError(
+                f"lower bound {lo} exceeds the period {start.T} of the valid initial schedule"
+            )
+        else:
+            best = start
     search = _Search(inst, clock, workers, seed, log, lo, best, {"steps": [], "workers": workers})
     search.say(f"period in [{lo}, {best.T}], {len(inst.d)} tasks, {processors} processors")
 
@@ -1074,19 +1093,17 @@ def solve_cpsat(
             search.bisect()
         else:
             raise ValueError(f"unknown phase {phase!r}")
-    if search.best is not best:
-        kept = None
 
-    if secondary is not None and (secondary == "comm" or inst.layers) and processors > 1:
+    wanted = (secondary == "comm" and processors > 1) or (secondary == "staleness" and inst.layers)
+    if wanted:
         limit = share(1.0, cap=UNLIMITED_PHASE_SECONDS + clock.elapsed())
         if limit > 0.05:
-            before = search.best
             _secondary(search, secondary, limit)
-            if search.best is not before:
-                kept = None
 
-    schedule = kept if kept is not None else _to_schedule(inst, search.best)
-    lo = min(search.lo, schedule.period)
+    schedule = _to_schedule(inst, search.best)
+    lo = search.lo
+    if lo > schedule.period:  # a proof contradicted by a valid schedule: a bug
+        raise RuntimeError(f"cpsat: proven bound {lo} above the period {schedule.period}")
     status = Status.OPTIMAL if schedule.period == lo else Status.FEASIBLE
     search.stats["proven_lower_bound"] = search.lo
     return Result(
