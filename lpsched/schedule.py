@@ -152,10 +152,13 @@ class Result:
                 f"{self.solve_seconds:.2f} s"
             )
         s = self.schedule
+        settled = ""
+        if "period_seconds" in self.stats:
+            settled = f" (period settled after {self.stats['period_seconds']:.2f} s)"
         return (
             f"{self.solver}: period {s.period} ({self.status.value}), lower bound "
             f"{self.lower_bound}, gap {100 * (self.gap or 0):.1f}%, speedup {s.speedup:.2f} "
-            f"on {s.processors} processors, {self.solve_seconds:.2f} s"
+            f"on {s.processors} processors, {self.solve_seconds:.2f} s{settled}"
         )
 
     # -------------------------------------------------------------------- I/O

@@ -176,13 +176,19 @@ def _finish(result: Result, graph: TaskGraph, lb: int, start: float) -> Result:
         status = Status.OPTIMAL
     if sched is not None and sched.period < bound:
         raise RuntimeError(f"{result.solver}: period {sched.period} below lower bound {bound}")
+    elapsed = time.perf_counter() - start
+    stats = dict(result.stats)
+    secondary = stats.get("secondary")
+    if isinstance(secondary, dict) and isinstance(secondary.get("seconds"), int | float):
+        # The secondary objective runs on to the time limit; users want when T was settled.
+        stats["period_seconds"] = round(max(0.0, elapsed - secondary["seconds"]), 3)
     return Result(
         schedule=sched,
         status=status,
         lower_bound=bound,
         solver=result.solver,
-        solve_seconds=time.perf_counter() - start,
+        solve_seconds=elapsed,
         network=graph.name,
         decomposition=graph.decomposition,
-        stats=result.stats,
+        stats=stats,
     )
