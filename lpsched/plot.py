@@ -40,8 +40,11 @@ def _schedule(obj: Schedule | Result) -> Schedule:
 def _new_ax(ax: Axes | None, width: float = 10, height: float = 4) -> Axes:
     if ax is not None:
         return ax
-    fig = Figure(figsize=(width, height), layout="constrained")
-    return fig.add_subplot()
+    # pyplot, not a bare Figure, so that a notebook shows the plot of `plot_*(result)`.
+    import matplotlib.pyplot as plt
+
+    _fig, new = plt.subplots(figsize=(width, height), layout="constrained")
+    return new
 
 
 def _label(ax: Axes, x: float, width: float, y: float, text: str, span: float) -> None:
