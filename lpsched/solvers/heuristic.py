@@ -55,7 +55,7 @@ import math
 import random
 import time
 from bisect import bisect_right
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -336,28 +336,17 @@ class _Tables:
             return lo
         if self.widest(p) < d:
             return None
-        gs = self.gap_starts[p]
-        ge = self.gap_ends[p]
-        g = len(gs)
-        T = self.T
-        ra = lo % T
+        ra = lo % self.T
         base = lo - ra
         top = hi - base
-        i = bisect_right(gs, ra) - 1  # -1: the last gap, a lap earlier
-        idx, off = (g - 1, -T) if i < 0 else (i, 0)
-        for _ in range(g + 1):
-            a = gs[idx] + off
+        for a, b in self._gaps_from(p, ra):
             if a > top:
                 return None
-            b = ge[idx] + off
             if b - a >= d:
                 if a >= ra:
                     return base + a
                 if b - d >= ra:
                     return base + b - d if b - d <= top else None
-            idx += 1
-            if idx == g:
-                idx, off = 0, off + T
         return None
 
     def find_any(self, p: int, lo: int, hi: int, d: int) -> int | None:
@@ -366,25 +355,33 @@ class _Tables:
             return lo
         if self.widest(p) < d:
             return None
+        ra = lo % self.T
+        base = lo - ra
+        top = hi - base
+        for gap_start, b in self._gaps_from(p, ra):
+            a = max(gap_start, ra)
+            if a > top:
+                return None
+            if b - a >= d:
+                return base + a
+        return None
+
+    def _gaps_from(self, p: int, ra: int) -> Iterator[tuple[int, int]]:
+        """Free gaps ``(start, end)`` of ``p`` from the one holding offset ``ra``, one lap on.
+
+        Coordinates are relative to the lap of ``ra``: the gap before it may start at a
+        negative offset (a lap earlier), later gaps past ``T`` (a lap later).
+        """
         gs = self.gap_starts[p]
         ge = self.gap_ends[p]
         g = len(gs)
-        T = self.T
-        ra = lo % T
-        base = lo - ra
-        top = hi - base
-        i = bisect_right(gs, ra) - 1
-        idx, off = (g - 1, -T) if i < 0 else (i, 0)
+        i = bisect_right(gs, ra) - 1  # -1: the last gap, a lap earlier
+        idx, off = (g - 1, -self.T) if i < 0 else (i, 0)
         for _ in range(g + 1):
-            a = max(gs[idx] + off, ra)
-            if a > top:
-                return None
-            if ge[idx] + off - a >= d:
-                return base + a
+            yield gs[idx] + off, ge[idx] + off
             idx += 1
             if idx == g:
-                idx, off = 0, off + T
-        return None
+                idx, off = 0, off + self.T
 
     def widest(self, p: int) -> int:
         """The longest free gap on ``p`` (cached until ``p``'s table changes)."""
