@@ -1,15 +1,17 @@
 """Lower bounds on the iteration period (DESIGN.md section 1, "Lower bounds").
 
 Every bound here holds for every periodic schedule of the graph on ``P``
-processors, whatever the communication costs: a schedule may put all the tasks
-of a loop on one processor and pay no communication, so costs never enter.
+processors.
 
 * :func:`resource_bound` -- ``ceil(sum d_v / P)``;
 * longest task -- ``max d_v``;
 * :func:`packing_bound` -- pigeonhole over the longest tasks (a task never
   splits across processors);
 * :func:`iteration_bound` -- the maximum cycle ratio ``T_inf`` (Parhi and
-  Messerschmitt 1991), computed exactly.
+  Messerschmitt 1991), computed exactly;
+* :func:`colocation_bound` -- the only bound that sees communication: an edge
+  whose cut would make a loop too slow forces its ends onto one processor, and
+  the groups so formed must pack into ``P`` processors of capacity ``T``.
 
 :func:`lower_bounds` combines them into a :class:`Bounds`; a schedule whose
 period equals :attr:`Bounds.lower_bound` is optimal without a solver's proof.
@@ -30,12 +32,15 @@ from fractions import Fraction
 from typing import Any
 
 import networkx as nx
+import numpy as np
 
 from .errors import InputError
 from .graph import TaskGraph
 
 __all__ = [
     "Bounds",
+    "bins_bound",
+    "colocation_bound",
     "iteration_bound",
     "lower_bounds",
     "packing_bound",
@@ -96,6 +101,44 @@ def packing_bound(durations: Sequence[int], processors: int) -> int:
         best = max(best, sum(d[top - k - 1 : top]))
         k += 1
     return best
+
+
+def bins_bound(sizes: Sequence[int], capacity: int) -> int:
+    """Martello and Toth's ``L2``: a lower bound on the bins of size ``capacity`` ``sizes`` need.
+
+    For each ``0 <= K <= C/2``: items larger than ``C - K`` (set ``N1``) and
+    those in ``(C/2, C - K]`` (``N2``) each need a bin of their own, and no item
+    of ``N3 = [K, C/2]`` fits beside an ``N1`` item; the ``N3`` items that do
+    not fit into the room the ``N2`` bins leave need
+    ``ceil((sum N3 - (|N2| C - sum N2)) / C)`` more bins. ``L2`` is the largest
+    count over ``K`` (Martello and Toth 1990, *Knapsack Problems*, section 8.3.1).
+
+    Returns
+    -------
+    int
+        The bound; ``len(sizes) + 1`` (more than any packing uses) when an item
+        exceeds the capacity, and 0 for no items.
+    """
+    if not sizes:
+        return 0
+    a = np.sort(np.asarray(sizes, dtype=np.int64))
+    C = int(capacity)
+    if int(a[-1]) > C:
+        return len(a) + 1
+    prefix = np.concatenate(([0], np.cumsum(a)))
+    n = len(a)
+    half = int(np.searchsorted(a, C // 2, side="right"))  # items w with 2w <= C
+    ks = np.unique(np.concatenate(([0], a[:half])))
+    # N3 = [K, C/2]; N2 = (C/2, C-K]; N1 = (C-K, C]
+    lo3 = np.searchsorted(a, ks, side="left")
+    hi2 = np.searchsorted(a, C - ks, side="right")
+    n1 = n - hi2
+    n2 = hi2 - half
+    sum2 = prefix[hi2] - prefix[half]
+    sum3 = prefix[half] - prefix[lo3]
+    rest = sum3 - (n2 * C - sum2)
+    extra = np.maximum(0, -(-rest // C))
+    return int((n1 + n2 + extra).max())
 
 
 # ---------------------------------------------------------------------------
@@ -385,6 +428,141 @@ def _parent_cycle(parent: list[int]) -> list[int]:
 
 
 # ---------------------------------------------------------------------------
+# The co-location bound: communication on loops, then packing
+# ---------------------------------------------------------------------------
+#: Loops of more tasks than this skip :func:`colocation_bound`: each period it
+#: tries costs an all-pairs longest-path computation, ``O(n^3)``.
+MAX_COLOCATION_TASKS = 600
+
+
+def colocation_bound(graph: TaskGraph, processors: int, lower: int = 0) -> int:
+    """The least period from ``lower`` up that co-location and packing do not refute.
+
+    At a period ``T`` the test is:
+
+    1. *Forced edges.* If edge ``e = (u, v)`` inside a loop crossed processors,
+       the closed walk ``e`` + (longest path ``v -> u``) would cross at least
+       twice -- the path returns from ``v``'s processor to ``u``'s -- and
+       summing the precedences along it gives
+       ``T w(W) >= d(W) + c_e + c_min``, with ``c_min`` the least
+       communication cost of an edge of that loop. When that fails at ``T``,
+       ``u`` and ``v`` share a processor in every schedule of period ``T``.
+       Distances are the largest allowed (the staleness cap for weight
+       edges), no other communication is charged: the walk is the loosest.
+    2. *Packing.* The groups of tasks joined by forced edges each sit on one
+       processor, so their sizes must pack into ``P`` bins of capacity ``T``:
+       refuted when a group exceeds ``T``, or by the pigeonhole bound
+       (:func:`packing_bound`) or Martello and Toth's ``L2``
+       (:func:`bins_bound`) over the group sizes.
+
+    A refutation at ``T`` refutes every smaller period too: forced edges at
+    ``T`` are forced at any ``T' < T`` (the walk's slack only shrinks) and loads
+    of at most ``T'`` are at most ``T``. So a galloping then binary search is
+    exact for this test.
+
+    Parameters
+    ----------
+    graph
+        The task graph.
+    processors
+        ``P >= 1``.
+    lower
+        Where the search starts (a period already known to be a lower bound).
+
+    Returns
+    -------
+    int
+        ``max(lower, 1, least unrefuted T)``. When the loops hold more than
+        :data:`MAX_COLOCATION_TASKS` tasks, no edge is taken as forced and
+        only the packing of single tasks is tested.
+    """
+    n = graph.n
+    durations = graph.durations
+    index = {t.name: i for i, t in enumerate(graph.tasks)}
+    cap = graph.staleness_cap
+
+    def distance(e: Any) -> int:
+        return cap if cap is not None and e.weights is not None else e.distance
+
+    g = nx.DiGraph()
+    g.add_nodes_from(range(n))
+    g.add_edges_from((index[e.src], index[e.dst]) for e in graph.edges)
+    component = [0] * n
+    for c, nodes in enumerate(nx.strongly_connected_components(g)):
+        for v in nodes:
+            component[v] = c
+    inner = [
+        (index[e.src], index[e.dst], distance(e), e.comm)
+        for e in graph.edges
+        if e.src != e.dst and component[index[e.src]] == component[index[e.dst]]
+    ]
+    members = sorted({u for u, *_ in inner})
+    if len(members) > MAX_COLOCATION_TASKS:
+        inner, members = [], []  # too costly: pack the tasks one by one
+    local = {u: i for i, u in enumerate(members)}
+    m = len(members)
+    # The return crossing lies in the same loop as e: the least cost of that loop.
+    least = {}
+    for u, _v, _w, c in inner:
+        least[component[u]] = min(least.get(component[u], c), c)
+    src = np.array([local[u] for u, *_ in inner], dtype=int)
+    dst = np.array([local[v] for _, v, *_ in inner], dtype=int)
+    dist = np.array([w for *_, w, _ in inner], dtype=float)
+    slack = np.array([durations[u] + c + least[component[u]] for u, _v, _w, c in inner], float)
+    dloc = np.array([durations[u] for u in members], dtype=float)
+    outside = [durations[v] for v in range(n) if v not in local]
+
+    def refuted(T: int) -> bool:
+        D = np.full((m, m), -np.inf)
+        np.maximum.at(D, (src, dst), dloc[src] - dist * T)
+        np.fill_diagonal(D, np.maximum(np.diag(D), 0.0))
+        for k in range(m):
+            np.maximum(D, D[:, k : k + 1] + D[k : k + 1, :], out=D)
+        if (np.diag(D) > 0).any():
+            return True  # a loop is too slow even without communication
+        forced = slack - dist * T + D[dst, src] > 0
+        parent = list(range(m))
+
+        def find(a: int) -> int:
+            while parent[a] != a:
+                parent[a] = parent[parent[a]]
+                a = parent[a]
+            return a
+
+        for u, v in zip(src[forced].tolist(), dst[forced].tolist(), strict=True):
+            parent[find(u)] = find(v)
+        sizes: dict[int, int] = {}
+        for i in range(m):
+            r = find(i)
+            sizes[r] = sizes.get(r, 0) + int(dloc[i])
+        items = [*sizes.values(), *outside]
+        return (
+            max(items) > T
+            or packing_bound(items, processors) > T
+            or bins_bound(items, T) > processors
+        )
+
+    T = max(lower, 1)
+    if not refuted(T):
+        return T
+    # Gallop up from the refuted T, then bisect; one processor at sum(d) is never refuted.
+    proven, step, top = T, 1, sum(durations)
+    while True:
+        probe = min(proven + step, top)
+        if probe == proven or not refuted(probe):
+            break
+        proven, step = probe, 2 * step
+    hi = probe
+    while hi - proven > 1:
+        mid = (proven + hi) // 2
+        if refuted(mid):
+            proven = mid
+        else:
+            hi = mid
+    return proven + 1
+
+
+# ---------------------------------------------------------------------------
 # All bounds together
 # ---------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -405,6 +583,9 @@ class Bounds:
         ``max`` of all the integer bounds, including ``ceil(T_inf)``.
     packing_bound
         The pigeonhole bound over the longest tasks (:func:`packing_bound`).
+    colocation_bound
+        The least period co-location and packing leave open
+        (:func:`colocation_bound`), searched from the other bounds' maximum.
     processors
         ``P``.
     """
@@ -415,12 +596,21 @@ class Bounds:
     critical_loop: list[str]
     lower_bound: int
     packing_bound: int = 0
+    colocation_bound: int = 0
     processors: int = 0
 
     @property
     def binding(self) -> list[str]:
         """Names of the bounds equal to :attr:`lower_bound`."""
         out = []
+        others = max(
+            self.resource_bound,
+            self.longest_task,
+            self.packing_bound,
+            0 if self.iteration_bound is None else math.ceil(self.iteration_bound),
+        )
+        if self.colocation_bound == self.lower_bound > others:
+            return ["co-location bound"]
         if self.iteration_bound is not None and math.ceil(self.iteration_bound) == self.lower_bound:
             out.append("iteration bound")
         if self.resource_bound == self.lower_bound:
@@ -443,6 +633,7 @@ class Bounds:
             "resource_bound": self.resource_bound,
             "longest_task": self.longest_task,
             "packing_bound": self.packing_bound,
+            "colocation_bound": self.colocation_bound,
             "iteration_bound": None if ib is None else f"{ib.numerator}/{ib.denominator}",
             "critical_loop": list(self.critical_loop),
             "processors": self.processors,
@@ -457,6 +648,7 @@ class Bounds:
             + (f"  (total work / {self.processors} processors)" if self.processors else ""),
             f"longest task    {self.longest_task}",
             f"packing bound   {self.packing_bound}",
+            f"co-location     {self.colocation_bound}",
         ]
         if ib is None:
             lines.append("iteration bound none (no loops)")
@@ -482,7 +674,8 @@ def lower_bounds(graph: TaskGraph, processors: int) -> Bounds:
     Returns
     -------
     Bounds
-        With ``lower_bound = max(resource, longest task, packing, ceil(T_inf))``.
+        With ``lower_bound = max(resource, longest task, packing, ceil(T_inf),
+        co-location)``.
 
     Raises
     ------
@@ -499,6 +692,8 @@ def lower_bounds(graph: TaskGraph, processors: int) -> Bounds:
     packing = packing_bound(durations, processors)
     ib, loop = iteration_bound(graph)
     lb = max(resource, longest, packing, 0 if ib is None else math.ceil(ib))
+    colocation = colocation_bound(graph, processors, lb)
+    lb = max(lb, colocation)
     return Bounds(
         resource_bound=resource,
         longest_task=longest,
@@ -506,5 +701,6 @@ def lower_bounds(graph: TaskGraph, processors: int) -> Bounds:
         critical_loop=loop,
         lower_bound=lb,
         packing_bound=packing,
+        colocation_bound=colocation,
         processors=processors,
     )

@@ -17,6 +17,8 @@ from lpsched.bounds import (
     Bounds,
     _certify,
     _cyclic_part,
+    bins_bound,
+    colocation_bound,
     iteration_bound,
     lower_bounds,
     packing_bound,
@@ -24,6 +26,11 @@ from lpsched.bounds import (
 )
 from lpsched.errors import InputError
 from lpsched.graph import Edge, Task, TaskGraph, make_graph
+from lpsched.networks import get_network
+from lpsched.schedule import Status
+from lpsched.solve import solve
+from lpsched.taskgraph import build_task_graph
+from tests.brute import brute_force_period, tiny_graphs
 
 FAST = settings(max_examples=150, deadline=None)
 
@@ -240,7 +247,11 @@ def test_lower_bounds_hand_case() -> None:
     b = lower_bounds(g, 2)
     assert (b.resource_bound, b.longest_task, b.packing_bound) == (11, 9, 9)
     assert b.iteration_bound == 6 and b.critical_loop[0] in "abc"
-    assert b.lower_bound == 11 and b.binding == ["resource bound"]
+    # 9 leaves room 2 beside it, so 3 + 4 + 5 = 12 share the other processor:
+    # T = 11 cannot pack (Martello-Toth L2 with K = 3 counts 3 bins).
+    assert b.colocation_bound == b.lower_bound == 12 and b.binding == ["co-location bound"]
+    b = lower_bounds(g, 3)
+    assert b.lower_bound == b.longest_task == 9 and b.binding == ["longest task"]
     b = lower_bounds(g, 1)
     assert b.lower_bound == b.resource_bound == 21
     b = lower_bounds(g, 4)  # resource 6, longest 9, packing 3 + 4, T_inf 6
@@ -287,3 +298,79 @@ def test_summary_mentions_the_numbers() -> None:
     assert "no loops" in lower_bounds(make_graph([("a", 3)]), 1).summary()
     long_loop = Bounds(1, 1, Fraction(1), [f"t{i}" for i in range(20)], 1)
     assert "..." in long_loop.summary() and "(20 tasks)" in long_loop.summary()
+
+
+# --------------------------------------------------------- co-location bound
+@settings(max_examples=120, deadline=None)
+@given(tiny_graphs(max_tasks=5, max_duration=3, max_comm=8), st.integers(1, 3))
+def test_lower_bound_with_communication_never_exceeds_brute_force(
+    graph: TaskGraph, procs: int
+) -> None:
+    bounds = lower_bounds(graph, procs)
+    assert bounds.colocation_bound <= bounds.lower_bound <= brute_force_period(graph, procs)
+
+
+@settings(max_examples=60, deadline=None)
+@given(tiny_graphs(max_tasks=5, max_duration=3, max_comm=8), st.integers(1, 3), st.data())
+def test_colocation_search_does_not_depend_on_where_it_starts(
+    graph: TaskGraph, procs: int, data: st.DataObject
+) -> None:
+    found = colocation_bound(graph, procs)
+    start = data.draw(st.integers(0, found))
+    assert colocation_bound(graph, procs, start) == max(found, 1)
+
+
+def test_colocation_bound_sees_a_loop_too_slow_to_split() -> None:
+    # a -> b -> a with distance 2: split, the loop pays 2 x 10 of communication:
+    # T >= (3 + 3 + 20) / 2 = 13 > 6 = a and b together on one processor.
+    graph = make_graph([("a", 3), ("b", 3)], [("a", "b", 0, 10), ("b", "a", 2, 10)])
+    bounds = lower_bounds(graph, 2)
+    assert max(bounds.resource_bound, bounds.packing_bound, bounds.iteration_bound) == 3
+    assert bounds.colocation_bound == bounds.lower_bound == 6
+    assert brute_force_period(graph, 2) == 6
+    # Cheap messages: a split loop needs T >= (6 + 2) / 2 = 4 < 6, which the
+    # brute force attains by splitting.
+    cheap = make_graph([("a", 3), ("b", 3)], [("a", "b", 0, 1), ("b", "a", 2, 1)])
+    assert lower_bounds(cheap, 2).colocation_bound == 4 == brute_force_period(cheap, 2)
+
+
+def test_colocation_bound_binds_on_a_latency_bound_network() -> None:
+    # LeNet-5 at batch 32: a 10 us message outweighs the whole iteration's
+    # work, so no split pays on 2 processors; the heuristic's one-processor
+    # schedule is then proven optimal by the bound alone.
+    graph = build_task_graph(get_network("lenet5"), "layerpipe", processors=2)
+    bounds = lower_bounds(graph, 2)
+    assert bounds.lower_bound == graph.total_work > bounds.resource_bound
+    assert bounds.binding == ["co-location bound"]
+    result = solve(graph, 2, solver="heuristic")
+    assert result.status is Status.OPTIMAL
+
+
+def optimal_bins(sizes: list[int], capacity: int) -> int:
+    """Least bins by trying every assignment (few items)."""
+    for bins in range(1, len(sizes) + 1):
+        for assignment in itertools.product(range(bins), repeat=len(sizes)):
+            load = [0] * bins
+            for s, b in zip(sizes, assignment, strict=True):
+                load[b] += s
+            if max(load) <= capacity:
+                return bins
+    return len(sizes) + 1
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(1, 12), min_size=1, max_size=6), st.integers(1, 14))
+def test_bins_bound_between_volume_and_optimum(sizes: list[int], capacity: int) -> None:
+    got = bins_bound(sizes, capacity)
+    if max(sizes) > capacity:
+        assert got > len(sizes)
+        return
+    assert math.ceil(sum(sizes) / capacity) <= got <= optimal_bins(sizes, capacity)
+
+
+def test_bins_bound_hand_case() -> None:
+    # Three items over half the capacity need three bins, whatever their volume.
+    assert bins_bound([6, 6, 6], 10) == 3
+    assert math.ceil(18 / 10) == 2
+    # K = 3: {6, 6} alone in their bins, 3 + 3 + 3 = 9 > 2 * (10 - 6) = 8 of room left.
+    assert bins_bound([6, 6, 3, 3, 3], 10) == 3

@@ -243,10 +243,12 @@ def _prepare(inst: _Instance, T: int, lo: int | None = None) -> _Prep | None:
         windows = [(0, T - 1 + sum(worst))] * n
         stages = [(0, (T - 1 + sum(worst)) // min(periods))] * n
     together = set()
+    # The way back from v to u crosses processors too, at no less than the cheapest message.
+    back = min((e.comm for e in inst.edges if e.src != e.dst), default=0)
     for e in inst.edges:
         u, v = e.src, e.dst
-        if u != v and e.comm and D[v, u] > -np.inf:
-            if d[u] + e.comm - inst.distance_range(e)[1] * T + D[v, u] > 0:
+        if u != v and D[v, u] > -np.inf:
+            if d[u] + e.comm + back - inst.distance_range(e)[1] * T + D[v, u] > 0:
                 together.add(_pair(u, v))
     return _Prep(T, windows, stages, together)
 
