@@ -5,7 +5,8 @@ the ``auto`` staleness policy (cap 2P-1): the lower bound, the heuristic's
 period, the gap ``(T - LB) / LB``, its seconds, and the PipeDream planner's
 period beside it. Ends with the median and worst gaps.
 
-Run: ``python benchmarks/heuristic_quality.py [--networks a,b] [--procs 2-16]``
+Run: ``python benchmarks/heuristic_quality.py [--networks a,b] [--procs 2-16 | 2,4,8,16,32]
+[--decomposition intra]``
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 from lpsched.bounds import lower_bounds
 from lpsched.networks import BUILTIN_NETWORKS, get_network
 from lpsched.solvers.heuristic import modulo_schedule
+from lpsched.sweep import parse_procs
 from lpsched.taskgraph import build_task_graph
 from lpsched.validate import check_schedule
 
@@ -28,8 +30,7 @@ def main() -> None:
     parser.add_argument("--decomposition", default="layerpipe")
     parser.add_argument("--no-pipedream", action="store_true")
     args = parser.parse_args()
-    lo, _, hi = args.procs.partition("-")
-    procs = range(int(lo), int(hi or lo) + 1)
+    procs = parse_procs(args.procs)
     gaps: list[float] = []
     pd_gaps: list[float] = []
     worst = (0.0, "")

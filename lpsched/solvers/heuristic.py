@@ -41,6 +41,13 @@ Extensions that make this work for training graphs:
 * **The PipeDream layout as a candidate.** When the lower bound is not reached
   at once, the PipeDream planner's stages (:mod:`lpsched.solvers.pipedream`)
   are scheduled with fixed processors, and the free search has to beat them.
+* **Rebalancing.** Near the resource bound the period found is often just the
+  largest processor load: the circles were packed unevenly. Tasks are then
+  moved, or swapped with shorter ones, from the most loaded processor to
+  processors with room (least communication added first) until every load is
+  under ``T - 1``, and the start times are found again with those processors
+  fixed; this repeats while it succeeds (ResNet-50 on 16 processors: 1016 ->
+  992, against a resource bound of 986).
 * **Fixed processors** (``fixed_processor``), which the PipeDream planner uses.
 
 Every schedule returned has been checked against the definition of DESIGN.md
@@ -820,6 +827,104 @@ def _colocation_floor(prob: _Problem, lo: int, hi: int) -> int:
     return hi
 
 
+def _rebalanced(
+    graph: TaskGraph, processors: int, proc: list[int], target: int
+) -> list[int] | None:
+    """Processors of ``proc`` after local moves that bring every load to ``target`` or below.
+
+    While a processor is over ``target``, the cheapest of these changes is made:
+    move one of its tasks to a processor with room, or swap one of its tasks
+    with a shorter task of another processor that then still has room. Cheapest
+    is the least communication cost added over the tasks' edges, then the
+    shortest task moved. ``None`` when no change helps.
+    """
+    d = graph.durations
+    index = {t.name: i for i, t in enumerate(graph.tasks)}
+    near: list[list[tuple[int, int]]] = [[] for _ in d]
+    for e in graph.edges:
+        u, v = index[e.src], index[e.dst]
+        if u != v:
+            near[u].append((v, e.comm))
+            near[v].append((u, e.comm))
+    proc = list(proc)
+    load = [0] * processors
+    for v, p in enumerate(proc):
+        load[p] += d[v]
+
+    def cost(v: int, q: int, away: int = -1) -> int:
+        """Comm added by moving v to q (``away``: a task leaving q meanwhile)."""
+        now = sum(c for u, c in near[v] if proc[u] != proc[v] and u != away)
+        then = sum(c for u, c in near[v] if (q if u == away else proc[u]) != q)
+        return then - now
+
+    for _ in range(len(d) * processors):
+        p = max(range(processors), key=load.__getitem__)
+        if load[p] <= target:
+            return proc
+        mine = [v for v in range(len(d)) if proc[v] == p]
+        best: tuple[int, int, int, int] | None = None  # (cost, moved, v, u or -1-q)
+        for v in mine:
+            for q in range(processors):
+                if q != p and load[q] + d[v] <= target:
+                    option = (cost(v, q), d[v], v, -1 - q)
+                    best = option if best is None or option < best else best
+        if best is None:
+            for v in mine:
+                for u in range(len(d)):
+                    q = proc[u]
+                    if q != p and d[u] < d[v] and load[q] + d[v] - d[u] <= target:
+                        option = (cost(v, q, u) + cost(u, p, v), d[v] - d[u], v, u)
+                        best = option if best is None or option < best else best
+        if best is None:
+            return None
+        _c, _m, v, other = best
+        if other < 0:
+            q = -1 - other
+        else:
+            q = proc[other]
+            proc[other] = p
+            load[p] += d[other]
+            load[q] -= d[other]
+        proc[v] = q
+        load[p] -= d[v]
+        load[q] += d[v]
+    return None
+
+
+def _rebalance(
+    graph: TaskGraph, processors: int, best: tuple[int, list[int], list[int]], floor: int, seed: int
+) -> tuple[int, list[int], list[int]]:
+    """Lower the period by rebalancing processor loads, then rescheduling with them fixed.
+
+    Near the resource bound the period is often the largest load: the search
+    packed the circles unevenly. For ``target = T - 1, T - 2, ...`` the loads
+    are brought down by :func:`_rebalanced` and the start times found again by
+    :func:`modulo_schedule` with the processors fixed; it stops at the first
+    target that fails, or at ``floor``.
+    """
+    names = [t.name for t in graph.tasks]
+    proc = best[1]
+    while best[0] > floor:
+        target = best[0] - 1
+        moved = _rebalanced(graph, processors, proc, target)
+        if moved is None:
+            break
+        proc = moved
+        sched = modulo_schedule(
+            graph,
+            processors,
+            lower_bound=floor,
+            seed=seed,
+            time_limit=0,
+            fixed_processor=dict(zip(names, proc, strict=True)),
+        )
+        if sched.period >= best[0]:
+            break
+        best = (sched.period, [sched.processor[v] for v in names], [sched.start[v] for v in names])
+        proc = best[1]
+    return best
+
+
 def _staged(graph: TaskGraph, processors: int, lower_bound: int, seed: int) -> Schedule | None:
     """The PipeDream planner's stages with start times by :func:`modulo_schedule`, if 2+ stages."""
     from .pipedream import plan_stages
@@ -963,6 +1068,8 @@ def modulo_schedule(
             hi = best[0]
         else:
             lo = mid
+    if fixed_processor is None and processors > 1:
+        best = _rebalance(graph, processors, best, floor, seed)
     # Improvement: a bisection between the floor and the best period with perturbed
     # priorities and processor choices (several attempts per period near the end).
     deadline = None if time_limit is None else t_begin + time_limit
