@@ -73,6 +73,17 @@ def test_optimal_period_matches_brute_force(graph: TaskGraph, P: int) -> None:
     assert result.lower_bound == result.period
 
 
+@FEW
+@given(tiny_graphs(max_tasks=5, max_duration=3, max_comm=8), st.integers(2, 3))
+def test_expensive_messages_match_brute_force(graph: TaskGraph, P: int) -> None:
+    # Messages up to 8 against tasks of 1..3: forced co-location (13) and the
+    # co-location bound come into play, and must not cut off the optimum.
+    result = solve_cpsat(graph, P, workers=2, time_limit=60)
+    assert_valid(result.schedule)
+    assert result.status is Status.OPTIMAL
+    assert result.period == brute_force_period(graph, P)
+
+
 @pytest.mark.parametrize("P", [1, 2, 3])
 def test_ring_matches_brute_force(P: int) -> None:
     graph = ring()
