@@ -301,8 +301,8 @@ def test_summary_mentions_the_numbers() -> None:
 
 
 # --------------------------------------------------------- co-location bound
-@settings(max_examples=120, deadline=None)
-@given(tiny_graphs(max_tasks=5, max_duration=3, max_comm=8), st.integers(1, 3))
+@settings(max_examples=300, deadline=None)
+@given(tiny_graphs(max_tasks=4, max_duration=3, max_comm=6), st.integers(2, 3))
 def test_lower_bound_with_communication_never_exceeds_brute_force(
     graph: TaskGraph, procs: int
 ) -> None:
