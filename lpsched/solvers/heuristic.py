@@ -828,91 +828,123 @@ def _colocation_floor(prob: _Problem, lo: int, hi: int) -> int:
 
 
 def _rebalanced(
-    graph: TaskGraph, processors: int, proc: list[int], target: int
+    graph: TaskGraph,
+    processors: int,
+    proc: list[int],
+    target: int,
+    group: list[int] | None = None,
 ) -> list[int] | None:
     """Processors of ``proc`` after local moves that bring every load to ``target`` or below.
 
-    While a processor is over ``target``, the cheapest of these changes is made:
-    move one of its tasks to a processor with room, or swap one of its tasks
-    with a shorter task of another processor that then still has room. Cheapest
-    is the least communication cost added over the tasks' edges, then the
-    shortest task moved. ``None`` when no change helps.
+    Items are the co-location groups (``group[v]``, ``-1`` for a task on its
+    own; see :func:`_colocation`), which move as a whole. While a processor is
+    over ``target``, the cheapest of these changes is made: move one of its
+    items to a processor with room, or swap one of its items with a shorter
+    item of another processor that then still has room. Cheapest is the least
+    communication cost added on the items' edges, then the least work moved.
+    A group that ``proc`` splits first joins the processor holding most of
+    its work. ``None`` when no change helps.
     """
     d = graph.durations
+    n = len(d)
     index = {t.name: i for i, t in enumerate(graph.tasks)}
-    near: list[list[tuple[int, int]]] = [[] for _ in d]
+    key = [v if group is None or group[v] < 0 else n + group[v] for v in range(n)]
+    members: dict[int, list[int]] = {}
+    for v in range(n):
+        members.setdefault(key[v], []).append(v)
+    items = list(members.values())
+    item_of = [0] * n
+    for i, vs in enumerate(items):
+        for v in vs:
+            item_of[v] = i
+    size = [sum(d[v] for v in vs) for vs in items]
+    where = []
+    for vs in items:  # a group split by proc joins the processor with most of its work
+        work: dict[int, int] = {}
+        for v in vs:
+            work[proc[v]] = work.get(proc[v], 0) + d[v]
+        where.append(max(work, key=lambda p: (work[p], -p)))
+    near: list[dict[int, int]] = [{} for _ in items]  # item -> {other item: comm}
     for e in graph.edges:
-        u, v = index[e.src], index[e.dst]
-        if u != v:
-            near[u].append((v, e.comm))
-            near[v].append((u, e.comm))
-    proc = list(proc)
+        a, b = item_of[index[e.src]], item_of[index[e.dst]]
+        if a != b:
+            near[a][b] = near[a].get(b, 0) + e.comm
+            near[b][a] = near[b].get(a, 0) + e.comm
     load = [0] * processors
-    for v, p in enumerate(proc):
-        load[p] += d[v]
+    for i, p in enumerate(where):
+        load[p] += size[i]
 
-    def cost(v: int, q: int, away: int = -1) -> int:
-        """Comm added by moving v to q (``away``: a task leaving q meanwhile)."""
-        now = sum(c for u, c in near[v] if proc[u] != proc[v] and u != away)
-        then = sum(c for u, c in near[v] if (q if u == away else proc[u]) != q)
+    def cost(i: int, q: int, away: int = -1) -> int:
+        """Comm added by moving item i to q (``away``: an item leaving q meanwhile)."""
+        now = sum(c for j, c in near[i].items() if where[j] != where[i] and j != away)
+        then = sum(c for j, c in near[i].items() if (where[i] if j == away else where[j]) != q)
         return then - now
 
-    for _ in range(len(d) * processors):
+    for _ in range(len(items) * processors):
         p = max(range(processors), key=load.__getitem__)
         if load[p] <= target:
-            return proc
-        mine = [v for v in range(len(d)) if proc[v] == p]
-        best: tuple[int, int, int, int] | None = None  # (cost, moved, v, u or -1-q)
-        for v in mine:
+            return [where[item_of[v]] for v in range(n)]
+        mine = [i for i in range(len(items)) if where[i] == p]
+        best: tuple[int, int, int, int] | None = None  # (cost, work moved, i, j or -1-q)
+        for i in mine:
             for q in range(processors):
-                if q != p and load[q] + d[v] <= target:
-                    option = (cost(v, q), d[v], v, -1 - q)
+                if q != p and load[q] + size[i] <= target:
+                    option = (cost(i, q), size[i], i, -1 - q)
                     best = option if best is None or option < best else best
         if best is None:
-            for v in mine:
-                for u in range(len(d)):
-                    q = proc[u]
-                    if q != p and d[u] < d[v] and load[q] + d[v] - d[u] <= target:
-                        option = (cost(v, q, u) + cost(u, p, v), d[v] - d[u], v, u)
+            for i in mine:
+                for j in range(len(items)):
+                    q = where[j]
+                    if q != p and size[j] < size[i] and load[q] + size[i] - size[j] <= target:
+                        option = (cost(i, q, j) + cost(j, p, i), size[i] - size[j], i, j)
                         best = option if best is None or option < best else best
         if best is None:
             return None
-        _c, _m, v, other = best
+        _c, _m, i, other = best
         if other < 0:
             q = -1 - other
         else:
-            q = proc[other]
-            proc[other] = p
-            load[p] += d[other]
-            load[q] -= d[other]
-        proc[v] = q
-        load[p] -= d[v]
-        load[q] += d[v]
+            q = where[other]
+            where[other] = p
+            load[p] += size[other]
+            load[q] -= size[other]
+        where[i] = q
+        load[p] -= size[i]
+        load[q] += size[i]
     return None
 
 
 def _rebalance(
-    graph: TaskGraph, processors: int, best: tuple[int, list[int], list[int]], floor: int, seed: int
+    graph: TaskGraph,
+    prob: _Problem,
+    best: tuple[int, list[int], list[int]],
+    floor: int,
+    seed: int,
 ) -> tuple[int, list[int], list[int]]:
     """Lower the period by rebalancing processor loads, then rescheduling with them fixed.
 
     Near the resource bound the period is often the largest load: the search
     packed the circles unevenly. For ``target = T - 1, T - 2, ...`` the loads
-    are brought down by :func:`_rebalanced` and the start times found again by
-    :func:`modulo_schedule` with the processors fixed; it stops at the first
-    target that fails, or at ``floor``.
+    are brought down by :func:`_rebalanced`, moving the co-location groups of
+    ``target`` whole (an edge that cannot cross processors at ``target`` is
+    never cut), and the start times are found again by :func:`modulo_schedule`
+    with the processors fixed; it stops at the first target that fails, or at
+    ``floor``.
     """
     names = [t.name for t in graph.tasks]
     proc = best[1]
     while best[0] > floor:
         target = best[0] - 1
-        moved = _rebalanced(graph, processors, proc, target)
+        coloc = _colocation(prob, target)
+        if coloc is None:
+            break
+        moved = _rebalanced(graph, prob.processors, proc, target, coloc[0])
         if moved is None:
             break
         proc = moved
         sched = modulo_schedule(
             graph,
-            processors,
+            prob.processors,
             lower_bound=floor,
             seed=seed,
             time_limit=0,
@@ -1069,7 +1101,7 @@ def modulo_schedule(
         else:
             lo = mid
     if fixed_processor is None and processors > 1:
-        best = _rebalance(graph, processors, best, floor, seed)
+        best = _rebalance(graph, prob, best, floor, seed)
     # Improvement: a bisection between the floor and the best period with perturbed
     # priorities and processor choices (several attempts per period near the end).
     deadline = None if time_limit is None else t_begin + time_limit
