@@ -17,7 +17,7 @@ from lpsched.bounds import lower_bounds
 from lpsched.errors import InputError
 from lpsched.graph import Edge, Task, TaskGraph, make_graph
 from lpsched.networks import BUILTIN_NETWORKS, get_network
-from lpsched.schedule import Schedule
+from lpsched.schedule import Schedule, Status
 from lpsched.solvers import heuristic
 from lpsched.solvers.heuristic import modulo_schedule
 from lpsched.solvers.pipedream import layer_order, pipedream_schedule, plan_stages
@@ -207,6 +207,20 @@ def test_rebalancing_closes_the_gap_on_resnet50():
     sched = modulo_schedule(graph, 16, lower_bound=lb)
     assert_valid(sched, graph, 16)
     assert sched.period <= 1.01 * lb
+
+
+def test_low_cohesion_levels_find_the_optimum_of_a_latency_bound_network():
+    # LeNet-5 on 32 processors: a 10 us message is ~20% of a loop's slack, so
+    # the long loop affords few crossings; grouping edges down to 20% of their
+    # cycle's slack lets the search find CP-SAT's proven optimum.
+    from lpsched.solvers.cpsat import solve_cpsat
+
+    graph = build_task_graph(get_network("lenet5"), "layerpipe", processors=32)
+    sched = modulo_schedule(graph, 32)
+    assert_valid(sched, graph, 32)
+    exact = solve_cpsat(graph, 32, workers=2, time_limit=60, initial=sched, secondary=None)
+    assert exact.status is Status.OPTIMAL
+    assert sched.period == exact.period
 
 
 def test_bad_arguments():
