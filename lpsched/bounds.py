@@ -432,7 +432,7 @@ def _parent_cycle(parent: list[int]) -> list[int]:
 # ---------------------------------------------------------------------------
 #: Loops of more tasks than this skip :func:`colocation_bound`: each period it
 #: tries costs an all-pairs longest-path computation, ``O(n^3)``.
-MAX_COLOCATION_TASKS = 600
+MAX_COLOCATION_TASKS = 400
 
 
 def colocation_bound(graph: TaskGraph, processors: int, lower: int = 0) -> int:
