@@ -455,10 +455,13 @@ def colocation_bound(graph: TaskGraph, processors: int, lower: int = 0) -> int:
        (:func:`packing_bound`) or Martello and Toth's ``L2``
        (:func:`bins_bound`) over the group sizes.
 
-    A refutation at ``T`` refutes every smaller period too: forced edges at
-    ``T`` are forced at any ``T' < T`` (the walk's slack only shrinks) and loads
-    of at most ``T'`` are at most ``T``. So a galloping then binary search is
-    exact for this test.
+    A refutation at ``T`` rules out every smaller period too: a schedule of
+    period ``T' < T`` keeps the edges forced at ``T`` uncut (the walk's slack
+    only shrinks with the period) and its loads of at most ``T'`` are at most
+    ``T``, so it would pass the test at ``T``. The galloping then binary search
+    therefore only ever returns one more than a refuted period: sound, and the
+    least unrefuted period whenever the test itself is monotone (the pigeonhole
+    part need not be, when groups merge).
 
     Parameters
     ----------

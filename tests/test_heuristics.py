@@ -178,6 +178,30 @@ def test_rebalancing_moves_then_swaps_to_meet_the_target():
     assert heuristic._rebalanced(graph, 2, [0, 0, 0, 0], 5) is None  # 12 > 2 x 5
 
 
+def test_a_swap_of_two_neighbours_costs_no_communication():
+    # W (p0) and B (p1) share an edge; swapping them leaves it cut as before, so the
+    # swap W <-> B costs nothing while W <-> Y cuts the edge Y - Z.
+    graph = make_graph(
+        [
+            ("X", 4),
+            ("W", 3),
+            ("B", 2),
+            ("G1", 1),
+            ("G2", 1),
+            ("G3", 1),
+            ("Y", 2),
+            ("Z", 2),
+            ("H", 1),
+        ],
+        [("W", "B", 0, 5), ("Y", "Z", 0, 3)],
+    )
+    proc = [0, 0, 1, 1, 1, 1, 2, 2, 2]
+    moved = heuristic._rebalanced(graph, 3, proc, 6)
+    assert moved is not None
+    cut = sum(e.comm for e in graph.edges if moved[graph.index(e.src)] != moved[graph.index(e.dst)])
+    assert cut == 5
+
+
 @FAST
 @given(
     st.lists(st.integers(1, 9), min_size=1, max_size=8),

@@ -879,7 +879,7 @@ def _rebalanced(
 
     def cost(i: int, q: int, away: int = -1) -> int:
         """Comm added by moving item i to q (``away``: an item leaving q meanwhile)."""
-        now = sum(c for j, c in near[i].items() if where[j] != where[i] and j != away)
+        now = sum(c for j, c in near[i].items() if where[j] != where[i])
         then = sum(c for j, c in near[i].items() if (where[i] if j == away else where[j]) != q)
         return then - now
 
@@ -923,6 +923,7 @@ def _rebalance(
     best: tuple[int, list[int], list[int]],
     floor: int,
     seed: int,
+    deadline: float | None = None,
 ) -> tuple[int, list[int], list[int]]:
     """Lower the period by rebalancing processor loads, then rescheduling with them fixed.
 
@@ -931,12 +932,12 @@ def _rebalance(
     are brought down by :func:`_rebalanced`, moving the co-location groups of
     ``target`` whole (an edge that cannot cross processors at ``target`` is
     never cut), and the start times are found again by :func:`modulo_schedule`
-    with the processors fixed; it stops at the first target that fails, or at
-    ``floor``.
+    with the processors fixed; it stops at the first target that fails, at
+    ``floor``, or once ``deadline`` (a :func:`time.perf_counter` value) has passed.
     """
     names = [t.name for t in graph.tasks]
     proc = best[1]
-    while best[0] > floor:
+    while best[0] > floor and (deadline is None or time.perf_counter() < deadline):
         target = best[0] - 1
         coloc = _colocation(prob, target)
         if coloc is None:
@@ -1103,11 +1104,11 @@ def modulo_schedule(
             hi = best[0]
         else:
             lo = mid
+    deadline = None if time_limit is None else t_begin + time_limit
     if fixed_processor is None and processors > 1:
-        best = _rebalance(graph, prob, best, floor, seed)
+        best = _rebalance(graph, prob, best, floor, seed, deadline)
     # Improvement: a bisection between the floor and the best period with perturbed
     # priorities and processor choices (several attempts per period near the end).
-    deadline = None if time_limit is None else t_begin + time_limit
     fewest, most = IMPROVEMENT_ATTEMPTS
     attempts = max(fewest, min(most, IMPROVEMENT_WORK // prob.n))
     lo = floor - 1
