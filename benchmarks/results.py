@@ -504,8 +504,9 @@ def render(
     # ---------------------------------------------------------------- per network
     w("## Speedup per processor count\n")
     w(
-        "LB: the best lower bound on LayerPipe's period (resource, longest task, iteration "
-        "bound, or what the solver proved). Comm.: MB (10^6 bytes) per iteration.\n"
+        "LB: the best lower bound on LayerPipe's period (resource, longest task, packing, "
+        "iteration or co-location bound, or what the solver proved). Comm.: MB (10^6 bytes) "
+        "per iteration.\n"
     )
     for name in networks:
         part = table[table["network"] == name]
