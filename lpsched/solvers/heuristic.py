@@ -47,7 +47,7 @@ Extensions that make this work for training graphs:
   processors with room (least communication added first) until every load is
   under ``T - 1``, and the start times are found again with those processors
   fixed; this repeats while it succeeds (ResNet-50 on 16 processors: 1016 ->
-  992, against a resource bound of 986).
+  988, which CP-SAT proves optimal; the resource bound is 986).
 * **Fixed processors** (``fixed_processor``), which the PipeDream planner uses.
 
 Every schedule returned has been checked against the definition of DESIGN.md
