@@ -197,13 +197,7 @@ def _cyclic_part(graph: TaskGraph) -> tuple[_Adjacency, list[int], list[int]]:
     Returns the adjacency (smallest distance per ordered pair), the durations
     and, for each new number, the task's index in ``graph.tasks``.
     """
-    g = nx.DiGraph()
-    g.add_nodes_from(range(graph.n))
-    g.add_edges_from((graph.index(e.src), graph.index(e.dst)) for e in graph.edges)
-    component = [0] * graph.n
-    for c, nodes in enumerate(nx.strongly_connected_components(g)):
-        for v in nodes:
-            component[v] = c
+    component = _components(graph)
     best: dict[tuple[int, int], int] = {}
     for e in graph.edges:
         u, v = graph.index(e.src), graph.index(e.dst)
@@ -219,6 +213,18 @@ def _cyclic_part(graph: TaskGraph) -> tuple[_Adjacency, list[int], list[int]]:
         succ[local[u]].append((local[v], w))
     durations = graph.durations
     return succ, [durations[u] for u in members], members
+
+
+def _components(graph: TaskGraph) -> list[int]:
+    """The strong component of every task, by index (every cycle lies in one)."""
+    g = nx.DiGraph()
+    g.add_nodes_from(range(graph.n))
+    g.add_edges_from((graph.index(e.src), graph.index(e.dst)) for e in graph.edges)
+    component = [0] * graph.n
+    for c, nodes in enumerate(nx.strongly_connected_components(g)):
+        for v in nodes:
+            component[v] = c
+    return component
 
 
 def _policy_cycles(policy: list[int], n: int) -> list[list[int]]:
@@ -481,23 +487,11 @@ def colocation_bound(graph: TaskGraph, processors: int, lower: int = 0) -> int:
     """
     n = graph.n
     durations = graph.durations
-    index = {t.name: i for i, t in enumerate(graph.tasks)}
-    cap = graph.staleness_cap
-
-    def distance(e: Any) -> int:
-        return cap if cap is not None and e.weights is not None else e.distance
-
-    g = nx.DiGraph()
-    g.add_nodes_from(range(n))
-    g.add_edges_from((index[e.src], index[e.dst]) for e in graph.edges)
-    component = [0] * n
-    for c, nodes in enumerate(nx.strongly_connected_components(g)):
-        for v in nodes:
-            component[v] = c
+    component = _components(graph)
+    # With auto staleness a weight edge carries the cap, the loosest distance (graph.py).
+    ends = [(graph.index(e.src), graph.index(e.dst), e) for e in graph.edges]
     inner = [
-        (index[e.src], index[e.dst], distance(e), e.comm)
-        for e in graph.edges
-        if e.src != e.dst and component[index[e.src]] == component[index[e.dst]]
+        (u, v, e.distance, e.comm) for u, v, e in ends if u != v and component[u] == component[v]
     ]
     members = sorted({u for u, *_ in inner})
     if len(members) > MAX_COLOCATION_TASKS:
@@ -524,26 +518,13 @@ def colocation_bound(graph: TaskGraph, processors: int, lower: int = 0) -> int:
         if (np.diag(D) > 0).any():
             return True  # a loop is too slow even without communication
         forced = slack - dist * T + D[dst, src] > 0
-        parent = list(range(m))
-
-        def find(a: int) -> int:
-            while parent[a] != a:
-                parent[a] = parent[parent[a]]
-                a = parent[a]
-            return a
-
+        groups = nx.utils.UnionFind(range(m))
         for u, v in zip(src[forced].tolist(), dst[forced].tolist(), strict=True):
-            parent[find(u)] = find(v)
-        sizes: dict[int, int] = {}
-        for i in range(m):
-            r = find(i)
-            sizes[r] = sizes.get(r, 0) + int(dloc[i])
-        items = [*sizes.values(), *outside]
-        return (
-            max(items) > T
-            or packing_bound(items, processors) > T
-            or bins_bound(items, T) > processors
-        )
+            groups.union(u, v)
+        items = [sum(durations[members[i]] for i in g) for g in groups.to_sets()]
+        items += outside
+        # packing_bound covers a group longer than T (its k = 0 term).
+        return packing_bound(items, processors) > T or bins_bound(items, T) > processors
 
     T = max(lower, 1)
     if not refuted(T):

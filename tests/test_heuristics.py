@@ -166,16 +166,20 @@ def test_expensive_edge_on_a_tight_loop_keeps_its_ends_together():
     assert sched.period == 2
 
 
+def problem(graph: TaskGraph, processors: int) -> heuristic._Problem:
+    return heuristic._Problem.build(graph, processors, None)
+
+
 def test_rebalancing_moves_then_swaps_to_meet_the_target():
     # All four tasks on processor 0; target 6 on two processors. Moving the two
     # shortest (2, then 3) leaves 4 + 3 = 7 > 6 and no single move fits; the
     # swap of 4 with the 3 on processor 1 gives loads 6 and 6.
     graph = make_graph([("a", 4), ("b", 3), ("c", 3), ("d", 2)])
-    proc = heuristic._rebalanced(graph, 2, [0, 0, 0, 0], 6)
+    proc = heuristic._rebalanced(problem(graph, 2), [0, 0, 0, 0], 6)
     assert proc is not None
     loads = [sum(d for d, p in zip(graph.durations, proc, strict=True) if p == q) for q in (0, 1)]
     assert loads == [6, 6]
-    assert heuristic._rebalanced(graph, 2, [0, 0, 0, 0], 5) is None  # 12 > 2 x 5
+    assert heuristic._rebalanced(problem(graph, 2), [0, 0, 0, 0], 5) is None  # 12 > 2 x 5
 
 
 def test_a_swap_of_two_neighbours_costs_no_communication():
@@ -196,7 +200,7 @@ def test_a_swap_of_two_neighbours_costs_no_communication():
         [("W", "B", 0, 5), ("Y", "Z", 0, 3)],
     )
     proc = [0, 0, 1, 1, 1, 1, 2, 2, 2]
-    moved = heuristic._rebalanced(graph, 3, proc, 6)
+    moved = heuristic._rebalanced(problem(graph, 3), proc, 6)
     assert moved is not None
     cut = sum(e.comm for e in graph.edges if moved[graph.index(e.src)] != moved[graph.index(e.dst)])
     assert cut == 5
@@ -214,7 +218,7 @@ def test_rebalanced_loads_never_exceed_the_target(durations, processors, data):
         st.lists(st.integers(0, processors - 1), min_size=len(durations), max_size=len(durations))
     )
     target = data.draw(st.integers(max(durations), sum(durations)))
-    moved = heuristic._rebalanced(graph, processors, proc, target)
+    moved = heuristic._rebalanced(problem(graph, processors), proc, target)
     if moved is not None:
         for q in range(processors):
             assert sum(d for d, p in zip(durations, moved, strict=True) if p == q) <= target

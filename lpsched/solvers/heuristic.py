@@ -831,11 +831,7 @@ def _colocation_floor(prob: _Problem, lo: int, hi: int) -> int:
 
 
 def _rebalanced(
-    graph: TaskGraph,
-    processors: int,
-    proc: list[int],
-    target: int,
-    group: list[int] | None = None,
+    prob: _Problem, proc: list[int], target: int, group: list[int] | None = None
 ) -> list[int] | None:
     """Processors of ``proc`` after local moves that bring every load to ``target`` or below.
 
@@ -848,9 +844,7 @@ def _rebalanced(
     A group that ``proc`` splits first joins the processor holding most of
     its work. ``None`` when no change helps.
     """
-    d = graph.durations
-    n = len(d)
-    index = {t.name: i for i, t in enumerate(graph.tasks)}
+    d, n, processors = prob.dur, prob.n, prob.processors
     key = [v if group is None or group[v] < 0 else n + group[v] for v in range(n)]
     members: dict[int, list[int]] = {}
     for v in range(n):
@@ -868,11 +862,11 @@ def _rebalanced(
             work[proc[v]] = work.get(proc[v], 0) + d[v]
         where.append(max(work, key=lambda p: (work[p], -p)))
     near: list[dict[int, int]] = [{} for _ in items]  # item -> {other item: comm}
-    for e in graph.edges:
-        a, b = item_of[index[e.src]], item_of[index[e.dst]]
+    for u, v, _w, c in prob.edges:
+        a, b = item_of[u], item_of[v]
         if a != b:
-            near[a][b] = near[a].get(b, 0) + e.comm
-            near[b][a] = near[b].get(a, 0) + e.comm
+            near[a][b] = near[a].get(b, 0) + c
+            near[b][a] = near[b].get(a, 0) + c
     load = [0] * processors
     for i, p in enumerate(where):
         load[p] += size[i]
@@ -942,7 +936,7 @@ def _rebalance(
         coloc = _colocation(prob, target)
         if coloc is None:
             break
-        moved = _rebalanced(graph, prob.processors, proc, target, coloc[0])
+        moved = _rebalanced(prob, proc, target, coloc[0])
         if moved is None:
             break
         proc = moved
