@@ -13,24 +13,31 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 
 from lpsched.bounds import lower_bounds
+from lpsched.errors import InputError
 from lpsched.networks import BUILTIN_NETWORKS, get_network
 from lpsched.solvers.heuristic import modulo_schedule
 from lpsched.sweep import parse_procs
-from lpsched.taskgraph import build_task_graph
+from lpsched.taskgraph import DECOMPOSITIONS, build_task_graph
 from lpsched.validate import check_schedule
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--networks", default=",".join(BUILTIN_NETWORKS))
     parser.add_argument("--procs", default="2-16")
-    parser.add_argument("--decomposition", default="layerpipe")
+    parser.add_argument("--decomposition", default="layerpipe", choices=DECOMPOSITIONS)
     parser.add_argument("--no-pipedream", action="store_true")
     args = parser.parse_args()
-    procs = parse_procs(args.procs)
+    try:
+        procs = parse_procs(args.procs)
+        networks = {name: get_network(name) for name in args.networks.split(",")}
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     gaps: list[float] = []
     pd_gaps: list[float] = []
     worst = (0.0, "")
@@ -38,8 +45,7 @@ def main() -> None:
         f"{'network':10} {'P':>3} {'tasks':>5} {'LB':>8} {'T':>8} {'gap%':>6} {'sec':>6}"
         f" {'pipedream':>9} {'pd gap%':>7} {'pd sec':>6}"
     )
-    for name in args.networks.split(","):
-        net = get_network(name)
+    for name, net in networks.items():
         for p in procs:
             graph = build_task_graph(net, args.decomposition, staleness="auto", processors=p)
             lb = lower_bounds(graph, p).lower_bound
@@ -75,7 +81,8 @@ def main() -> None:
             f"pipedream: median gap {100 * statistics.median(pd_gaps):.2f}%, "
             f"worst {100 * max(pd_gaps):.2f}%"
         )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
