@@ -253,3 +253,29 @@ def test_plan_phases_are_known() -> None:
     known = {"packing", "heuristic", "variable", "lower", "lower-hard", "descend"}
     known |= {"descend-soft", "bisect"}
     assert {phase for phase, _share in cpsat.PLAN} <= known
+
+
+@pytest.mark.parametrize("P", [1, 2, 3, 5])
+def test_optional_interval_count_matches_the_model(P: int) -> None:
+    graph = build_task_graph(get_network("lenet5"), "layerpipe", staleness="auto", processors=P)
+    inst = cpsat._Instance.build(graph, P)
+    prep = cpsat._prepare(inst, sum(inst.d))
+    assert prep is not None
+    model = cpsat._build_model(inst, prep, lo=1).model.proto
+    optional = [c for c in model.constraints if c.has_interval() and c.enforcement_literal]
+    assert cpsat._optional_intervals(inst) == len(optional)
+
+
+@pytest.mark.parametrize("P", [2, 3])
+def test_large_models_skip_the_variable_period(P: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Below the threshold the variable phase must not run, and descend alone still
+    # reaches the optimum.
+    monkeypatch.setattr(cpsat, "PLAN", (("variable", 0.5), ("descend", 1.0)))
+    monkeypatch.setattr(cpsat, "MAX_VARIABLE_INTERVALS", 0)
+    for graph in (ring(), auto_graph(2)):
+        lines: list[str] = []
+        result = solve_cpsat(graph, P, workers=1, lower_bound=1, secondary=None, log=lines.append)
+        assert_valid(result.schedule)
+        assert result.period == brute_force_period(graph, P)
+        assert not any(s["phase"] == "variable period" for s in result.stats["steps"])
+        assert any("variable period: skipped" in line for line in lines)
