@@ -48,6 +48,12 @@ Extensions that make this work for training graphs:
   under ``T - 1``, and the start times are found again with those processors
   fixed; this repeats while it succeeds (ResNet-50 on 16 processors: 1016 ->
   988, which CP-SAT proves optimal; the resource bound is 986).
+* **The coarser decomposition, refined.** A LayerPipe graph is also scheduled
+  as ``intra`` (and that one as ``pipedream``), with fewer and longer tasks,
+  and the schedule refined into the graph's own tasks (:mod:`lpsched.coarsen`,
+  which proves the refined schedule valid), then rebalanced. The better of the
+  two searches is returned (ResNet-18 on 4 processors: 1755 -> 1726, the
+  bound; ResNet-50 on 32: 502 -> 498).
 * **Fixed processors** (``fixed_processor``), which the PipeDream planner uses.
 
 Every schedule returned has been checked against the definition of DESIGN.md
