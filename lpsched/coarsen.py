@@ -12,7 +12,7 @@ with the same period (:func:`refine`): a merged task's parts run back to back,
 in a topological order of their distance-0 edges, in the merged task's slot on
 its processor. An edge entering a part entered the merged task, so its data is
 there when the slot starts; an edge leaving a part left the merged task, whose
-slot ends no earlier; its cost was at least the part's (:func:`_merge_edges`
+slot ends no earlier; its cost was at least the part's (:func:`~lpsched.taskgraph.group_edges`
 keeps the costliest edge of each distance). An edge between two parts with
 distance ``w >= 1`` spans at most one slot, ``d <= T <= w T``. So the finer
 decomposition is never worse than the coarser one, and a heuristic for the fine
@@ -26,9 +26,9 @@ from dataclasses import dataclass
 import networkx as nx
 
 from .errors import InputError
-from .graph import Edge, Task, TaskGraph
+from .graph import Task, TaskGraph
 from .schedule import Schedule
-from .taskgraph import _merge_edges
+from .taskgraph import group_edges
 
 #: Decompositions from the finest to the coarsest: task kind -> merged kind.
 COARSER: dict[str, dict[str, str]] = {
@@ -71,13 +71,16 @@ def coarsen(graph: TaskGraph, decomposition: str) -> Coarsening | None:
         ``None`` when nothing merges, when a merged name would clash with an
         unmerged task, or when merging closes a cycle of distance 0.
     """
+    if decomposition not in COARSER:
+        raise InputError(
+            f"cannot coarsen to {decomposition!r}: expected one of {', '.join(COARSER)}"
+        )
     kinds = COARSER[decomposition]
     group: dict[str, str] = {}
     for t in graph.tasks:
         merged = t.layer and t.kind in kinds
         group[t.name] = f"{kinds[t.kind]}:{t.layer}" if merged else t.name
-    names = set(group.values())
-    if len(names) == graph.n:
+    if len(set(group.values())) == graph.n:
         return None
     if any(group[t.name] != t.name and group[t.name] in group for t in graph.tasks):
         return None  # a merged name is the name of a task of the graph
@@ -93,15 +96,10 @@ def coarsen(graph: TaskGraph, decomposition: str) -> Coarsening | None:
         kind = kinds[first.kind] if name != first.name else first.kind
         duration = sum(graph.durations[graph.index(m)] for m in members)
         tasks.append(Task(name, duration, first.layer, kind))
-    edges = [
-        Edge(group[e.src], group[e.dst], e.distance, e.comm, e.bytes, e.weights)
-        for e in graph.edges
-        if not (group[e.src] == group[e.dst] and e.distance == 0)
-    ]
     try:
         coarse = TaskGraph(
             tasks=tuple(tasks),
-            edges=tuple(_merge_edges(edges)),
+            edges=tuple(group_edges(graph.edges, group)),
             time_unit=graph.time_unit,
             name=graph.name,
             decomposition=decomposition,

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from .costs import CostModel
@@ -345,6 +345,22 @@ def suggest_time_unit(
     return candidates[-1]
 
 
+def group_edges(edges: Iterable[Edge], group: Mapping[str, str]) -> list[Edge]:
+    """The edges between groups of tasks, ``group`` mapping a task to its group's name.
+
+    The rule every decomposition merges by (:func:`build_task_graph`,
+    :func:`lpsched.coarsen.coarsen`): an edge inside a group is dropped when its
+    distance is 0 (the parts run in order) and kept as a self-loop otherwise;
+    parallel edges are reduced by :func:`_merge_edges`.
+    """
+    merged = [
+        Edge(group[e.src], group[e.dst], e.distance, e.comm, e.bytes, e.weights)
+        for e in edges
+        if not (group[e.src] == group[e.dst] and e.distance == 0)
+    ]
+    return _merge_edges(merged)
+
+
 def _merge_edges(edges: list[Edge]) -> list[Edge]:
     """Drop edges implied by a parallel edge between the same two tasks.
 
@@ -454,14 +470,9 @@ def build_task_graph(
     tasks = tuple(
         Task(name, duration[name], meta[name][0], meta[name][1]) for name in sorted(meta, key=order)
     )
-    merged = [
-        Edge(group[e.src], group[e.dst], e.distance, e.comm, e.bytes, e.weights)
-        for e in prim_edges
-        if not (group[e.src] == group[e.dst] and e.distance == 0)
-    ]
     return TaskGraph(
         tasks=tasks,
-        edges=tuple(_merge_edges(merged)),
+        edges=tuple(group_edges(prim_edges, group)),
         time_unit=costs.unit_name,
         name=network.name,
         decomposition=decomposition,

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lpsched.coarsen import coarsen, refine
+from lpsched.errors import InputError
 from lpsched.graph import Task, TaskGraph, make_graph
 from lpsched.networks import BUILTIN_NETWORKS, get_network
 from lpsched.schedule import Schedule
@@ -115,3 +116,9 @@ def test_layerpipe_heuristic_is_never_worse_than_intra(name: str, P: int) -> Non
         for d in ("layerpipe", "intra")
     }
     assert periods["layerpipe"] <= periods["intra"]
+
+
+def test_an_unknown_decomposition_is_an_input_error() -> None:
+    graph = build_task_graph(get_network("lenet5"), "layerpipe")
+    with pytest.raises(InputError, match="cannot coarsen to 'layerpipe'"):
+        coarsen(graph, "layerpipe")
