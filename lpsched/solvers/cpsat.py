@@ -41,20 +41,28 @@ UNLIMITED_PHASE_SECONDS = 60.0
 
 #: The period search (formulation, section 3): phases in order, each with its share
 #: of the time left. ``packing``: bisection on the bin-packing relaxation;
-#: ``heuristic``: iterative modulo scheduling; ``variable``: the model with ``T`` a
-#: variable; ``lower``/``lower-hard``: the soft/hard model at the lower bound;
+#: ``heuristic``: iterative modulo scheduling; ``segments``: the lower bound with the
+#: critical loop kept in a few pieces (:mod:`lpsched.solvers.segments`);
+#: ``variable``: the model with ``T`` a variable; ``lower``/``lower-hard``: the
+#: soft/hard model at the lower bound;
 #: ``descend``/``descend-soft``: ``best - 1`` until proven infeasible; ``bisect``:
 #: bisection with the hard model. The default was chosen by measurement
 #: (``benchmarks/cpsat_targets.py``).
 PLAN: tuple[tuple[str, float], ...] = (
     ("packing", 0.1),
     ("heuristic", 0.25),
+    ("segments", 0.4),
     ("variable", 0.5),
     ("descend", 1.0),
 )
 
 #: The bin-packing relaxation is skipped when its arc-flow graph would be larger.
 MAX_PACKING_ARCS = 60_000
+
+#: Longest CP-SAT call of the ``segments`` phase: finding an assignment takes from
+#: under a second to over a minute depending on the seed (GPT-2 on 8 processors), so
+#: short tries with new seeds beat one long one.
+SEGMENT_SLICE = 5.0
 
 #: The model with the period a variable is skipped when it would hold more optional
 #: intervals (8) than this. Above it, CP-SAT's first descent does not check the time
@@ -847,6 +855,66 @@ class _Search:
             f"({time.perf_counter() - t0:.2f} s)"
         )
 
+    def segments(self, budget: float) -> None:
+        """Look for a schedule at the lower bound with the critical loop in a few pieces.
+
+        Each try assigns processors with :func:`lpsched.solvers.segments.loop_segments`
+        (``P + P // 2`` pieces, a new seed each time, at most :data:`SEGMENT_SLICE` seconds)
+        and gives the assignment to the fixed-period model at ``T = lo``, which then
+        only decides the start times. Finds, never proves.
+        """
+        from ..bounds import iteration_bound
+        from .segments import loop_segments
+
+        inst, T = self.inst, self.lo
+        if self.best.T <= T or inst.P == 1:
+            return
+        _, names = iteration_bound(inst.graph)
+        if len(names) < 2:
+            return
+        index = {name: v for v, name in enumerate(inst.names)}
+        loop = [index[name] for name in names]
+        t0 = time.perf_counter()
+        stop = t0 + budget
+        prep = _prepare(inst, T)
+        tries = 0
+        outcome = "unknown"
+        while prep is not None and time.perf_counter() < stop - 0.05:
+            tries += 1
+            left = stop - time.perf_counter()
+            proc = loop_segments(
+                inst.d,
+                loop,
+                inst.P,
+                T,
+                inst.P + inst.P // 2,
+                limit=min(SEGMENT_SLICE, left),
+                workers=self.workers,
+                seed=self.next_seed(),
+            )
+            if proc is None:
+                continue
+            mod = _build_model(inst, prep)
+            fixed = _rename_processors(inst, proc)
+            for v, row in enumerate(mod.x):
+                for p, b in enumerate(row):
+                    if isinstance(b, int):
+                        if b != int(fixed[v] == p):  # excluded by symmetry (9): not renamed
+                            raise RuntimeError("segments: a renamed assignment breaks (9)")
+                    else:
+                        mod.model.add(b == int(fixed[v] == p))
+            left = stop - time.perf_counter()
+            if left <= 0.01:
+                break
+            solver = _solver(self.workers, self.next_seed(), min(left, SEGMENT_SLICE), self.log)
+            if solver.solve(mod.model) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                self.best = _extract(inst, mod, solver)
+                outcome = "feasible"
+                break
+        seconds = time.perf_counter() - t0
+        self.step("segments", T, outcome, seconds)
+        self.say(f"T={T} {outcome} (loop segments, {tries} tries, {seconds:.2f} s)")
+
     # -- phase 3: fixed periods ---------------------------------------------------
     def decide(self, T: int, model: str, limit: float) -> tuple[str, _Solution | None]:
         """Decide period ``T``: packing relaxation, then the hard or the soft model.
@@ -1113,6 +1181,8 @@ def solve_cpsat(
             search.raise_by_packing(share(fraction, cap=10.0))
         elif phase == "heuristic":
             search.heuristic(share(fraction))
+        elif phase == "segments":
+            search.segments(share(fraction))
         elif phase == "variable":
             search.variable(share(fraction))
         elif phase in ("lower", "lower-hard"):

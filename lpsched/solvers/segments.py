@@ -1,0 +1,154 @@
+"""Processor assignments that keep a loop in a few contiguous segments.
+
+With the ``auto`` staleness policy the distance of the longest training loop (the
+forward pass through every layer and the backward pass back) is capped, so the
+loop has to complete within ``cap`` periods: its work, its messages and every
+wait for a busy processor. An assignment that scatters the loop over the
+processors makes it wait at every hop; one that cuts it into a few pieces of
+consecutive tasks, each on one processor, makes it wait only where a piece ends.
+:func:`loop_segments` finds such an assignment whose loads fit into ``P``
+processors of capacity ``T``; the fixed-period model of
+:mod:`lpsched.solvers.cpsat` then only decides the start times
+(formulations/cpsat.md, section 3, "Loop segments").
+
+The model (CP-SAT) cuts the loop into ``K`` non-empty pieces at tasks longer than
+one unit; the run of unit tasks after a piece's last longer task is split between
+it and the next piece, so the unit tasks keep the room they give while the model
+stays at ``O(KP + nP)`` variables. Tasks off the loop are placed freely, those of
+one unit as a divisible filler. Nothing here is a proof: a failure says nothing
+about the period.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ortools.sat.python import cp_model
+
+__all__ = ["loop_segments"]
+
+
+def loop_segments(
+    durations: Sequence[int],
+    loop: Sequence[int],
+    processors: int,
+    period: int,
+    pieces: int,
+    *,
+    limit: float,
+    workers: int,
+    seed: int,
+) -> list[int] | None:
+    """A processor per task, with ``loop`` cut into at most ``pieces`` contiguous pieces.
+
+    Parameters
+    ----------
+    durations
+        ``d_v`` of every task.
+    loop
+        Task indices of a cycle, in order (each at most once).
+    processors
+        ``P``.
+    period
+        ``T``: the load of every processor is at most ``T``.
+    pieces
+        ``K``: the loop is cut into exactly ``min(K, M)`` non-empty pieces, ``M``
+        the number of its tasks longer than one unit (consecutive pieces may share
+        a processor).
+    limit, workers, seed
+        CP-SAT's time limit (seconds), workers and random seed.
+
+    Returns
+    -------
+    list[int] or None
+        ``proc[v]`` in ``0..P-1``, or ``None`` when no such assignment was found
+        within the limit (or none exists).
+    """
+    d = list(durations)
+    P, T = processors, period
+    n = len(d)
+    on_loop = set(loop)
+    # Rotate the loop to start at a longer task; a unit task's run follows its longer task.
+    heads = [i for i, v in enumerate(loop) if d[v] > 1]
+    if not heads:
+        return None
+    order = list(loop[heads[0] :]) + list(loop[: heads[0]])
+    big = [i for i, v in enumerate(order) if d[v] > 1]  # positions of the longer tasks
+    M = len(big)
+    K = max(1, min(pieces, M))
+    ends = [*big[1:], len(order)]
+    run = [ends[j] - big[j] - 1 for j in range(M)]  # unit tasks after longer task j
+    step = [d[order[big[j]]] + run[j] for j in range(M)]
+    prefix = [0]
+    for w in step:
+        prefix.append(prefix[-1] + w)
+    off = [v for v in range(n) if v not in on_loop and d[v] > 1]
+    units = sum(1 for v in range(n) if v not in on_loop and d[v] == 1)
+
+    mdl = cp_model.CpModel()
+    # Piece s holds longer tasks cut[s] .. cut[s+1]-1 with the runs between them; the run
+    # after its last longer task is split: keep[s] units stay, the rest open piece s+1.
+    cut = [mdl.new_int_var(0, M, f"cut{s}") for s in range(K + 1)]
+    mdl.add(cut[0] == 0)
+    mdl.add(cut[K] == M)
+    total = [mdl.new_int_var(0, prefix[-1], f"total{s}") for s in range(K + 1)]
+    tail = [mdl.new_int_var(0, max(run), f"tail{s}") for s in range(K)]
+    keep = [mdl.new_int_var(0, max(run), f"keep{s}") for s in range(K)]
+    for s in range(K + 1):
+        mdl.add_element(cut[s], prefix, total[s])
+        if s:
+            mdl.add(cut[s] >= cut[s - 1] + 1)  # no empty piece
+            mdl.add_element(cut[s] - 1, run, tail[s - 1])
+            mdl.add(keep[s - 1] <= tail[s - 1])
+    mdl.add(keep[K - 1] == tail[K - 1])  # the last run closes the loop on the last piece
+    length = []
+    for s in range(K):
+        ln = total[s + 1] - total[s] - tail[s] + keep[s]
+        if s:
+            ln += tail[s - 1] - keep[s - 1]
+        length.append(ln)
+    on = [[mdl.new_bool_var(f"on{s},{p}") for p in range(P)] for s in range(K)]
+    size = [[mdl.new_int_var(0, T, f"size{s},{p}") for p in range(P)] for s in range(K)]
+    for s in range(K):
+        mdl.add_exactly_one(on[s])
+        for p in range(P):
+            mdl.add(size[s][p] == length[s]).only_enforce_if(on[s][p])
+            mdl.add(size[s][p] == 0).only_enforce_if(on[s][p].Not())
+    x = [[mdl.new_bool_var(f"x{v},{p}") for p in range(P)] for v in off]
+    for row in x:
+        mdl.add_exactly_one(row)
+    fill = [mdl.new_int_var(0, units, f"fill{p}") for p in range(P)]
+    mdl.add(sum(fill) == units)
+    for p in range(P):
+        load = sum(size[s][p] for s in range(K)) + sum(d[v] * x[j][p] for j, v in enumerate(off))
+        mdl.add(load + fill[p] <= T)
+
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(0.01, limit)
+    solver.parameters.num_workers = workers
+    solver.parameters.random_seed = seed
+    if solver.solve(mdl) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    proc = [-1] * n
+    where = [next(q for q in range(P) if solver.value(on[s][q])) for s in range(K)]
+    for s in range(K):
+        first, last = solver.value(cut[s]), solver.value(cut[s + 1]) - 1
+        # from the longer task that opens the piece to the kept part of the last run
+        stop = big[last] + 1 + solver.value(keep[s])
+        for i in range(big[first], stop):
+            proc[order[i]] = where[s]
+        if s + 1 < K:  # the rest of that run opens the next piece
+            for i in range(stop, big[last + 1]):
+                proc[order[i]] = where[s + 1]
+    assert all(proc[v] >= 0 for v in loop)
+    for j, v in enumerate(off):
+        proc[v] = next(q for q in range(P) if solver.value(x[j][q]))
+    room = [solver.value(f) for f in fill]
+    p = 0
+    for v in range(n):
+        if proc[v] < 0:  # a unit task off the loop
+            while room[p] == 0:
+                p += 1
+            proc[v] = p
+            room[p] -= 1
+    return proc
