@@ -380,12 +380,16 @@ class _Model:
     excess: list[cp_model.IntVar]
 
 
-def _build_model(inst: _Instance, prep: _Prep, lo: int | None = None) -> _Model:
+def _build_model(
+    inst: _Instance, prep: _Prep, lo: int | None = None, fixed: Sequence[int] | None = None
+) -> _Model:
     """The model of the formulation, equations (1)-(13).
 
     With ``lo`` set the period is a variable in ``[lo, prep.T]`` (then ``prep``
     must have been computed at the largest period ``prep.T``: its windows and
     co-locations hold for every smaller one), else the constant ``prep.T``.
+    With ``fixed`` (a processor per task) every ``x_vp`` is that constant and
+    the symmetry breaking (9), (10) is left out: only times and staleness remain.
     """
     m = cp_model.CpModel()
     n, P, d = len(inst.d), inst.P, inst.d
@@ -408,19 +412,21 @@ def _build_model(inst: _Instance, prep: _Prep, lo: int | None = None) -> _Model:
     for v in range(n):
         row: list[cp_model.IntVar | int] = []
         for p in range(P):
-            if P == 1:
+            if fixed is not None:
+                row.append(int(fixed[v] == p))
+            elif P == 1:
                 row.append(1)
             elif p > rank[v]:
                 row.append(0)
             else:
                 row.append(m.new_bool_var(f"x[{inst.names[v]},{p}]"))
         x.append(row)
-        if P > 1:
+        if P > 1 and fixed is None:
             m.add_exactly_one(b for b in row if not isinstance(b, int))
     # (10) processors open in order: used[i][p] = processor p holds one of the first
     # i+1 tasks of the order; task i may take p > 0 only if p-1 was used before.
     used: list[list[cp_model.IntVar]] = []
-    for i, v in enumerate(inst.order if P > 1 else []):
+    for i, v in enumerate(inst.order if P > 1 and fixed is None else []):
         for p in range(1, min(i, P - 1) + 1):
             m.add_implication(x[v][p], used[i - 1][p - 1])
         cur: list[cp_model.IntVar] = []
@@ -458,6 +464,10 @@ def _build_model(inst: _Instance, prep: _Prep, lo: int | None = None) -> _Model:
         b = m.new_bool_var(f"y[{inst.names[u]},{inst.names[v]}]")
         if (u, v) in prep.together:
             m.add(b == 0)
+        if fixed is not None:
+            m.add(b == int(fixed[u] != fixed[v]))
+            y[(u, v)] = b
+            continue
         for p in range(P):
             xu, xv = x[u][p], x[v][p]
             if isinstance(xu, int) and isinstance(xv, int):
@@ -524,7 +534,7 @@ def _build_model(inst: _Instance, prep: _Prep, lo: int | None = None) -> _Model:
                 else:
                     ivs.append(m.new_optional_fixed_size_interval_var(start, d[v], pres, ""))
         m.add_no_overlap(ivs)
-        if P > 1:
+        if P > 1 and fixed is None:
             # (11) load (redundant with (8)).
             m.add(sum(d[v] * x[v][p] for v in range(n) if not isinstance(x[v][p], int)) <= T)
     if P > 1:
@@ -894,15 +904,7 @@ class _Search:
             )
             if proc is None:
                 continue
-            mod = _build_model(inst, prep)
-            fixed = _rename_processors(inst, proc)
-            for v, row in enumerate(mod.x):
-                for p, b in enumerate(row):
-                    if isinstance(b, int):
-                        if b != int(fixed[v] == p):  # excluded by symmetry (9): not renamed
-                            raise RuntimeError("segments: a renamed assignment breaks (9)")
-                    else:
-                        mod.model.add(b == int(fixed[v] == p))
+            mod = _build_model(inst, prep, fixed=proc)
             left = stop - time.perf_counter()
             if left <= 0.01:
                 break
