@@ -62,7 +62,7 @@ def loop_segments(
     -------
     list[int] or None
         ``proc[v]`` in ``0..P-1``, or ``None`` when no such assignment was found
-        within the limit (or none exists).
+        within the limit, none exists, or every task of the loop lasts one unit.
     """
     d = list(durations)
     P, T = processors, period
