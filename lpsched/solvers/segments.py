@@ -25,6 +25,8 @@ from collections.abc import Sequence
 
 from ortools.sat.python import cp_model
 
+from .cpsat import _solver
+
 __all__ = ["loop_segments"]
 
 
@@ -123,10 +125,7 @@ def loop_segments(
         load = sum(size[s][p] for s in range(K)) + sum(d[v] * x[j][p] for j, v in enumerate(off))
         mdl.add(load + fill[p] <= T)
 
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.01, limit)
-    solver.parameters.num_workers = workers
-    solver.parameters.random_seed = seed
+    solver = _solver(workers, seed, limit, None)
     if solver.solve(mdl) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     proc = [-1] * n
