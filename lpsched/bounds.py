@@ -1,7 +1,7 @@
-"""Lower bounds on the iteration period (DESIGN.md section 1, "Lower bounds").
+"""Lower bounds on the iteration period (``formulations/README.md``, "Lower bounds").
 
-Every bound here holds for every periodic schedule of the graph on ``P``
-processors.
+Every bound here holds for every periodic schedule of the graph on its
+platform; the functions on a bare graph take ``P`` identical processors.
 
 * :func:`resource_bound` -- ``ceil(sum d_v / P)``;
 * longest task -- ``max d_v``;
@@ -34,8 +34,9 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from .errors import InputError
 from .graph import TaskGraph
+from .platform import Platform
+from .problem import Problem, as_problem
 
 __all__ = [
     "Bounds",
@@ -43,6 +44,7 @@ __all__ = [
     "colocation_bound",
     "iteration_bound",
     "lower_bounds",
+    "problem_bounds",
     "packing_bound",
     "resource_bound",
 ]
@@ -645,15 +647,15 @@ class Bounds:
         return "\n".join(lines)
 
 
-def lower_bounds(graph: TaskGraph, processors: int) -> Bounds:
-    """All lower bounds on the period of ``graph`` on ``processors`` processors.
+def lower_bounds(graph: TaskGraph | Problem, platform: Platform | int | None = None) -> Bounds:
+    """All lower bounds on the period of ``graph`` on a platform (or ``P`` processors).
 
     Parameters
     ----------
     graph
-        The task graph.
-    processors
-        ``P >= 1``.
+        The task graph, or a :class:`~lpsched.problem.Problem` (then no platform).
+    platform
+        The platform, or ``P >= 1`` for the default platform of ``P`` processors.
 
     Returns
     -------
@@ -664,14 +666,28 @@ def lower_bounds(graph: TaskGraph, processors: int) -> Bounds:
     Raises
     ------
     InputError
-        When ``processors`` is not an integer of at least 1.
+        When the processor count is not an integer of at least 1.
     """
-    if isinstance(processors, bool) or not isinstance(processors, int):
-        raise InputError(f"--procs must be an integer, got {processors!r}")
-    if processors < 1:
-        raise InputError(f"--procs must be at least 1, got {processors}")
+    return as_problem(graph, platform).bounds
+
+
+def problem_bounds(problem: Problem) -> Bounds:
+    """The bounds of a problem (:attr:`Problem.bounds` calls this once).
+
+    Heterogeneous processors and link classes are bounded through the relaxed
+    instance of :meth:`~lpsched.problem.Problem.relaxed_graph` (every task at
+    the fastest speed, every message on the cheapest link), which every
+    schedule of the problem satisfies. The resource bound also counts the
+    speeds: a processor of speed ``s`` does at most ``s T`` units of speed-1
+    work per period, so ``T >= sum d / sum s``.
+    """
+    graph = problem.relaxed_graph()
+    processors = problem.P
     durations = graph.durations
-    resource = resource_bound(durations, processors)
+    by_speed = math.ceil(
+        Fraction(problem.graph.total_work) / sum(map(Fraction, problem.platform.speeds))
+    )
+    resource = max(resource_bound(durations, processors), by_speed)
     longest = max(durations)
     packing = packing_bound(durations, processors)
     ib, loop = iteration_bound(graph)

@@ -1,4 +1,4 @@
-"""The ``lpsched`` command line (DESIGN.md section 4).
+"""The ``lpsched`` command line.
 
 Exit codes: 0 success; 1 an invalid schedule or an infeasible instance; 2 bad
 input or usage, with one line on stderr naming what is wrong.
@@ -36,8 +36,6 @@ _NETWORK_FLAGS = (
     "net_opt",
     "batch_size",
     "throughput",
-    "bandwidth",
-    "latency",
     "time_unit",
 )
 
@@ -75,7 +73,7 @@ def _costs(args: argparse.Namespace, network: Any) -> Any:
     from .taskgraph import suggest_time_unit
 
     kwargs: dict[str, Any] = {}
-    for flag in ("batch_size", "throughput", "bandwidth", "latency"):
+    for flag in ("batch_size", "throughput"):
         value = getattr(args, flag, None)
         if value is not None:
             kwargs[flag] = value
@@ -129,10 +127,84 @@ def load_instance(args: argparse.Namespace, processors: int | None = None) -> Ta
     )
 
 
-def _procs(value: int) -> int:
-    if value < 1:
-        raise InputError(f"--procs must be at least 1, got {value}")
-    return value
+def _link_value(text: str | None, kind: str, what: str) -> Any:
+    """``25GB/s`` for both link classes, or ``intra=450GB/s,inter=50GB/s`` per class."""
+    from .units import parse_quantity
+
+    if text is None:
+        return None
+    if "=" not in text:
+        return parse_quantity(text, kind, what, allow_zero=kind == "time", allow_inf=kind != "time")
+    out = {}
+    for part in text.split(","):
+        key, _, value = part.partition("=")
+        if key.strip() not in ("intra", "inter"):
+            raise InputError(f"{what}: expected intra=VALUE,inter=VALUE, got {text!r}")
+        out[key.strip()] = parse_quantity(
+            value,
+            kind,
+            f"{what} {key.strip()}",
+            allow_zero=kind == "time",
+            allow_inf=kind != "time",
+        )
+    return out
+
+
+def _speeds(text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        speeds = [float(x) for x in text.split(",")]
+    except ValueError:
+        raise InputError(f"--speeds must be numbers separated by commas, got {text!r}") from None
+    return speeds
+
+
+def platform_spec(args: argparse.Namespace, procs: int | None = None) -> dict[str, Any]:
+    """The platform the flags describe, as a specification (``Platform.from_dict`` reads it).
+
+    ``--platform`` names a preset or a file; without it the default platform
+    of ``--procs`` processors. The other flags override what it says.
+    """
+    from .platform import PRESETS, override, preset_spec, read_spec
+    from .units import parse_quantity
+
+    name = getattr(args, "platform", None)
+    if name is None:
+        spec: dict[str, Any] = {}
+    elif name in PRESETS:
+        spec = preset_spec(name)
+    elif Path(name).exists():
+        spec = read_spec(name)
+        spec.setdefault("name", Path(name).stem)
+    else:
+        raise InputError(
+            f"unknown platform {name!r}: not a preset ({', '.join(PRESETS)}) nor a file"
+        )
+    memory = getattr(args, "memory", None)
+    return override(
+        spec,
+        procs=procs,
+        nodes=getattr(args, "nodes", None),
+        speeds=_speeds(getattr(args, "speeds", None)),
+        memory=None if memory is None else parse_quantity(memory, "bytes", "--memory"),
+        bandwidth=_link_value(getattr(args, "bandwidth", None), "bandwidth", "--bandwidth"),
+        latency=_link_value(getattr(args, "latency", None), "time", "--latency"),
+        capacity=getattr(args, "capacity", None),
+    )
+
+
+def load_platform(args: argparse.Namespace) -> Any:
+    """The platform of ``solve`` and ``bounds``: ``--platform``, ``--procs`` and overrides."""
+    from .platform import Platform
+
+    procs = getattr(args, "procs", None)
+    spec = platform_spec(args, procs)
+    if "processors" not in spec:
+        if getattr(args, "speeds", None):
+            raise InputError("--speeds needs --procs or --platform")
+        raise InputError("give --procs P or --platform NAME|FILE")
+    return Platform.from_dict(spec, source="platform")
 
 
 # ----------------------------------------------------------------- commands
@@ -189,9 +261,9 @@ def cmd_bounds(args: argparse.Namespace) -> int:
     """Print the lower bounds of an instance."""
     from .bounds import lower_bounds
 
-    procs = _procs(args.procs)
-    graph = load_instance(args, procs)
-    bounds = lower_bounds(graph, procs)
+    platform = load_platform(args)
+    graph = load_instance(args, platform.P)
+    bounds = lower_bounds(graph, platform)
     if args.json:
         print(json.dumps(bounds.to_dict()))
     else:
@@ -203,15 +275,21 @@ def cmd_solve(args: argparse.Namespace) -> int:
     """Solve one instance and report, write and plot the schedule."""
     from .solve import solve
 
-    procs = _procs(args.procs)
-    graph = load_instance(args, procs)
+    platform = load_platform(args)
+    graph = load_instance(args, platform.P)
     for path in (args.output, args.gantt, args.export):
         if path and not Path(path).resolve().parent.is_dir():
             raise InputError(f"{path}: directory does not exist")
     log = _stderr if args.verbose else None
+    if args.verbose:
+        _stderr(f"platform: {platform.describe()}")
+    if any(p.memory is not None for p in platform.processors):
+        _stderr(
+            "lpsched: note: memory capacity is recorded in the schedule but not yet a constraint"
+        )
     result = solve(
         graph,
-        procs,
+        platform,
         args.solver,
         time_limit=args.time_limit,
         seed=args.seed,
@@ -246,7 +324,7 @@ def _processor_table(result: Any) -> str:
             (t for t in sched.graph.tasks if sched.processor[t.name] == p),
             key=lambda t: sched.start[t.name] % sched.period,
         )
-        busy = sum(t.duration for t in names)
+        busy = sum(sched.duration(t.name) for t in names)
         shown = ", ".join(f"{t.name}({sched.start[t.name]})" for t in names[:8])
         more = f", ... {len(names) - 8} more" if len(names) > 8 else ""
         lines.append(f"{p:>4} {len(names):>5} {busy:>7} {100 * util[p]:>5.1f}%  {shown}{more}")
@@ -273,8 +351,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(f"  ... and {len(violations) - len(shown)} more (--all lists every one)")
     else:
         print(
-            f"{args.schedule}: valid, period {sched.period} on {sched.processors} processors, "
-            f"{sched.graph.n} tasks"
+            f"{args.schedule}: valid, period {sched.describe_period()} on "
+            f"{sched.processors} processors, {sched.graph.n} tasks"
         )
     return 1 if violations else 0
 
@@ -305,7 +383,7 @@ def _sweep_common(args: argparse.Namespace) -> dict[str, Any]:
             raise InputError(f"{path}: directory does not exist")
     procs = parse_procs(args.procs)
     instance = resolve_network(args.net, _parse_options(args.net_opt or []))
-    cost_flags = ("batch_size", "throughput", "bandwidth", "latency", "time_unit")
+    cost_flags = ("batch_size", "throughput", "time_unit")
     if isinstance(instance, TaskGraph):
         for flag in _NETWORK_FLAGS:
             if getattr(args, flag, None):
@@ -474,8 +552,6 @@ def _add_network_args(p: argparse.ArgumentParser, decomposition: bool = True) ->
     costs = p.add_argument_group("cost model (networks only)")
     costs.add_argument("--batch-size", type=int, help="mini-batch size (default 32)")
     costs.add_argument("--throughput", type=float, help="MACs per second per processor (10e12)")
-    costs.add_argument("--bandwidth", type=float, help="link bytes per second (50e9)")
-    costs.add_argument("--latency", type=float, help="seconds per message (10e-6)")
     costs.add_argument(
         "--time-unit",
         help="duration unit, e.g. 25us or 1ms; auto (default): the coarsest with <= 2%% rounding",
@@ -486,6 +562,54 @@ def _add_network_args(p: argparse.ArgumentParser, decomposition: bool = True) ->
         metavar="KEY=VALUE",
         help="built-in network option, e.g. seq_len=128 or widths=784,512,10",
     )
+
+
+def _add_platform_args(p: argparse.ArgumentParser, procs: str) -> None:
+    g = p.add_argument_group("platform")
+    if procs == "one":
+        g.add_argument(
+            "--procs", "-P", type=int, help="number of processors (or the count of --platform)"
+        )
+    else:
+        g.add_argument(
+            "--procs", "-P", default=procs, help=f"counts: 1-16, 2,4,8 or 8 (default {procs})"
+        )
+    g.add_argument(
+        "--platform", metavar="NAME|FILE", help="a preset (lpsched platforms) or a platform YAML"
+    )
+    g.add_argument(
+        "--bandwidth",
+        metavar="BW",
+        help="link bandwidth, e.g. 25GB/s or 200Gb/s, or intra=450GB/s,inter=50GB/s "
+        "(default 50GB/s)",
+    )
+    g.add_argument(
+        "--latency", metavar="TIME", help="link latency per message, e.g. 10us (default 10us)"
+    )
+    g.add_argument("--memory", metavar="SIZE", help="memory per processor, e.g. 80GB or 80GiB")
+    g.add_argument("--nodes", type=int, help="split the processors evenly into this many nodes")
+    g.add_argument(
+        "--speeds", metavar="S,S,...", help="relative speed of each processor, e.g. 1,1,0.5,0.5"
+    )
+    g.add_argument("--capacity", choices=["delay", "ports"], help="link model (default delay)")
+
+
+def cmd_platforms(args: argparse.Namespace) -> int:
+    """List the platform presets."""
+    from .platform import PRESETS, preset
+
+    rows = [
+        {"name": name, "description": desc, "platform": preset(name).to_dict()}
+        for name, (desc, _spec) in PRESETS.items()
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    width = max(len(name) for name in PRESETS)
+    for name, (desc, _spec) in PRESETS.items():
+        print(f"{name:<{width}}  {desc}")
+        print(f"{'':<{width}}  {preset(name).describe()}")
+    return 0
 
 
 def _add_sweep_args(p: argparse.ArgumentParser) -> None:
@@ -515,9 +639,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="write the graph here instead of stdout")
     p.set_defaults(func=cmd_graph)
 
+    p = sub.add_parser("platforms", help="platform presets: processors, links, memory")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_platforms)
+
     p = sub.add_parser("bounds", help="lower bounds: resource, longest task, iteration bound")
     _add_network_args(p)
-    p.add_argument("--procs", "-P", type=int, required=True)
+    _add_platform_args(p, "one")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bounds)
 
@@ -525,7 +653,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("solve", help="find a schedule on P processors")
     _add_network_args(p)
-    p.add_argument("--procs", "-P", type=int, required=True)
+    _add_platform_args(p, "one")
     p.add_argument("--solver", "-s", choices=list(SOLVERS), default="heuristic")
     p.add_argument("--time-limit", type=float, help="seconds (exact solvers)")
     p.add_argument("--seed", type=int, default=0)
@@ -548,7 +676,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sweep", help="solve for many processor counts, solvers, decompositions")
     _add_network_args(p, decomposition=False)
-    p.add_argument("--procs", "-P", default="1-16", help="counts: 1-16, 2,4,8 or 8 (default 1-16)")
+    _add_platform_args(p, "1-16")
     p.add_argument(
         "--solvers", default="heuristic", help=f"comma-separated, from {', '.join(SOLVERS)}"
     )
@@ -565,7 +693,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compare", help="LayerPipe (optimal) against PipeDream, per P")
     _add_network_args(p, decomposition=False)
-    p.add_argument("--procs", "-P", default="7-9", help="counts: 7-9, 2,4,8 or 8 (default 7-9)")
+    _add_platform_args(p, "7-9")
     p.add_argument(
         "--solver", "-s", choices=list(SOLVERS), default="cpsat", help="LayerPipe solver"
     )

@@ -1,18 +1,16 @@
-"""The cost model: layer shapes to integer durations, data sizes to communication costs.
+"""The cost model: layer shapes to integer durations and data sizes in bytes.
 
-DESIGN.md section 2, "Costs". Compute time is ``MACs / throughput``;
-communication is ``latency + bytes / bandwidth``, charged by the schedulers only
-when the two ends of an edge sit on different processors. Both are expressed in
-whole time units, rounded up; a task never lasts zero units.
+Compute time is ``MACs / throughput`` on a processor of speed 1, in whole time
+units, rounded up; a task never lasts zero units. What a message costs is the
+platform's business (:mod:`lpsched.platform`: latency + bytes / bandwidth of
+the link between the two processors), so that one task graph can be scheduled
+on any machine.
 
 The defaults describe one training step at batch 32 on GPU-class processors:
 
 * ``throughput = 10e12`` MAC/s: a V100/A100-class GPU sustains 20--30 TFLOP/s
   on large convolutions and matrix products in mixed precision, i.e. ~10 TMAC/s
   once the smaller kernels of a real network are averaged in.
-* ``bandwidth = 50e9`` B/s and ``latency = 10e-6`` s: between a PCIe 4.0 x16
-  link (~25 GB/s effective) and one NVLink-2/3 bundle (~100+ GB/s), with the
-  ~10 us start-up cost of a small NCCL point-to-point message.
 * ``time_unit = 25e-6`` s (``"25us"``): on VGG-16 at batch 32 the longest
   task (a 1.85 GMAC/sample convolution, 5.9 ms) lasts ~240 units and the total
   work ~6,000 units, while the many small element-wise tasks (each rounded up
@@ -102,11 +100,6 @@ class CostModel:
         Multiply-accumulates per second of one processor. Element-wise
         operations (activations, pooling, weight updates) are charged as one
         MAC each.
-    bandwidth
-        Bytes per second of the link between two processors (``math.inf``
-        for free transfers).
-    latency
-        Seconds of start-up cost per message; ``0`` models an ideal link.
     bytes_per_element
         Size of one activation, gradient or weight element (4 for fp32).
     time_unit
@@ -116,30 +109,25 @@ class CostModel:
     Raises
     ------
     InputError
-        On a non-positive value (a negative latency), or a batch size that is
-        not an integer.
+        On a non-positive value, or a batch size that is not an integer.
     """
 
     batch_size: int = 32
     throughput: float = 10e12
-    bandwidth: float = 50e9
-    latency: float = 10e-6
     bytes_per_element: float = 4
     time_unit: float = 25e-6
 
     def __post_init__(self) -> None:
         _positive(self.batch_size, "batch_size", integer=True)
         _positive(self.throughput, "throughput")
-        _positive(self.bandwidth, "bandwidth")
-        _positive(self.latency, "latency", allow_zero=True)
         _positive(self.bytes_per_element, "bytes_per_element")
         if math.isinf(self.throughput):
             raise InputError("cost model: throughput must be finite")
-        if math.isinf(self.latency):
-            raise InputError("cost model: latency must be finite")
+        if math.isinf(self.bytes_per_element):
+            raise InputError("cost model: bytes_per_element must be finite")
         # Plain Python numbers, so that durations and JSON output never carry numpy types.
         object.__setattr__(self, "batch_size", int(self.batch_size))
-        for name in ("throughput", "bandwidth", "latency", "bytes_per_element"):
+        for name in ("throughput", "bytes_per_element"):
             object.__setattr__(self, name, float(getattr(self, name)))
         object.__setattr__(self, "time_unit", parse_time_unit(self.time_unit))
 
@@ -169,21 +157,6 @@ class CostModel:
         """Bytes of ``elements`` values, rounded up to whole bytes."""
         return _ceil(elements * self.bytes_per_element)
 
-    def exact_comm(self, nbytes: float) -> float:
-        """Unrounded communication cost, in time units, of one ``nbytes`` message."""
-        if isinstance(nbytes, bool) or not isinstance(nbytes, numbers.Real) or not nbytes >= 0:
-            raise InputError(f"cost model: byte count must be a number >= 0, got {nbytes!r}")
-        if nbytes == 0:
-            return 0.0
-        return (self.latency + nbytes / self.bandwidth) / self.time_unit
-
-    def comm(self, nbytes: float) -> int:
-        """Communication cost of one ``nbytes`` message: ``latency + bytes/bandwidth``, rounded up.
-
-        An edge that carries no data costs nothing, not even the latency.
-        """
-        return _ceil(self.exact_comm(nbytes))
-
     def rounding_error(self, macs: Iterable[float]) -> float:
         """Relative rounding error of a set of task costs given in MACs.
 
@@ -203,8 +176,6 @@ class CostModel:
         return {
             "batch_size": self.batch_size,
             "throughput": self.throughput,
-            "bandwidth": self.bandwidth,
-            "latency": self.latency,
             "bytes_per_element": self.bytes_per_element,
             "time_unit": self.unit_name,
         }

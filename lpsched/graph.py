@@ -1,14 +1,18 @@
-"""Task graphs: the periodic scheduling instance of DESIGN.md section 1.
+"""Task graphs: the periodic scheduling instance (``formulations/README.md``, section 1).
 
-A :class:`TaskGraph` holds tasks with integer durations and edges with a
-distance (iterations crossed) and a communication cost (charged only when the
-two ends run on different processors). Constructors check their input and raise
+A :class:`TaskGraph` holds tasks with integer durations (at speed 1) and edges
+with a distance (iterations crossed), the tensor they carry and its bytes. The
+communication an edge costs across processors follows from its bytes and the
+link between the two processors (:mod:`lpsched.problem`); an edge with a fixed
+``comm`` is a pure delay instead. Constructors check their input and raise
 :class:`~lpsched.errors.InputError` with a message naming the problem.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,7 +22,10 @@ import networkx as nx
 
 from .errors import InputError
 
-GRAPH_FORMAT = "lpsched-graph/1"
+GRAPH_FORMAT = "lpsched-graph/2"
+
+#: Formats :meth:`TaskGraph.from_dict` reads; in version 1 every edge has a fixed ``comm``.
+GRAPH_FORMATS = ("lpsched-graph/1", GRAPH_FORMAT)
 
 
 @dataclass(frozen=True)
@@ -45,7 +52,12 @@ class Task:
 
 @dataclass(frozen=True)
 class Edge:
-    """A precedence ``src -> dst``: ``s_dst + distance*T >= s_src + d_src + comm*[p_src != p_dst]``.
+    """A precedence ``src -> dst``: ``s_dst + distance*T >= s_src + d_src + c(p_src, p_dst)``.
+
+    ``c(p, q)`` is 0 on one processor. Across processors it is ``comm`` when
+    the edge has a fixed ``comm`` (a pure delay), else the time the link
+    between ``p`` and ``q`` takes to send ``bytes`` (latency + bytes /
+    bandwidth, in whole time units; nothing when ``bytes`` is 0).
 
     Parameters
     ----------
@@ -54,20 +66,25 @@ class Edge:
     distance
         Non-negative number of iterations the edge reaches across.
     comm
-        Non-negative communication cost, charged only across processors.
+        A fixed communication delay in time units, charged only across
+        processors, or ``None`` to derive it from ``bytes`` and the platform.
     bytes
-        Data carried per iteration (for reporting communication volume).
+        Data carried per iteration.
     weights
         Name of the layer whose weights the edge carries (``U -> F`` and
         ``U -> G`` edges), else ``None``. Its distance is that layer's staleness.
+    tensor
+        Name of the tensor carried (``"a:conv1"``); edges from one producer with
+        the same tensor carry the same data. ``None``: a tensor of its own.
     """
 
     src: str
     dst: str
     distance: int = 0
-    comm: int = 0
+    comm: int | None = None
     bytes: int = 0
     weights: str | None = None
+    tensor: str | None = None
 
 
 def _check_int(value: Any, what: str, minimum: int) -> int:
@@ -141,8 +158,11 @@ class TaskGraph:
                 if end not in index:
                     raise InputError(f"edge {e.src} -> {e.dst}: unknown task {end!r}")
             _check_int(e.distance, f"edge {e.src} -> {e.dst}: distance", 0)
-            _check_int(e.comm, f"edge {e.src} -> {e.dst}: comm", 0)
+            if e.comm is not None:
+                _check_int(e.comm, f"edge {e.src} -> {e.dst}: comm", 0)
             _check_int(e.bytes, f"edge {e.src} -> {e.dst}: bytes", 0)
+            if e.tensor is not None and not isinstance(e.tensor, str):
+                raise InputError(f"edge {e.src} -> {e.dst}: tensor must be a string")
         if self.staleness_cap is not None:
             _check_int(self.staleness_cap, "staleness cap", 1)
         object.__setattr__(self, "_index", index)
@@ -179,6 +199,11 @@ class TaskGraph:
         return sum(t.duration for t in self.tasks)
 
     @property
+    def time_unit_seconds(self) -> float | None:
+        """Seconds per time unit (``"25us"`` -> ``2.5e-05``), ``None`` when the unit is no time."""
+        return time_unit_seconds(self.time_unit)
+
+    @property
     def layers(self) -> list[str]:
         """Layer names in order of first appearance."""
         return list(dict.fromkeys(t.layer for t in self.tasks if t.layer))
@@ -210,7 +235,9 @@ class TaskGraph:
         for t in self.tasks:
             g.add_node(t.name, duration=t.duration, layer=t.layer, kind=t.kind)
         for e in self.edges:
-            g.add_edge(e.src, e.dst, distance=e.distance, comm=e.comm, bytes=e.bytes)
+            g.add_edge(
+                e.src, e.dst, distance=e.distance, comm=e.comm, bytes=e.bytes, tensor=e.tensor
+            )
         return g
 
     def zero_distance_cycle(self) -> list[str]:
@@ -226,7 +253,7 @@ class TaskGraph:
 
     # --------------------------------------------------------------------- I/O
     def to_dict(self) -> dict[str, Any]:
-        """The graph in the ``lpsched-graph/1`` JSON format."""
+        """The graph in the ``lpsched-graph/2`` JSON format (``comm`` only where it is fixed)."""
         out: dict[str, Any] = {"format": GRAPH_FORMAT, "time_unit": self.time_unit}
         if self.name:
             out["network"] = self.name
@@ -240,13 +267,12 @@ class TaskGraph:
         ]
         edges = []
         for e in self.edges:
-            d: dict[str, Any] = {
-                "src": e.src,
-                "dst": e.dst,
-                "distance": e.distance,
-                "comm": e.comm,
-                "bytes": e.bytes,
-            }
+            d: dict[str, Any] = {"src": e.src, "dst": e.dst, "distance": e.distance}
+            if e.comm is not None:
+                d["comm"] = e.comm
+            d["bytes"] = e.bytes
+            if e.tensor is not None:
+                d["tensor"] = e.tensor
             if e.weights is not None:
                 d["weights"] = e.weights
             edges.append(d)
@@ -255,7 +281,10 @@ class TaskGraph:
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "task graph") -> TaskGraph:
-        """Read the ``lpsched-graph/1`` format; distances are kept exactly as given.
+        """Read the ``lpsched-graph/2`` (or ``/1``) format; distances are kept exactly as given.
+
+        In version 1 every edge's ``comm`` (default 0) is a fixed delay, as it
+        was then; in version 2 an edge without ``comm`` derives it from its bytes.
 
         Raises
         ------
@@ -265,8 +294,9 @@ class TaskGraph:
         if not isinstance(data, dict):
             raise InputError(f"{source}: expected a JSON object")
         fmt = data.get("format")
-        if fmt != GRAPH_FORMAT:
+        if fmt not in GRAPH_FORMATS:
             raise InputError(f"{source}: format must be {GRAPH_FORMAT!r}, got {fmt!r}")
+        default_comm = 0 if fmt == GRAPH_FORMATS[0] else None
         raw_tasks = data.get("tasks")
         raw_edges = data.get("edges", [])
         if not isinstance(raw_tasks, list) or not isinstance(raw_edges, list):
@@ -286,9 +316,10 @@ class TaskGraph:
                     src=_field(e, "src", str, source, f"edges[{i}]"),
                     dst=_field(e, "dst", str, source, f"edges[{i}]"),
                     distance=e.get("distance", 0),
-                    comm=e.get("comm", 0),
+                    comm=e.get("comm", default_comm),
                     bytes=e.get("bytes", 0),
                     weights=e.get("weights"),
+                    tensor=e.get("tensor"),
                 )
                 for i, e in enumerate(raw_edges)
             ]
@@ -328,6 +359,18 @@ def _field(obj: Any, key: str, typ: type | None, source: str, where: str) -> Any
     if typ is not None and not isinstance(value, typ):
         raise InputError(f"{where}.{key} must be a {typ.__name__}, got {value!r}")
     return value
+
+
+_UNIT_SECONDS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+
+
+def time_unit_seconds(text: str) -> float | None:
+    """Seconds in a time unit written ``"25us"``, ``"us"`` or ``"1e-4"``; ``None`` if no time."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)?\s*(s|ms|us|ns)?\s*", str(text))
+    if m is None or (m.group(1) is None and m.group(2) is None):
+        return None
+    value = float(m.group(1) or 1) * _UNIT_SECONDS[m.group(2) or "s"]
+    return value if value > 0 and math.isfinite(value) else None
 
 
 def read_json(path: str | Path) -> Any:

@@ -1,4 +1,11 @@
-"""Periodic schedules, solver results and the ``lpsched-schedule/1`` file format."""
+"""Periodic schedules, solver results and the ``lpsched-schedule/2`` file format.
+
+A schedule file is self-contained: it embeds the task graph (with the
+distances the schedule uses), the platform with SI numbers (bytes, bytes/s,
+seconds) and the time unit in seconds, so that anyone can recompute every
+duration and check it without lpsched. Version-1 files (a processor count, no
+platform) are still read: they ran on the default platform of that count.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +18,14 @@ from typing import Any
 
 from .errors import InputError
 from .graph import TaskGraph, read_json, write_text_atomic
+from .platform import Platform, platform_of
+from .problem import scaled_duration
+from .units import format_ms
 
-SCHEDULE_FORMAT = "lpsched-schedule/1"
+SCHEDULE_FORMAT = "lpsched-schedule/2"
+
+#: Formats :meth:`Result.from_dict` reads.
+SCHEDULE_FORMATS = ("lpsched-schedule/1", SCHEDULE_FORMAT)
 
 
 class Status(StrEnum):
@@ -29,15 +42,16 @@ class Schedule:
     """A periodic schedule: every task on one processor with a start time.
 
     Iteration ``i`` of task ``v`` runs on ``processor[v]`` during
-    ``[start[v] + i*period, start[v] + i*period + d_v)``. The embedded graph
-    carries the distances the schedule uses.
+    ``[start[v] + i*period, start[v] + i*period + d_v)``, where ``d_v`` is the
+    task's duration on that processor. The embedded graph carries the
+    distances the schedule uses.
 
     Parameters
     ----------
     graph
         The task graph scheduled.
-    processors
-        Number of processors ``P``.
+    platform
+        The platform, or a processor count ``P`` for the default platform.
     period
         The iteration period ``T``.
     processor
@@ -47,10 +61,36 @@ class Schedule:
     """
 
     graph: TaskGraph
-    processors: int
+    platform: Platform
     period: int
     processor: dict[str, int]
     start: dict[str, int]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "platform", platform_of(self.platform))
+
+    @property
+    def processors(self) -> int:
+        """Number of processors ``P``."""
+        return self.platform.P
+
+    def duration(self, name: str) -> int:
+        """Duration of task ``name`` on its processor."""
+        speed = self.platform.processors[self.processor[name]].speed
+        return scaled_duration(self.graph.task(name).duration, speed)
+
+    @property
+    def period_seconds(self) -> float | None:
+        """The period in seconds, ``None`` when the graph's time unit is no time."""
+        unit = self.graph.time_unit_seconds
+        return None if unit is None else self.period * unit
+
+    def describe_period(self) -> str:
+        """``"19.28 ms (771 x 25us)"``, or ``"771 time units"`` without a physical unit."""
+        seconds = self.period_seconds
+        if seconds is None:
+            return f"{self.period} time units"
+        return f"{format_ms(seconds)} ({self.period} x {self.graph.time_unit})"
 
     # ---------------------------------------------------------------- metrics
     @property
@@ -62,19 +102,13 @@ class Schedule:
         """Busy fraction of each processor over one period."""
         busy = [0] * self.processors
         for t in self.graph.tasks:
-            busy[self.processor[t.name]] += t.duration
+            busy[self.processor[t.name]] += self.duration(t.name)
         return [b / self.period for b in busy]
 
     def comm_bytes(self) -> int:
         """Bytes sent between processors per iteration."""
         return sum(
             e.bytes for e in self.graph.edges if self.processor[e.src] != self.processor[e.dst]
-        )
-
-    def comm_cost(self) -> int:
-        """Sum of communication costs charged per iteration."""
-        return sum(
-            e.comm for e in self.graph.edges if self.processor[e.src] != self.processor[e.dst]
         )
 
     def staleness(self) -> dict[str, int]:
@@ -88,7 +122,7 @@ class Schedule:
         span of one iteration (earliest start to latest finish) over the period.
         """
         lo = min(self.start.values())
-        hi = max(self.start[t.name] + t.duration for t in self.graph.tasks)
+        hi = max(self.start[t.name] + self.duration(t.name) for t in self.graph.tasks)
         return math.ceil((hi - lo) / self.period)
 
     def normalised(self) -> Schedule:
@@ -145,7 +179,7 @@ class Result:
         return (self.schedule.period - self.lower_bound) / self.schedule.period
 
     def summary(self) -> str:
-        """One line: period, lower bound, gap, speedup, seconds."""
+        """One line: period (ms and time units), status, lower bound, gap, speedup, seconds."""
         if self.schedule is None:
             return (
                 f"{self.solver}: {self.status.value}, no schedule; lower bound {self.lower_bound}; "
@@ -153,20 +187,28 @@ class Result:
             )
         s = self.schedule
         settled = ""
-        if "period_seconds" in self.stats:
-            settled = f" (period settled after {self.stats['period_seconds']:.2f} s)"
+        if "settled_seconds" in self.stats:
+            settled = f" (period settled after {self.stats['settled_seconds']:.2f} s)"
+        rate = ""
+        if s.period_seconds is not None:
+            rate = f", {1 / s.period_seconds:.1f} iterations/s"
         return (
-            f"{self.solver}: period {s.period} ({self.status.value}), lower bound "
+            f"{self.solver}: period {s.describe_period()}, {self.status.value}{rate}; lower bound "
             f"{self.lower_bound}, gap {100 * (self.gap or 0):.1f}%, speedup {s.speedup:.2f} "
-            f"on {s.processors} processors, {self.solve_seconds:.2f} s{settled}"
+            f"on {s.processors} processors; {self.solve_seconds:.2f} s{settled}"
         )
 
     # -------------------------------------------------------------------- I/O
     def to_dict(self) -> dict[str, Any]:
-        """The ``lpsched-schedule/1`` JSON object (requires a schedule)."""
+        """The ``lpsched-schedule/2`` JSON object (requires a schedule).
+
+        ``period_ms`` and ``time_unit_seconds`` are ``None`` when the graph's
+        time unit is no time; ``transfers`` is empty under ``capacity: delay``.
+        """
         if self.schedule is None:
             raise ValueError("no schedule to write")
         s = self.schedule
+        seconds = s.period_seconds
         return {
             "format": SCHEDULE_FORMAT,
             "network": self.network or s.graph.name,
@@ -174,13 +216,17 @@ class Result:
             "solver": self.solver,
             "processors": s.processors,
             "period": s.period,
+            "period_ms": None if seconds is None else seconds * 1e3,
+            "time_unit_seconds": s.graph.time_unit_seconds,
             "lower_bound": self.lower_bound,
             "status": self.status.value,
             "solve_seconds": round(self.solve_seconds, 4),
+            "platform": s.platform.to_dict(),
             "assignments": [
                 {"task": t.name, "processor": s.processor[t.name], "start": s.start[t.name]}
                 for t in s.graph.tasks
             ],
+            "transfers": [],
             "graph": s.graph.to_dict(),
         }
 
@@ -193,21 +239,30 @@ class Result:
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "schedule") -> Result:
-        """Read the ``lpsched-schedule/1`` format.
+        """Read the ``lpsched-schedule/2`` (or ``/1``) format.
 
         Only the structure is checked here; whether the schedule is valid is
-        the validator's job (:func:`lpsched.validate.validate`).
+        the validator's job (:func:`lpsched.validate.validate`). Numbers must
+        be what they say: a period of ``9.7``, ``"9"`` or ``true`` is refused.
         """
         if not isinstance(data, dict):
             raise InputError(f"{source}: expected a JSON object")
-        if data.get("format") != SCHEDULE_FORMAT:
+        if data.get("format") not in SCHEDULE_FORMATS:
             raise InputError(
                 f"{source}: format must be {SCHEDULE_FORMAT!r}, got {data.get('format')!r}"
             )
         graph = TaskGraph.from_dict(data.get("graph"), source=f"{source}: graph")
         try:
-            procs = int(data["processors"])
-            period = int(data["period"])
+            procs = _as_int(data["processors"], "processors")
+            period = _as_int(data["period"], "period")
+            if "platform" in data:
+                platform = Platform.from_dict(data["platform"], source=f"{source}: platform")
+                if platform.P != procs:
+                    raise InputError(
+                        f"{source}: processors is {procs} but the platform has {platform.P}"
+                    )
+            else:
+                platform = platform_of(procs)
             processor: dict[str, int] = {}
             start: dict[str, int] = {}
             for i, a in enumerate(data["assignments"]):
@@ -227,11 +282,11 @@ class Result:
         unknown = [k for k in processor if k not in graph._index]
         if unknown:
             raise InputError(f"{source}: assignment for unknown task {unknown[0]!r}")
-        sched = Schedule(graph, procs, period, processor, start)
+        sched = Schedule(graph, platform, period, processor, start)
         return cls(
             schedule=sched,
             status=status,
-            lower_bound=int(data.get("lower_bound", 0)),
+            lower_bound=_as_int(data.get("lower_bound", 0), "lower_bound"),
             solver=str(data.get("solver", "")),
             solve_seconds=float(data.get("solve_seconds", 0.0)),
             network=str(data.get("network", "") or ""),

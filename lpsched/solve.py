@@ -1,4 +1,4 @@
-"""The one entry point: :func:`solve` a task graph on ``P`` processors with any solver."""
+"""The one entry point: :func:`solve` a task graph on a platform with any solver."""
 
 from __future__ import annotations
 
@@ -6,49 +6,27 @@ import math
 import time
 from collections.abc import Callable
 
-from .bounds import lower_bounds
 from .errors import InputError
 from .graph import TaskGraph
-from .schedule import Result, Schedule, Status
+from .platform import Platform
+from .problem import Problem, as_problem
+from .schedule import Result, Status
+from .solvers.registry import SOLVERS as REGISTRY
+from .solvers.registry import Options
+from .solvers.toolkit import least_staleness
 from .validate import check_schedule
 
-SOLVERS: dict[str, str] = {
-    "heuristic": "modulo list scheduling (Rau's iterative modulo scheduling with processor choice)",
-    "pipedream": "PipeDream planner: contiguous stages by dynamic programming (the baseline)",
-    "cpsat": "exact CP-SAT model (OR-Tools), warm-started by the heuristic",
-    "milp": "exact MILP (PuLP + HiGHS), warm-started by the heuristic",
-    "milp-cbc": "exact MILP (PuLP + bundled CBC), warm-started by the heuristic",
-}
+#: Solver name -> one-line description (the registry holds the rest).
+SOLVERS: dict[str, str] = {name: info.description for name, info in REGISTRY.items()}
 
 SECONDARY = ("comm", "staleness", "none")
 
-
-def least_staleness(schedule: Schedule) -> Schedule:
-    """Lower every layer's staleness to the least that the start times allow.
-
-    Only for graphs built with the ``auto`` staleness policy
-    (``graph.staleness_cap`` set); other schedules come back unchanged. A weight
-    edge ``u -> v`` of layer ``l`` needs ``s_l * T >= s_u + d_u + c - s_v``, so
-    ``s_l = max(1, ceil((s_u + d_u + c - s_v) / T))`` over the layer's weight
-    edges keeps the schedule valid with the smallest delay of the gradients.
-    """
-    graph = schedule.graph
-    if graph.staleness_cap is None:
-        return schedule
-    need: dict[str, int] = {}
-    T = schedule.period
-    for e in graph.edges:
-        if e.weights is None:
-            continue
-        comm = e.comm if schedule.processor[e.src] != schedule.processor[e.dst] else 0
-        slack = schedule.start[e.src] + graph.task(e.src).duration + comm - schedule.start[e.dst]
-        need[e.weights] = max(need.get(e.weights, 1), 1, math.ceil(slack / T))
-    return schedule.with_graph(graph.with_staleness(need))
+__all__ = ["SECONDARY", "SOLVERS", "least_staleness", "solve"]
 
 
 def solve(
-    graph: TaskGraph,
-    processors: int,
+    graph: TaskGraph | Problem,
+    platform: Platform | int | None = None,
     solver: str = "heuristic",
     *,
     time_limit: float | None = None,
@@ -58,14 +36,15 @@ def solve(
     log: Callable[[str], None] | None = None,
     export: str | None = None,
 ) -> Result:
-    """Find a periodic schedule of ``graph`` on ``processors`` processors.
+    """Find a periodic schedule of ``graph`` on ``platform``.
 
     Parameters
     ----------
     graph
-        The task graph (see :func:`lpsched.taskgraph.build_task_graph`).
-    processors
-        Number of identical processors ``P >= 1``.
+        The task graph (see :func:`lpsched.taskgraph.build_task_graph`), or a
+        :class:`~lpsched.problem.Problem` (then no ``platform``).
+    platform
+        The platform, or ``P`` for the default platform of ``P`` processors.
     solver
         One of :data:`SOLVERS`.
     time_limit
@@ -77,7 +56,7 @@ def solve(
     secondary
         Second objective at the optimal period of the exact solvers:
         ``comm`` (communication bytes per iteration), ``staleness`` (total
-        staleness) or ``none``.
+        staleness) or ``none``. Solvers without one ignore it.
     log
         Receives progress lines (and the solver's log); ``None`` for silence.
     export
@@ -91,80 +70,44 @@ def solve(
     Raises
     ------
     InputError
-        On an unknown solver or ``processors < 1``.
+        On an unknown solver or secondary objective, a request the solver
+        cannot take, or a bad platform.
     """
-    if solver not in SOLVERS:
-        raise InputError(f"unknown solver {solver!r}; choose from {', '.join(SOLVERS)}")
+    if solver not in REGISTRY:
+        raise InputError(f"unknown solver {solver!r}; choose from {', '.join(REGISTRY)}")
     if secondary not in SECONDARY:
         raise InputError(f"unknown secondary objective {secondary!r}; choose from {SECONDARY}")
-    if secondary == "staleness" and solver.startswith("milp"):
-        raise InputError("--secondary staleness needs --solver cpsat")
-    if export is not None and not solver.startswith("milp"):
-        raise InputError("--export needs --solver milp or milp-cbc")
-    if time_limit is not None and time_limit <= 0:
-        raise InputError(f"time limit must be positive, got {time_limit}")
+    if time_limit is not None and not (time_limit > 0 and math.isfinite(time_limit)):
+        raise InputError(f"time limit must be a positive number of seconds, got {time_limit}")
     start = time.perf_counter()
-    bounds = lower_bounds(graph, processors)
-    lb = bounds.lower_bound
-
-    from .solvers.heuristic import modulo_schedule
-
-    if solver == "pipedream":
-        from .solvers.pipedream import pipedream_schedule
-
-        sched = pipedream_schedule(graph, processors)
-        result = _heuristic_result(sched, lb, "pipedream", start)
-    else:
-        sched = modulo_schedule(graph, processors, lower_bound=lb, seed=seed)
-        if log is not None:
-            log(f"heuristic: period {sched.period}, lower bound {lb}")
-        if solver == "heuristic":
-            result = _heuristic_result(sched, lb, solver, start)
-        elif solver == "cpsat":
-            from .solvers.cpsat import solve_cpsat
-
-            remaining = _remaining(time_limit, start)
-            result = solve_cpsat(
-                graph,
-                processors,
-                lower_bound=lb,
-                initial=sched,
-                time_limit=remaining,
-                workers=workers,
-                seed=seed,
-                secondary=None if secondary == "none" else secondary,
-                log=log,
-            )
-        else:
-            from .solvers.milp import solve_milp
-
-            result = solve_milp(
-                graph,
-                processors,
-                backend="cbc" if solver == "milp-cbc" else "highs",
-                lower_bound=lb,
-                initial=sched,
-                time_limit=_remaining(time_limit, start),
-                seed=seed,
-                secondary=None if secondary == "none" else secondary,
-                export=export,
-                log=log,
-            )
-    return _finish(result, graph, lb, start)
+    problem = as_problem(graph, platform)
+    info = REGISTRY[solver]
+    wanted = None if secondary == "none" or not info.secondaries else secondary
+    options = Options(
+        time_limit=time_limit,
+        seed=seed,
+        workers=workers,
+        secondary=wanted,
+        log=log,
+        export=export,
+    )
+    info.check(problem, options)
+    lb = problem.lower_bound
+    result = info.run(problem, _remaining(options, start))
+    return _finish(result, problem, lb, start)
 
 
-def _remaining(time_limit: float | None, start: float) -> float | None:
-    if time_limit is None:
-        return None
-    return max(0.1, time_limit - (time.perf_counter() - start))
+def _remaining(options: Options, start: float) -> Options:
+    """The options with the time limit less what the bounds took."""
+    if options.time_limit is None:
+        return options
+    from dataclasses import replace
+
+    left = max(0.1, options.time_limit - (time.perf_counter() - start))
+    return replace(options, time_limit=left)
 
 
-def _heuristic_result(sched: Schedule, lb: int, solver: str, start: float) -> Result:
-    status = Status.OPTIMAL if sched.period == lb else Status.FEASIBLE
-    return Result(sched, status, lb, solver, time.perf_counter() - start)
-
-
-def _finish(result: Result, graph: TaskGraph, lb: int, start: float) -> Result:
+def _finish(result: Result, problem: Problem, lb: int, start: float) -> Result:
     """Lower staleness, validate, and fill in provenance; never returns an invalid schedule."""
     sched = result.schedule
     if sched is not None:
@@ -181,14 +124,14 @@ def _finish(result: Result, graph: TaskGraph, lb: int, start: float) -> Result:
     secondary = stats.get("secondary")
     if isinstance(secondary, dict) and isinstance(secondary.get("seconds"), int | float):
         # The secondary objective runs on to the time limit; users want when T was settled.
-        stats["period_seconds"] = round(max(0.0, elapsed - secondary["seconds"]), 3)
+        stats["settled_seconds"] = round(max(0.0, elapsed - secondary["seconds"]), 3)
     return Result(
         schedule=sched,
         status=status,
         lower_bound=bound,
         solver=result.solver,
         solve_seconds=elapsed,
-        network=graph.name,
-        decomposition=graph.decomposition,
+        network=problem.graph.name,
+        decomposition=problem.graph.decomposition,
         stats=stats,
     )

@@ -264,20 +264,28 @@ def _primitives(
     prims: list[_Primitive] = []
     edges: list[Edge] = []
 
-    def edge(src: str, dst: str, nbytes: int, dist: int = 0, weights: str | None = None) -> None:
-        edges.append(Edge(src, dst, dist, costs.comm(nbytes), nbytes, weights))
+    def edge(
+        src: str,
+        dst: str,
+        nbytes: int,
+        tensor: str | None,
+        dist: int = 0,
+        weights: str | None = None,
+    ) -> None:
+        edges.append(Edge(src, dst, dist, None, nbytes, weights, tensor))
 
     for layer in network.layers:
         name = layer.name
         f, d, g, w, u = (f"{k}:{name}" for k in "FDGWU")
         prims.append(_Primitive(f, name, "F", b * layer.macs))
         for p in inputs[name]:
-            edge(f"F:{p}", f, act_bytes(layers[p]))
+            edge(f"F:{p}", f, act_bytes(layers[p]), f"a:{p}")
         if has_d[name]:
             prims.append(_Primitive(d, name, "D", b * layer.out_elements))
-            edge(f, d, act_bytes(layer))  # z_l
+            edge(f, d, act_bytes(layer), f"z:{name}")
             for c in consumers[name]:
-                edge(f"G:{c}", d, act_bytes(layer))  # this layer's share of g_c
+                # this layer's share of g_c: what G_c sends back to this input
+                edge(f"G:{c}", d, act_bytes(layer), f"g:{c}>{name}")
         if has_g[name]:
             if layer.weighted:
                 # W^T delta, plus the products without weights (attention's scores and
@@ -288,20 +296,20 @@ def _primitives(
             else:  # pass-through: one element operation per input element
                 g_macs = b * sum(layers[p].out_elements for p in inputs[name])
             prims.append(_Primitive(g, name, "G", g_macs))
-            edge(d, g, act_bytes(layer))  # delta_l
+            edge(d, g, act_bytes(layer), f"delta:{name}")
         if layer.weighted:
             wbytes = costs.data_bytes(layer.params)
             s = distance[name]
             prims.append(_Primitive(w, name, "W", b * layer.weight_macs))
             prims.append(_Primitive(u, name, "U", layer.params))
-            edge(u, f, wbytes, s, name)
+            edge(u, f, wbytes, f"w:{name}", s, name)
             if has_g[name]:
-                edge(u, g, wbytes, s, name)
-            edge(d, w, act_bytes(layer))  # delta_l
+                edge(u, g, wbytes, f"w:{name}", s, name)
+            edge(d, w, act_bytes(layer), f"delta:{name}")
             for p in inputs[name]:
-                edge(f"F:{p}", w, act_bytes(layers[p]))  # a_{l-1}
-            edge(w, u, wbytes)  # dW_l
-            edge(u, u, 0, 1)  # the weights stay where they are
+                edge(f"F:{p}", w, act_bytes(layers[p]), f"a:{p}")  # a_{l-1}
+            edge(w, u, wbytes, f"dW:{name}")
+            edge(u, u, 0, None, 1)  # the weights stay where they are
     return prims, edges
 
 
@@ -354,7 +362,7 @@ def group_edges(edges: Iterable[Edge], group: Mapping[str, str]) -> list[Edge]:
     parallel edges are reduced by :func:`_merge_edges`.
     """
     merged = [
-        Edge(group[e.src], group[e.dst], e.distance, e.comm, e.bytes, e.weights)
+        replace(e, src=group[e.src], dst=group[e.dst])
         for e in edges
         if not (group[e.src] == group[e.dst] and e.distance == 0)
     ]
@@ -364,27 +372,19 @@ def group_edges(edges: Iterable[Edge], group: Mapping[str, str]) -> list[Edge]:
 def _merge_edges(edges: list[Edge]) -> list[Edge]:
     """Drop edges implied by a parallel edge between the same two tasks.
 
-    ``u -> v`` with ``(w1, c1)`` implies ``(w2, c2)`` when ``w1 <= w2`` and
-    ``c1 >= c2`` (``T > 0``), so only the Pareto front of (small distance,
-    large comm) is kept. Weight edges are compared only with weight edges of
-    the same layer: their distance is the layer's staleness, which a solver or
-    :meth:`TaskGraph.with_staleness` may still change.
+    Only edges of one tensor (and the same fixed ``comm``, if any) are compared,
+    since different tensors are different messages. Of those, ``u -> v`` with
+    distance ``w1`` implies the same message at ``w2 >= w1`` (``T > 0``), so
+    only the smallest distance is kept. Weight edges are compared only with
+    weight edges of the same layer: their distance is the layer's staleness,
+    which a solver or :meth:`TaskGraph.with_staleness` may still change.
     """
-    groups: dict[tuple[str, str, str | None], list[Edge]] = {}
+    groups: dict[tuple[object, ...], list[Edge]] = {}
     for e in edges:
-        groups.setdefault((e.src, e.dst, e.weights), []).append(e)
+        groups.setdefault((e.src, e.dst, e.weights, e.tensor, e.comm, e.bytes), []).append(e)
     out: list[Edge] = []
     for group in groups.values():
-        best: dict[int, Edge] = {}
-        for e in group:
-            prev = best.get(e.distance)
-            if prev is None or (e.comm, e.bytes) > (prev.comm, prev.bytes):
-                best[e.distance] = e
-        kept: list[Edge] = []
-        for dist in sorted(best):
-            e = best[dist]
-            if not kept or e.comm > kept[-1].comm:
-                kept.append(e)
+        kept = [min(group, key=lambda e: e.distance)]
         out.extend(kept)
     return out
 

@@ -1,13 +1,17 @@
-"""The validator: check a periodic schedule against the definition of DESIGN.md section 1.
+"""The validator: check a periodic schedule against the model of ``formulations/README.md``.
 
 Iteration ``i`` of task ``v`` runs on processor ``p_v`` during
-``[s_v + i*T, s_v + i*T + d_v)``. A schedule is valid when
+``[s_v + i*T, s_v + i*T + d_v)``, where ``d_v = ceil(d / speed(p_v))`` is the
+task's duration on that processor. A schedule is valid when
 
 * the period ``T`` and the number of processors ``P`` are positive integers;
 * every task of the graph has exactly one assignment (no task missing, no
   unknown name), with an integer start and an integer processor in ``0..P-1``;
-* every edge ``u -> v`` with distance ``w`` and communication cost ``c``
-  satisfies ``s_v + w*T >= s_u + d_u + c*[p_u != p_v]`` (self-loops included);
+* every edge ``u -> v`` with distance ``w`` satisfies
+  ``s_v + w*T >= s_u + d_u + c(p_u, p_v)`` (self-loops included), where
+  ``c`` is 0 on one processor and otherwise the edge's fixed ``comm`` or the
+  time its bytes take on the link class of the pair, recomputed from the
+  embedded platform;
 * on every processor no two task instances ever overlap, a task with its own
   later iterations included: the arcs ``[s_v mod T, s_v mod T + d_v)`` on a
   circle of length ``T`` are pairwise disjoint, and no ``d_v`` exceeds ``T``
@@ -17,17 +21,19 @@ Only ``s_v mod T`` matters for the resources; starts may be negative or beyond
 ``T``.
 
 This module deliberately shares no code with the formulations and heuristics
-(it imports only the graph and schedule types), so that it can catch their
-mistakes. It checks the distances of the graph embedded in the schedule, as
+(it imports only the graph, platform and schedule types), so that it can catch
+their mistakes. It checks the distances of the graph embedded in the schedule, as
 given.
 """
 
 from __future__ import annotations
 
 import heapq
+import math
 import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, Literal
 
 from .graph import Edge
@@ -111,12 +117,13 @@ def _is_int(value: Any) -> bool:
 
 
 def validate(schedule: Schedule) -> list[Violation]:
-    """Check ``schedule`` against the definition of a periodic schedule.
+    """Check ``schedule`` against the definition of a periodic schedule on its platform.
 
     Parameters
     ----------
     schedule
-        The schedule to check, with the graph (and distances) it schedules.
+        The schedule to check, with the graph (and distances) it schedules and
+        the platform it runs on.
 
     Returns
     -------
@@ -131,37 +138,56 @@ def validate(schedule: Schedule) -> list[Violation]:
 
     Notes
     -----
-    The overlap check sorts each processor's arcs by ``s mod T`` and sweeps
-    over two turns of the circle, so it takes ``O(n log n + k)`` time for
-    ``n`` tasks and ``k`` overlapping pairs.
+    Durations and communication costs are recomputed here from the graph and
+    the platform (``ceil(d / speed)``; ``ceil((latency + bytes / bandwidth) /
+    unit)`` of the pair's link class), not taken from any solver. The overlap
+    check sorts each processor's arcs by ``s mod T`` and sweeps over two turns
+    of the circle, so it takes ``O(n log n + k)`` time for ``n`` tasks and
+    ``k`` overlapping pairs.
     """
-    graph = schedule.graph
     out: list[Violation] = []
+    T = _check_period(schedule.period, out)
+    P = _check_count(schedule, out)
+    start, proc = _check_assignments(schedule, P, out)
+    if not T:
+        return out
+    placed = {t.name for t in schedule.graph.tasks if t.name in start and t.name in proc}
+    duration = _durations(schedule, proc, placed, P)
+    out.extend(_check_precedence(schedule, T, start, proc, placed, duration))
+    if P:
+        out.extend(_check_resources(schedule, T, P, start, proc, placed, duration))
+    return out
 
-    period = schedule.period
-    period_ok = _is_int(period) and period > 0
-    if not period_ok:
-        out.append(Violation("period", f"period must be a positive integer, got {period!r}"))
-    T = int(period) if period_ok else 0
 
+def _check_period(period: Any, out: list[Violation]) -> int:
+    """The period, or 0 (with a violation) when it is no positive integer."""
+    if _is_int(period) and period > 0:
+        return int(period)
+    out.append(Violation("period", f"period must be a positive integer, got {period!r}"))
+    return 0
+
+
+def _check_count(schedule: Schedule, out: list[Violation]) -> int:
+    """The processor count, or 0 (with a violation) when it is no positive integer."""
     nprocs = schedule.processors
-    nprocs_ok = _is_int(nprocs) and nprocs > 0
-    if not nprocs_ok:
-        out.append(
-            Violation(
-                "processor", f"number of processors must be a positive integer, got {nprocs!r}"
-            )
-        )
-    P = int(nprocs) if nprocs_ok else 0
+    if _is_int(nprocs) and nprocs > 0:
+        return int(nprocs)
+    out.append(
+        Violation("processor", f"number of processors must be a positive integer, got {nprocs!r}")
+    )
+    return 0
 
+
+def _check_assignments(
+    schedule: Schedule, P: int, out: list[Violation]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Integer starts and processors of the tasks that have them; violations for the rest."""
     proc_map: Mapping[str, Any] = schedule.processor
     start_map: Mapping[str, Any] = schedule.start
-
-    # ---------------------------------------------------------- assignments
     start: dict[str, int] = {}
     proc: dict[str, int] = {}
     bad_proc: list[Violation] = []
-    for t in graph.tasks:
+    for t in schedule.graph.tasks:
         name = t.name
         has_p, has_s = name in proc_map, name in start_map
         if not has_p and not has_s:
@@ -187,43 +213,80 @@ def validate(schedule: Schedule) -> list[Violation]:
                         "processor", f"task {name}: processor {p!r} is not an integer", (name,)
                     )
                 )
-            else:
-                proc[name] = int(p)
-                if nprocs_ok and not 0 <= p < P:
-                    bad_proc.append(
-                        Violation(
-                            "processor",
-                            f"task {name}: processor {p} is out of range 0..{P - 1} "
-                            f"({P} processor{'s' if P != 1 else ''})",
-                            (name,),
-                            processor=int(p),
-                        )
+                continue
+            proc[name] = int(p)
+            if P and not 0 <= p < P:
+                bad_proc.append(
+                    Violation(
+                        "processor",
+                        f"task {name}: processor {p} is out of range 0..{P - 1} "
+                        f"({P} processor{'s' if P != 1 else ''})",
+                        (name,),
+                        processor=int(p),
                     )
-    known = graph._index
+                )
+    known = {t.name for t in schedule.graph.tasks}
     for what, mapping in (("processor", proc_map), ("start time", start_map)):
         for name in mapping:
             if name not in known:
                 out.append(
-                    Violation(
-                        "assignment",
-                        f"{what} given for unknown task {name!r}",
-                        (str(name),),
-                    )
+                    Violation("assignment", f"{what} given for unknown task {name!r}", (str(name),))
                 )
     out.extend(bad_proc)
+    return start, proc
 
-    if not period_ok:
-        return out
-    placed = {t.name for t in graph.tasks if t.name in start and t.name in proc}
-    duration = {t.name: t.duration for t in graph.tasks}
 
-    # ----------------------------------------------------------- precedence
-    for e in graph.edges:
+def _durations(
+    schedule: Schedule, proc: Mapping[str, int], placed: set[str], P: int
+) -> dict[str, int]:
+    """Each placed task's duration on its processor: ``ceil(d / speed)``, exactly."""
+    speeds = [p.speed for p in schedule.platform.processors]
+    out: dict[str, int] = {}
+    for t in schedule.graph.tasks:
+        p = proc.get(t.name)
+        if t.name in placed and p is not None and 0 <= p < min(P, len(speeds)):
+            out[t.name] = math.ceil(Fraction(t.duration) / Fraction(speeds[p]))
+        else:
+            out[t.name] = t.duration
+    return out
+
+
+def _comm(schedule: Schedule, e: Edge, pu: int, pv: int) -> int:
+    """What edge ``e`` costs from processor ``pu`` to ``pv``: 0 on one processor."""
+    if pu == pv:
+        return 0
+    if e.comm is not None:
+        return e.comm
+    if e.bytes == 0:
+        return 0
+    platform = schedule.platform
+    same_node = platform.processors[pu].node == platform.processors[pv].node
+    link = platform.intra if same_node else platform.inter
+    unit = schedule.graph.time_unit_seconds
+    if unit is None:  # the Problem refuses such graphs; a hand-made schedule may not
+        return 0
+    x = (link.latency + e.bytes / link.bandwidth) / unit
+    return math.ceil(x - 1e-9 * abs(x))
+
+
+def _check_precedence(
+    schedule: Schedule,
+    T: int,
+    start: Mapping[str, int],
+    proc: Mapping[str, int],
+    placed: set[str],
+    duration: Mapping[str, int],
+) -> list[Violation]:
+    """Every edge ``u -> v``: ``s_v + w*T >= s_u + d_u + c(p_u, p_v)``."""
+    out = []
+    P = schedule.processors
+    for e in schedule.graph.edges:
         u, v = e.src, e.dst
         if u not in placed or v not in placed:
             continue
         pu, pv = proc[u], proc[v]
-        charged = e.comm if pu != pv else 0
+        in_range = 0 <= pu < P and 0 <= pv < P
+        charged = _comm(schedule, e, pu, pv) if in_range else (e.comm or 0) * (pu != pv)
         end_u = start[u] + duration[u]
         need = end_u + charged  # when iteration w of v may start at the earliest
         have = start[v] + e.distance * T
@@ -239,17 +302,28 @@ def validate(schedule: Schedule) -> list[Violation]:
         out.append(
             Violation(
                 "precedence",
-                f"edge {u} -> {v} (distance {e.distance}, comm {e.comm}, {where}): "
+                f"edge {u} -> {v} (distance {e.distance}, comm "
+                f"{charged if e.comm is None else e.comm}, {where}): "
                 f"{dst_desc} starts at {have} but needs >= {need} ({reason}; short by {short})",
                 (u, v),
                 amount=short,
                 edge=e,
             )
         )
+    return out
 
-    # ------------------------------------------------------------ resources
-    if not nprocs_ok:
-        return out
+
+def _check_resources(
+    schedule: Schedule,
+    T: int,
+    P: int,
+    start: dict[str, int],
+    proc: Mapping[str, int],
+    placed: set[str],
+    duration: dict[str, int],
+) -> list[Violation]:
+    """No two task instances overlap on a processor, a task's own iterations included."""
+    graph = schedule.graph
     order = {t.name: i for i, t in enumerate(graph.tasks)}
     by_proc: dict[int, list[str]] = {}
     for t in graph.tasks:
@@ -269,8 +343,7 @@ def validate(schedule: Schedule) -> list[Violation]:
             i, j = (0, k) if k >= 0 else (-k, 0)
             overlaps.append((order[a], order[b], _overlap(a, b, i, j, p, start, duration, T)))
     overlaps.sort(key=lambda x: (x[0], x[1]))
-    out.extend(v for _, _, v in overlaps)
-    return out
+    return [v for _, _, v in overlaps]
 
 
 def _circle_overlaps(

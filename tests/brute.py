@@ -1,17 +1,22 @@
 """A brute force for the least period of tiny instances, and a generator of them.
 
 It shares nothing with the solvers or the bounds: it enumerates processor
-assignments (up to renaming) and start offsets, and decides the stages by a
-longest-path test.
+assignments (up to renaming when the processors are identical) and start
+offsets, and decides the stages by a longest-path test. Durations on each
+processor and the cost of each edge between two processors are computed here
+from the platform, by the rules of ``formulations/README.md``.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+from fractions import Fraction
 
 from hypothesis import strategies as st
 
 from lpsched.graph import Edge, Task, TaskGraph
+from lpsched.platform import Link, Platform, Processor
 
 
 # ------------------------------------------------------------------ brute force
@@ -44,9 +49,10 @@ def _stages_exist(n: int, need: list[tuple[int, int, int]]) -> bool:
     return False
 
 
-def _offsets_exist(proc: list[int], d: list[int], edges: list, T: int) -> bool:
+def _offsets_exist(proc: list[int], dp: list[list[int]], edges: list, T: int) -> bool:
     """Offsets in [0, T) with disjoint arcs per processor and stages for every edge."""
-    n = len(d)
+    n = len(dp)
+    d = [dp[v][proc[v]] for v in range(n)]
     r = [0] * n
 
     def disjoint(v: int) -> bool:
@@ -59,7 +65,7 @@ def _offsets_exist(proc: list[int], d: list[int], edges: list, T: int) -> bool:
     def place(v: int) -> bool:
         if v == n:
             need = [
-                (u, w, math.ceil((r[u] + d[u] + c * (proc[u] != proc[w]) - r[w]) / T) - dist)
+                (u, w, math.ceil((r[u] + d[u] + c[proc[u]][proc[w]] - r[w]) / T) - dist)
                 for u, w, dist, c in edges
             ]
             return _stages_exist(n, need)
@@ -73,33 +79,75 @@ def _offsets_exist(proc: list[int], d: list[int], edges: list, T: int) -> bool:
     return place(0)
 
 
-def _feasible(graph: TaskGraph, P: int, T: int, distance: dict[int, int]) -> bool:
+def _cost(e: Edge, link: Link, unit: float) -> int:
+    if e.comm is not None:
+        return e.comm
+    if e.bytes == 0:
+        return 0
+    x = (link.latency + e.bytes / link.bandwidth) / unit
+    return math.ceil(x - 1e-9 * x)
+
+
+def _tables(graph: TaskGraph, platform: Platform) -> tuple[list[list[int]], list]:
+    """Durations ``dp[v][p]`` and edges ``(u, v, distance, c[p][q])``."""
+    P = platform.P
+    dp = [
+        [math.ceil(Fraction(t.duration) / Fraction(q.speed)) for q in platform.processors]
+        for t in graph.tasks
+    ]
+    unit = graph.time_unit_seconds or 1.0
+    nodes = [q.node for q in platform.processors]
     idx = {t.name: i for i, t in enumerate(graph.tasks)}
-    d = [t.duration for t in graph.tasks]
-    n = len(d)
-    if max(d) > T:
+    edges = []
+    for e in graph.edges:
+        c = [
+            [
+                0
+                if p == q
+                else _cost(e, platform.intra if nodes[p] == nodes[q] else platform.inter, unit)
+                for q in range(P)
+            ]
+            for p in range(P)
+        ]
+        edges.append((idx[e.src], idx[e.dst], e, c))
+    return dp, edges
+
+
+def _feasible(graph: TaskGraph, platform: Platform, T: int, distance: dict[int, int]) -> bool:
+    dp, raw = _tables(graph, platform)
+    n, P = len(dp), platform.P
+    if any(min(row) > T for row in dp):
         return False
-    edges = [(idx[e.src], idx[e.dst], distance[i], e.comm) for i, e in enumerate(graph.edges)]
-    for proc in _assignments(n, P):
-        if any(sum(d[v] for v in range(n) if proc[v] == p) > T for p in range(P)):
+    edges = [(u, v, distance[i], c) for i, (u, v, _e, c) in enumerate(raw)]
+    identical = len(set(platform.processors)) == 1 and platform.nodes == 1
+    choices = _assignments(n, P) if identical else itertools.product(range(P), repeat=n)
+    for proc in choices:
+        proc = list(proc)
+        loads = [0] * P
+        for v in range(n):
+            loads[proc[v]] += dp[v][proc[v]]
+        if max(loads) > T:
             continue
-        if _offsets_exist(proc, d, edges, T):
+        if _offsets_exist(proc, dp, edges, T):
             return True
     return False
 
 
-def brute_force_period(graph: TaskGraph, P: int) -> int:
+def brute_force_period(graph: TaskGraph, platform: Platform | int) -> int:
     """The least period by enumeration; auto layers take the cap (more never hurts)."""
+    if not isinstance(platform, Platform):
+        platform = Platform.default(platform)
     distance = {}
     for i, e in enumerate(graph.edges):
         auto = graph.staleness_cap is not None and e.weights is not None
         distance[i] = graph.staleness_cap if auto else e.distance
-    d = [t.duration for t in graph.tasks]
-    lb = max(max(d), math.ceil(sum(d) / P))
-    for T in range(lb, sum(d) + 1):
-        if _feasible(graph, P, T, distance):
+    dp, _ = _tables(graph, platform)
+    lb = max(min(row) for row in dp)
+    top = min(sum(dp[v][p] for v in range(len(dp))) for p in range(platform.P))
+    for T in range(lb, top + 1):
+        if _feasible(graph, platform, T, distance):
             return T
-    raise AssertionError("one processor at T = sum(d) is always feasible")
+    raise AssertionError("one processor at T = its total work is always feasible")
 
 
 # ------------------------------------------------------------------- generators
@@ -129,3 +177,28 @@ def tiny_graphs(
                 continue
         edges.append(Edge(f"t{u}", f"t{v}", w, c, bytes=8 * (c + 1)))
     return TaskGraph(tuple(Task(f"t{i}", dur) for i, dur in enumerate(durations)), tuple(edges))
+
+
+@st.composite
+def tiny_byte_graphs(draw: st.DrawFn, max_tasks: int = 5, max_duration: int = 4) -> TaskGraph:
+    """Like :func:`tiny_graphs`, but edges carry bytes (0..2) and no fixed comm.
+
+    With the time unit ``1us`` and the links of :func:`tiny_platforms`, a byte
+    costs one unit within a node and two between nodes.
+    """
+    g = draw(tiny_graphs(max_tasks=max_tasks, max_duration=max_duration, max_comm=2))
+    edges = tuple(Edge(e.src, e.dst, e.distance, None, e.comm or 0) for e in g.edges)
+    return TaskGraph(g.tasks, edges, time_unit="1us")
+
+
+@st.composite
+def tiny_platforms(draw: st.DrawFn, max_procs: int = 3) -> Platform:
+    """1..3 processors of speeds 0.5..2, in one or two nodes; 1 B/us intra, 0.5 B/us inter."""
+    P = draw(st.integers(1, max_procs))
+    speeds = draw(st.lists(st.sampled_from([0.5, 1.0, 1.5, 2.0]), min_size=P, max_size=P))
+    two = P > 1 and draw(st.booleans())
+    nodes = [0] * P if not two else [0] + [draw(st.integers(0, 1)) for _ in range(P - 1)]
+    if two and 1 not in nodes:
+        nodes[-1] = 1
+    procs = tuple(Processor(s, None, n) for s, n in zip(speeds, nodes, strict=True))
+    return Platform(procs, Link(1e6, 0.0), Link(0.5e6, 0.0))

@@ -655,7 +655,7 @@ def _to_schedule(inst: _Instance, sol: _Solution) -> Schedule:
     first = min(sol.start)  # starts from 0: a common shift changes nothing
     return Schedule(
         graph=graph,
-        processors=inst.P,
+        platform=inst.P,
         period=sol.T,
         processor={name: sol.proc[v] for v, name in enumerate(inst.names)},
         start={name: sol.start[v] - first for v, name in enumerate(inst.names)},

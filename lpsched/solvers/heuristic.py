@@ -1172,7 +1172,7 @@ def modulo_schedule(
     lo_start = min(start)
     return Schedule(
         graph=graph,
-        processors=processors,
+        platform=processors,
         period=T,
         processor={t.name: proc[i] for i, t in enumerate(graph.tasks)},
         start={t.name: start[i] - lo_start for i, t in enumerate(graph.tasks)},

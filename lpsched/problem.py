@@ -1,0 +1,179 @@
+"""A problem: one task graph on one platform, with everything the solvers derive from the pair.
+
+:class:`Problem` is built once and handed to every solver and bound. It holds a
+task's duration on each processor (``ceil(d / speed)``), each edge's
+communication cost in each link class, and the lower bounds, computed once.
+The validator does not use it: it recomputes all of this from the schedule
+file, so that it can catch the solvers' mistakes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from .errors import InputError
+from .graph import Edge, TaskGraph
+from .platform import LINK_CLASSES, Link, Platform, platform_of
+
+if TYPE_CHECKING:
+    from .bounds import Bounds
+
+# Products of floats that are integers in exact arithmetic (3 * 25e-6 / 25e-6) land a
+# few ulps above the integer; this tolerance keeps ceil() from adding a unit.
+_REL_TOL = 1e-9
+
+
+def scaled_duration(duration: int, speed: float) -> int:
+    """``ceil(duration / speed)``, exactly (the speed is taken as the float it is)."""
+    return max(1, math.ceil(Fraction(duration) / Fraction(speed)))
+
+
+def message_units(nbytes: int, link: Link, unit_seconds: float) -> int:
+    """Time units one message of ``nbytes`` takes on ``link``: ``ceil((lat + b/bw) / unit)``.
+
+    No bytes, no message: 0, not even the latency.
+    """
+    if nbytes == 0:
+        return 0
+    x = (link.latency + nbytes / link.bandwidth) / unit_seconds
+    return math.ceil(x - _REL_TOL * abs(x))
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A task graph on a platform: the instance every solver and bound takes.
+
+    Parameters
+    ----------
+    graph
+        The task graph (durations at speed 1).
+    platform
+        The platform; an integer ``P`` is the default platform of ``P`` processors.
+
+    Attributes
+    ----------
+    durations
+        ``durations[v][p]``: task ``v``'s duration on processor ``p``.
+    comm
+        ``comm[e]``: edge ``e``'s cost across processors per link class,
+        ``{"intra": c, "inter": c}`` (equal for a fixed ``comm``).
+
+    Raises
+    ------
+    InputError
+        When edges carry bytes but the graph's time unit is no time (then no
+        link time can be expressed in it).
+    """
+
+    graph: TaskGraph
+    platform: Platform
+    durations: tuple[tuple[int, ...], ...] = field(init=False, repr=False)
+    comm: tuple[dict[str, int], ...] = field(init=False, repr=False)
+
+    def __init__(self, graph: TaskGraph, platform: Platform | int) -> None:
+        object.__setattr__(self, "graph", graph)
+        object.__setattr__(self, "platform", platform_of(platform))
+        speeds = self.platform.speeds
+        object.__setattr__(
+            self,
+            "durations",
+            tuple(tuple(scaled_duration(t.duration, s) for s in speeds) for t in graph.tasks),
+        )
+        object.__setattr__(self, "comm", tuple(self._edge_costs(e) for e in graph.edges))
+
+    def _edge_costs(self, e: Edge) -> dict[str, int]:
+        if e.comm is not None:
+            return dict.fromkeys(LINK_CLASSES, e.comm)
+        if e.bytes == 0:
+            return dict.fromkeys(LINK_CLASSES, 0)
+        unit = self.graph.time_unit_seconds
+        if unit is None:
+            raise InputError(
+                f"edge {e.src} -> {e.dst} carries bytes, but the time unit "
+                f"{self.graph.time_unit!r} is no time; give the edge a fixed 'comm'"
+            )
+        links = {"intra": self.platform.intra, "inter": self.platform.inter}
+        return {c: message_units(e.bytes, links[c], unit) for c in LINK_CLASSES}
+
+    # ------------------------------------------------------------------ access
+    @property
+    def P(self) -> int:  # noqa: N802 (the field's name for the processor count)
+        """Number of processors."""
+        return self.platform.P
+
+    @property
+    def n(self) -> int:
+        """Number of tasks."""
+        return self.graph.n
+
+    def duration(self, v: int, p: int) -> int:
+        """Duration of task ``v`` (an index) on processor ``p``."""
+        return self.durations[v][p]
+
+    def edge_cost(self, e: int, p: int, q: int) -> int:
+        """Communication cost of edge ``e`` (an index) from processor ``p`` to ``q``."""
+        if p == q:
+            return 0
+        return self.comm[e][self.platform.link_class(p, q)]
+
+    @cached_property
+    def min_durations(self) -> list[int]:
+        """Each task's duration on the fastest processor."""
+        return [min(row) for row in self.durations]
+
+    @cached_property
+    def min_comm(self) -> list[int]:
+        """Each edge's cheapest cost across processors (the class of the cheapest link)."""
+        classes = ["intra"] if self.platform.nodes == 1 else list(LINK_CLASSES)
+        if self.P == 1:
+            return [0 for _ in self.comm]
+        return [min(c[k] for k in classes) for c in self.comm]
+
+    @property
+    def uniform(self) -> bool:
+        """Identical processors and one link class: durations and costs need no processor."""
+        return self.platform.uniform
+
+    def relaxed_graph(self) -> TaskGraph:
+        """The graph with every duration at the fastest speed and every cost at the cheapest link.
+
+        Every schedule of this problem is a schedule of the relaxed graph on
+        ``P`` identical processors (tasks only get shorter, messages cheaper),
+        so any lower bound of the relaxed graph bounds this problem. On a
+        uniform platform it is this problem exactly.
+        """
+        tasks = tuple(
+            replace(t, duration=d)
+            for t, d in zip(self.graph.tasks, self.min_durations, strict=True)
+        )
+        edges = tuple(
+            replace(e, comm=c) for e, c in zip(self.graph.edges, self.min_comm, strict=True)
+        )
+        return replace(self.graph, tasks=tasks, edges=edges)
+
+    @cached_property
+    def bounds(self) -> Bounds:
+        """The lower bounds (:func:`lpsched.bounds.lower_bounds`), computed once."""
+        from .bounds import problem_bounds
+
+        return problem_bounds(self)
+
+    @property
+    def lower_bound(self) -> int:
+        """The best lower bound on the period."""
+        return self.bounds.lower_bound
+
+
+def as_problem(graph: TaskGraph | Problem, platform: Platform | int | None = None) -> Problem:
+    """A :class:`Problem` from a problem, or from a graph and a platform (or ``P``)."""
+    if isinstance(graph, Problem):
+        if platform is not None and platform_of(platform) != graph.platform:
+            raise InputError("a Problem already has its platform; pass no other")
+        return graph
+    if platform is None:
+        raise InputError("a task graph needs a platform or a processor count")
+    return Problem(graph, platform)

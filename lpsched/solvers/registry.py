@@ -1,0 +1,244 @@
+"""The solvers lpsched offers, what each accepts, and how each is called.
+
+Every solver is a function ``run(problem, options) -> Result`` registered here
+with its capabilities; :func:`lpsched.solve.solve` checks a request against
+them (a time limit, a secondary objective, a model export, heterogeneous
+processors, several nodes) before any work, so that no caller tests solver
+names. A new solver is one entry in :data:`SOLVERS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ..errors import InputError
+from ..problem import Problem
+from ..schedule import Result, Schedule
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a caller asks of a solver besides the problem.
+
+    Parameters
+    ----------
+    time_limit
+        Seconds for the whole call, or ``None``.
+    seed, workers
+        Random seed; search workers (CP-SAT).
+    secondary
+        ``"comm"``, ``"staleness"`` or ``None``: the objective at the best period.
+    log
+        Receives progress lines; ``None`` for silence.
+    export
+        MILP only: a ``.lp`` or ``.mps`` path for the model of the best period.
+    initial
+        A valid schedule of the problem to start from (a warm start).
+    """
+
+    time_limit: float | None = None
+    seed: int = 0
+    workers: int | None = None
+    secondary: str | None = "comm"
+    log: Log | None = None
+    export: str | None = None
+    initial: Schedule | None = None
+
+
+@dataclass(frozen=True)
+class SolverInfo:
+    """A solver and its declared capabilities.
+
+    Attributes
+    ----------
+    name, description
+        As the command line lists them.
+    run
+        ``run(problem, options) -> Result``.
+    exact
+        Whether it can prove a period minimal by search (not only by a bound).
+    warm_start
+        Whether it starts from the heuristic's schedule.
+    secondaries
+        The secondary objectives it accepts besides none.
+    export
+        Whether it can write its model (``--export``).
+    heterogeneous
+        Whether it schedules processors of different speeds.
+    topology
+        Whether it schedules platforms of several nodes with different links.
+    """
+
+    name: str
+    description: str
+    run: Callable[[Problem, Options], Result]
+    exact: bool = False
+    warm_start: bool = False
+    secondaries: tuple[str, ...] = ()
+    export: bool = False
+    heterogeneous: bool = False
+    topology: bool = False
+
+    def check(self, problem: Problem, options: Options) -> None:
+        """Raise :class:`InputError` when this solver cannot take the request."""
+        if options.secondary is not None and options.secondary not in self.secondaries:
+            takes = [s.name for s in SOLVERS.values() if options.secondary in s.secondaries]
+            raise InputError(f"--secondary {options.secondary} needs --solver {' or '.join(takes)}")
+        if options.export is not None and not self.export:
+            takes = [s.name for s in SOLVERS.values() if s.export]
+            raise InputError(f"--export needs --solver {' or '.join(takes)}")
+        platform = problem.platform
+        if len(set(platform.speeds)) > 1 and not self.heterogeneous:
+            raise InputError(
+                f"--solver {self.name} does not schedule processors of different speeds"
+            )
+        if not platform.uniform and len(set(platform.speeds)) == 1 and not self.topology:
+            raise InputError(
+                f"--solver {self.name} does not schedule several nodes with other links"
+            )
+
+
+# ----------------------------------------------------------------- uniform adapters
+def uniform_graph(problem: Problem) -> Any:
+    """The task graph with durations and costs fixed for a uniform platform.
+
+    On a uniform platform every processor gives a task the same duration and
+    every pair of processors the same link, so a solver written for ``P``
+    identical processors and fixed edge costs solves the problem exactly.
+    """
+    return problem.relaxed_graph()
+
+
+def lift(problem: Problem, schedule: Schedule) -> Schedule:
+    """A schedule of :func:`uniform_graph` as a schedule of the problem (same starts)."""
+    graph = problem.graph
+    if schedule.graph.staleness_cap is None and graph.staleness_cap is not None:
+        graph = graph.with_staleness(schedule.graph.staleness())
+    return Schedule(graph, problem.platform, schedule.period, schedule.processor, schedule.start)
+
+
+def lift_result(problem: Problem, result: Result) -> Result:
+    """:func:`lift` applied to a result's schedule."""
+    if result.schedule is None:
+        return result
+    return replace(result, schedule=lift(problem, result.schedule))
+
+
+def _heuristic(problem: Problem, options: Options) -> Result:
+    from .heuristic import modulo_schedule
+    from .toolkit import claim
+
+    graph = uniform_graph(problem)
+    sched = modulo_schedule(graph, problem.P, lower_bound=problem.lower_bound, seed=options.seed)
+    lb = problem.lower_bound
+    return Result(lift(problem, sched), claim(sched.period, lb), lb, "heuristic", 0.0)
+
+
+def _pipedream(problem: Problem, options: Options) -> Result:
+    from .pipedream import pipedream_schedule
+    from .toolkit import claim
+
+    sched = pipedream_schedule(uniform_graph(problem), problem.P)
+    lb = problem.lower_bound
+    return Result(lift(problem, sched), claim(sched.period, lb), lb, "pipedream", 0.0)
+
+
+def _uniform_initial(problem: Problem, options: Options) -> Schedule:
+    from .heuristic import modulo_schedule
+
+    if options.initial is not None:
+        return options.initial
+    return modulo_schedule(
+        uniform_graph(problem), problem.P, lower_bound=problem.lower_bound, seed=options.seed
+    )
+
+
+def _cpsat(problem: Problem, options: Options) -> Result:
+    from .cpsat import solve_cpsat
+
+    initial = _uniform_initial(problem, options)
+    if options.log is not None:
+        options.log(f"heuristic: period {initial.period}, lower bound {problem.lower_bound}")
+    result = solve_cpsat(
+        uniform_graph(problem),
+        problem.P,
+        lower_bound=problem.lower_bound,
+        initial=initial,
+        time_limit=options.time_limit,
+        workers=options.workers,
+        seed=options.seed,
+        secondary=options.secondary,
+        log=options.log,
+    )
+    return lift_result(problem, result)
+
+
+def _milp(backend: str) -> Callable[[Problem, Options], Result]:
+    def run(problem: Problem, options: Options) -> Result:
+        from .milp import solve_milp
+
+        initial = _uniform_initial(problem, options)
+        if options.log is not None:
+            options.log(f"heuristic: period {initial.period}, lower bound {problem.lower_bound}")
+        result = solve_milp(
+            uniform_graph(problem),
+            problem.P,
+            backend=backend,
+            lower_bound=problem.lower_bound,
+            initial=initial,
+            time_limit=options.time_limit,
+            seed=options.seed,
+            secondary=options.secondary,
+            export=options.export,
+            log=options.log,
+        )
+        return lift_result(problem, result)
+
+    return run
+
+
+SOLVERS: dict[str, SolverInfo] = {
+    s.name: s
+    for s in (
+        SolverInfo(
+            "heuristic",
+            "modulo list scheduling (Rau's iterative modulo scheduling with processor choice)",
+            _heuristic,
+        ),
+        SolverInfo(
+            "pipedream",
+            "PipeDream planner: contiguous stages by dynamic programming (the baseline)",
+            _pipedream,
+        ),
+        SolverInfo(
+            "cpsat",
+            "exact CP-SAT model (OR-Tools), warm-started by the heuristic",
+            _cpsat,
+            exact=True,
+            warm_start=True,
+            secondaries=("comm", "staleness"),
+        ),
+        SolverInfo(
+            "milp",
+            "exact MILP (PuLP + HiGHS), warm-started by the heuristic",
+            _milp("highs"),
+            exact=True,
+            warm_start=True,
+            secondaries=("comm",),
+            export=True,
+        ),
+        SolverInfo(
+            "milp-cbc",
+            "exact MILP (PuLP + bundled CBC), warm-started by the heuristic",
+            _milp("cbc"),
+            exact=True,
+            warm_start=True,
+            secondaries=("comm",),
+            export=True,
+        ),
+    )
+}

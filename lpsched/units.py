@@ -1,0 +1,122 @@
+"""Physical quantities: one parser for times, sizes and bandwidths, and readable output.
+
+Every flag and file field that holds a physical quantity goes through
+:func:`parse_quantity`, so ``25us``, ``0.1ms``, ``80GB``, ``80GiB``, ``25GB/s``
+and ``200Gb/s`` are accepted everywhere alike. A bare number is taken in SI base
+units (seconds, bytes, bytes per second). Decimal prefixes are powers of 1000,
+binary ones (``KiB``, ``MiB``, ``GiB``, ``TiB``) powers of 1024; a lower-case
+``b`` is a bit.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+from typing import Literal
+
+from .errors import InputError
+
+Kind = Literal["time", "bytes", "bandwidth"]
+
+_TIME = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+_PREFIX = {"": 1.0, "K": 1e3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15}
+_BINARY = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40}
+_EXAMPLES = {"time": "'25us' or '0.1ms'", "bytes": "'80GB' or '80GiB'", "bandwidth": "'25GB/s'"}
+_NUMBER = r"([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)"
+
+
+def _size_unit(unit: str) -> float | None:
+    """Bytes per unit for ``B``, ``KB``, ``GiB``, ``Gb`` ..., else ``None``."""
+    m = re.fullmatch(r"(Ki|Mi|Gi|Ti|K|k|M|G|T|P|)([Bb])", unit)
+    if m is None:
+        return None
+    scale = _BINARY.get(m.group(1)) or _PREFIX[m.group(1)]
+    return scale / 8 if m.group(2) == "b" else scale
+
+
+def _unit_scale(unit: str, kind: Kind) -> float | None:
+    if kind == "time":
+        return _TIME.get(unit)
+    if kind == "bytes":
+        return _size_unit(unit)
+    if unit.endswith("/s"):
+        return _size_unit(unit[:-2])
+    if unit.endswith("ps"):  # Gbps, MBps
+        return _size_unit(unit[:-2])
+    return None
+
+
+def parse_quantity(
+    value: object, kind: Kind, what: str, *, allow_zero: bool = False, allow_inf: bool = False
+) -> float:
+    """A physical quantity in SI base units, from ``"25GB/s"``, ``"10us"``, ``80e9`` ...
+
+    Parameters
+    ----------
+    value
+        A number (SI base unit) or a string of a number and an optional unit.
+    kind
+        ``"time"`` (seconds), ``"bytes"`` or ``"bandwidth"`` (bytes per second).
+    what
+        What the value is, for the error message (``"--bandwidth"``).
+    allow_zero, allow_inf
+        Whether ``0`` or infinity is acceptable.
+
+    Raises
+    ------
+    InputError
+        One line naming ``what``, the value and an example of the expected form.
+    """
+    if isinstance(value, bool):
+        raise InputError(f"{what} must be a quantity like {_EXAMPLES[kind]}, got {value!r}")
+    if isinstance(value, numbers.Real):
+        number = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.lower() in ("inf", "infinity", "unlimited"):
+            number = math.inf
+        else:
+            m = re.fullmatch(_NUMBER + r"\s*([A-Za-zµ/]*)", text)
+            scale = None if m is None else (_unit_scale(m.group(2), kind) if m.group(2) else 1.0)
+            if m is None or scale is None:
+                raise InputError(f"{what} must be a quantity like {_EXAMPLES[kind]}, got {value!r}")
+            number = float(m.group(1)) * scale
+    else:
+        raise InputError(f"{what} must be a quantity like {_EXAMPLES[kind]}, got {value!r}")
+    if math.isnan(number) or number < 0 or (number == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise InputError(f"{what} must be {bound}, got {value!r}")
+    if math.isinf(number) and not allow_inf:
+        raise InputError(f"{what} must be finite, got {value!r}")
+    if not math.isinf(number) and (number > 1e30 or (0 < number < 1e-30)):
+        raise InputError(f"{what} is out of range (1e-30 to 1e30 in SI units), got {value!r}")
+    return number
+
+
+def format_ms(seconds: float) -> str:
+    """A time in milliseconds with four significant digits: ``0.01928 -> "19.28 ms"``."""
+    return f"{seconds * 1e3:.4g} ms"
+
+
+def format_bytes(nbytes: float) -> str:
+    """A size in decimal units: ``1.2e10 -> "12 GB"``, ``802816 -> "802.8 kB"``."""
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(nbytes) >= scale:
+            return f"{nbytes / scale:.4g} {unit}"
+    return f"{nbytes:.0f} B"
+
+
+def format_bandwidth(bps: float) -> str:
+    """A bandwidth in GB/s: ``4.5e11 -> "450 GB/s"``."""
+    if math.isinf(bps):
+        return "unlimited"
+    return f"{bps / 1e9:.4g} GB/s"
+
+
+def format_time(seconds: float) -> str:
+    """A short duration with the unit that reads best: ``3e-06 -> "3 us"``."""
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if abs(seconds) >= scale:
+            return f"{seconds / scale:.4g} {unit}"
+    return f"{seconds / 1e-9:.4g} ns"
