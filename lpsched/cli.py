@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .errors import InfeasibleError, InputError
-from .graph import GRAPH_FORMAT, TaskGraph, read_json, write_text_atomic
+from .graph import GRAPH_FORMATS, TaskGraph, read_json, write_text_atomic
 
 
 class _Parser(argparse.ArgumentParser):
@@ -103,7 +103,7 @@ def load_instance(args: argparse.Namespace, processors: int | None = None) -> Ta
     elif path.exists():
         if path.suffix.lower() == ".json":
             data = read_json(path)
-            if isinstance(data, dict) and data.get("format") == GRAPH_FORMAT:
+            if isinstance(data, dict) and data.get("format") in GRAPH_FORMATS:
                 for flag in _NETWORK_FLAGS:
                     if getattr(args, flag, None):
                         option = "--" + flag.replace("_", "-")
@@ -627,7 +627,13 @@ def _add_sweep_args(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
-    parser = _Parser(prog="lpsched", description=__doc__.splitlines()[0])
+    from . import __version__
+
+    parser = _Parser(
+        prog="lpsched",
+        description="Periodic schedules for pipelined DNN training, by integer programming.",
+    )
+    parser.add_argument("--version", action="version", version=f"lpsched {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("networks", help="built-in networks, their layers and total cost")
@@ -704,12 +710,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that Python's exit flush does not raise again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is no real file (tests capture it)
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
+    except BrokenPipeError:
+        # `lpsched graph vgg16 | head`: the reader left; say nothing more, as `cat` does.
+        _silence_stdout()
+        return 0
     except InputError as err:
         _stderr(f"lpsched: error: {err}")
         return 2

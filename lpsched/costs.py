@@ -149,7 +149,7 @@ class CostModel:
         """Duration of ``macs_total`` MACs: whole units, rounded up, at least 1.
 
         Zero work still lasts one unit: every task must occupy its processor
-        for a positive time (DESIGN.md section 1).
+        for a positive time (``formulations/README.md``, (P2)).
         """
         return max(1, _ceil(self.exact_compute(macs_total)))
 

@@ -21,6 +21,7 @@ from typing import Any
 import networkx as nx
 
 from .errors import InputError
+from .files import read_json, write_text_atomic
 
 GRAPH_FORMAT = "lpsched-graph/2"
 
@@ -371,35 +372,6 @@ def time_unit_seconds(text: str) -> float | None:
         return None
     value = float(m.group(1) or 1) * _UNIT_SECONDS[m.group(2) or "s"]
     return value if value > 0 and math.isfinite(value) else None
-
-
-def read_json(path: str | Path) -> Any:
-    """Load a JSON file, raising :class:`InputError` with the file and line on failure."""
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except FileNotFoundError:
-        raise InputError(f"{p}: no such file") from None
-    except OSError as err:
-        raise InputError(f"{p}: cannot read ({err.strerror})") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        raise InputError(
-            f"{p}: invalid JSON at line {err.lineno} column {err.colno}: {err.msg}"
-        ) from None
-
-
-def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file, so a failure leaves nothing half-written."""
-    p = Path(path)
-    tmp = p.with_name(f".{p.name}.tmp")
-    try:
-        tmp.write_text(text)
-        tmp.replace(p)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise InputError(f"{p}: cannot write ({err.strerror})") from None
 
 
 def make_graph(

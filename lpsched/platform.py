@@ -177,11 +177,6 @@ class Platform:
             raise InputError(
                 f"platform: capacity must be one of {', '.join(CAPACITIES)}, got {self.capacity!r}"
             )
-        if self.capacity == "ports":
-            raise InputError(
-                "platform: capacity 'ports' (links as busy resources) is not supported yet; "
-                "use capacity: delay"
-            )
         _check_number(self.optimizer_state, "platform: optimizer_state", allow_zero=True)
         object.__setattr__(self, "optimizer_state", float(self.optimizer_state))
 

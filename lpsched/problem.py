@@ -44,6 +44,36 @@ def message_units(nbytes: int, link: Link, unit_seconds: float) -> int:
 
 
 @dataclass(frozen=True)
+class Tensor:
+    """A tensor that may travel between processors under ``capacity: ports``.
+
+    Attributes
+    ----------
+    producer
+        Index of the task that produces it.
+    name
+        Its name (:func:`lpsched.schedule.tensor_name`).
+    bytes
+        Its size.
+    edges
+        Indices of the edges that read it (all from ``producer``).
+    """
+
+    producer: int
+    name: str
+    bytes: int
+    edges: tuple[int, ...]
+
+
+def ceil_units(seconds: float, unit_seconds: float) -> int:
+    """Whole time units of ``seconds``, rounded up (0 for no time)."""
+    if seconds == 0:
+        return 0
+    x = seconds / unit_seconds
+    return math.ceil(x - _REL_TOL * abs(x))
+
+
+@dataclass(frozen=True)
 class Problem:
     """A task graph on a platform: the instance every solver and bound takes.
 
@@ -154,6 +184,38 @@ class Problem:
             replace(e, comm=c) for e, c in zip(self.graph.edges, self.min_comm, strict=True)
         )
         return replace(self.graph, tasks=tasks, edges=edges)
+
+    @cached_property
+    def tensors(self) -> list[Tensor]:
+        """The tensors edges carry as messages: derived cost (no fixed ``comm``) and bytes > 0.
+
+        Under ``capacity: ports`` each travels once to every other processor
+        that runs one of its readers; edges with a fixed ``comm`` stay pure delays.
+        """
+        from .schedule import tensor_name
+
+        groups: dict[tuple[int, str], list[int]] = {}
+        for i, e in enumerate(self.graph.edges):
+            if e.comm is None and e.bytes > 0:
+                key = (self.graph.index(e.src), tensor_name(self.graph, i))
+                groups.setdefault(key, []).append(i)
+        return [
+            Tensor(u, name, max(self.graph.edges[i].bytes for i in idx), tuple(idx))
+            for (u, name), idx in groups.items()
+        ]
+
+    def transfer_units(self, nbytes: int, p: int, q: int) -> int:
+        """Time units a transfer of ``nbytes`` from ``p`` to ``q`` occupies their ports."""
+        link = self.platform.link(p, q)
+        unit = self.graph.time_unit_seconds
+        if math.isinf(link.bandwidth) or unit is None:
+            return 0
+        return ceil_units(nbytes / link.bandwidth, unit)
+
+    def latency_units(self, p: int, q: int) -> int:
+        """The latency between ``p`` and ``q`` in whole time units (ports model)."""
+        unit = self.graph.time_unit_seconds
+        return 0 if unit is None else ceil_units(self.platform.link(p, q).latency, unit)
 
     @cached_property
     def bounds(self) -> Bounds:

@@ -18,7 +18,7 @@ from typing import Any
 
 from .errors import InputError
 from .graph import TaskGraph, read_json, write_text_atomic
-from .platform import Platform, platform_of
+from .platform import MAX_PROCESSORS, Platform, platform_of
 from .problem import scaled_duration
 from .units import format_ms
 
@@ -35,6 +35,41 @@ class Status(StrEnum):
     FEASIBLE = "feasible"
     INFEASIBLE = "infeasible"
     UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """One message per period: a tensor sent from its producer's processor to another.
+
+    Under ``capacity: ports`` iteration ``i`` of the transfer occupies the
+    out-port of ``src`` and the in-port of ``dst`` (of the link class of the
+    pair) during ``[start + i*T, start + i*T + duration)``.
+
+    Parameters
+    ----------
+    tensor
+        The tensor's name (an edge's ``tensor``, or ``e<index>:<src>-><dst>``
+        for an edge without one).
+    producer
+        The task that produces it.
+    src, dst
+        The sending and the receiving processor.
+    start, duration
+        In time units; ``duration = ceil(bytes / bandwidth / unit)``.
+    """
+
+    tensor: str
+    producer: str
+    src: int
+    dst: int
+    start: int
+    duration: int
+
+
+def tensor_name(graph: TaskGraph, index: int) -> str:
+    """The name of the tensor edge ``index`` carries (its own when the edge names none)."""
+    e = graph.edges[index]
+    return e.tensor if e.tensor is not None else f"e{index}:{e.src}->{e.dst}"
 
 
 @dataclass(frozen=True)
@@ -58,6 +93,9 @@ class Schedule:
         Processor of each task, by name, in ``0..P-1``.
     start
         Start time of iteration 0 of each task, by name (any integer).
+    transfers
+        The messages between processors (``capacity: ports``); empty under
+        ``capacity: delay``, where a message only delays its consumer.
     """
 
     graph: TaskGraph
@@ -65,9 +103,11 @@ class Schedule:
     period: int
     processor: dict[str, int]
     start: dict[str, int]
+    transfers: tuple[Transfer, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "platform", platform_of(self.platform))
+        object.__setattr__(self, "transfers", tuple(self.transfers))
 
     @property
     def processors(self) -> int:
@@ -204,6 +244,8 @@ class Result:
 
         ``period_ms`` and ``time_unit_seconds`` are ``None`` when the graph's
         time unit is no time; ``transfers`` is empty under ``capacity: delay``.
+        ``transfers[*].producer`` (the producing task) is beyond the minimal
+        format: a tensor's name need not be unique across producers.
         """
         if self.schedule is None:
             raise ValueError("no schedule to write")
@@ -226,7 +268,17 @@ class Result:
                 {"task": t.name, "processor": s.processor[t.name], "start": s.start[t.name]}
                 for t in s.graph.tasks
             ],
-            "transfers": [],
+            "transfers": [
+                {
+                    "tensor": x.tensor,
+                    "producer": x.producer,
+                    "src": x.src,
+                    "dst": x.dst,
+                    "start": x.start,
+                    "duration": x.duration,
+                }
+                for x in s.transfers
+            ],
             "graph": s.graph.to_dict(),
         }
 
@@ -262,6 +314,10 @@ class Result:
                         f"{source}: processors is {procs} but the platform has {platform.P}"
                     )
             else:
+                if not 1 <= procs <= MAX_PROCESSORS:
+                    raise InputError(
+                        f"{source}: processors must be between 1 and {MAX_PROCESSORS}, got {procs}"
+                    )
                 platform = platform_of(procs)
             processor: dict[str, int] = {}
             start: dict[str, int] = {}
@@ -274,6 +330,8 @@ class Result:
             status = Status(data.get("status", "unknown"))
         except KeyError as err:
             raise InputError(f"{source}: missing field {err}") from None
+        except InputError:
+            raise  # already names the source
         except (TypeError, ValueError) as err:
             raise InputError(f"{source}: {err}") from None
         missing = [t.name for t in graph.tasks if t.name not in processor]
@@ -282,7 +340,13 @@ class Result:
         unknown = [k for k in processor if k not in graph._index]
         if unknown:
             raise InputError(f"{source}: assignment for unknown task {unknown[0]!r}")
-        sched = Schedule(graph, platform, period, processor, start)
+        raw_transfers = data.get("transfers", [])
+        if not isinstance(raw_transfers, list):
+            raise InputError(f"{source}: transfers must be a list")
+        transfers = tuple(
+            _transfer(x, f"{source}: transfers[{i}]") for i, x in enumerate(raw_transfers)
+        )
+        sched = Schedule(graph, platform, period, processor, start, transfers)
         return cls(
             schedule=sched,
             status=status,
@@ -303,3 +367,21 @@ def _as_int(value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{what} must be an integer, got {value!r}")
     return value
+
+
+def _transfer(raw: Any, where: str) -> Transfer:
+    if not isinstance(raw, dict):
+        raise InputError(f"{where}: expected an object")
+    try:
+        tensor, producer = raw["tensor"], raw.get("producer", "")
+        if not isinstance(tensor, str) or not isinstance(producer, str):
+            raise InputError(f"{where}: tensor and producer must be strings")
+        return Transfer(
+            tensor,
+            producer,
+            *(_as_int(raw[k], f"{where}.{k}") for k in ("src", "dst", "start", "duration")),
+        )
+    except KeyError as err:
+        raise InputError(f"{where}: missing field {err}") from None
+    except ValueError as err:
+        raise InputError(str(err)) from None

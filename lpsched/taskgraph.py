@@ -1,4 +1,4 @@
-"""From a network to a task graph (DESIGN.md section 2).
+"""From a network to a task graph (``formulations/README.md``, "Training as a task graph").
 
 Every layer ``l`` contributes primitive tasks
 
@@ -242,7 +242,7 @@ class _Primitive:
 def _primitives(
     network: Network, costs: CostModel, distance: Mapping[str, int]
 ) -> tuple[list[_Primitive], list[Edge]]:
-    """Primitive tasks and edges of DESIGN.md section 2, before any merging."""
+    """Primitive tasks and edges (``formulations/README.md``), before any merging."""
     b = costs.batch_size
     layers = {layer.name: layer for layer in network.layers}
     inputs = {layer.name: tuple(dict.fromkeys(layer.inputs)) for layer in network.layers}

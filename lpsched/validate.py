@@ -37,9 +37,11 @@ from fractions import Fraction
 from typing import Any, Literal
 
 from .graph import Edge
-from .schedule import Schedule
+from .schedule import Schedule, Transfer
 
-ViolationKind = Literal["period", "assignment", "processor", "precedence", "overlap"]
+ViolationKind = Literal[
+    "period", "assignment", "processor", "precedence", "overlap", "transfer", "port"
+]
 
 #: How many violations :class:`InvalidScheduleError` spells out before summarising.
 SHOWN_VIOLATIONS = 5
@@ -156,6 +158,12 @@ def validate(schedule: Schedule) -> list[Violation]:
     out.extend(_check_precedence(schedule, T, start, proc, placed, duration))
     if P:
         out.extend(_check_resources(schedule, T, P, start, proc, placed, duration))
+    if P and schedule.platform.capacity == "ports":
+        out.extend(_check_transfers(schedule, T, P, start, proc, placed, duration))
+    elif schedule.transfers:
+        out.append(
+            Violation("transfer", "transfers are listed, but the platform's capacity is 'delay'")
+        )
     return out
 
 
@@ -269,6 +277,11 @@ def _comm(schedule: Schedule, e: Edge, pu: int, pv: int) -> int:
     return math.ceil(x - 1e-9 * abs(x))
 
 
+def _is_message(e: Edge) -> bool:
+    """Whether an edge's data travels as a transfer under ``capacity: ports``."""
+    return e.comm is None and e.bytes > 0
+
+
 def _check_precedence(
     schedule: Schedule,
     T: int,
@@ -280,11 +293,14 @@ def _check_precedence(
     """Every edge ``u -> v``: ``s_v + w*T >= s_u + d_u + c(p_u, p_v)``."""
     out = []
     P = schedule.processors
+    ports = schedule.platform.capacity == "ports"
     for e in schedule.graph.edges:
         u, v = e.src, e.dst
         if u not in placed or v not in placed:
             continue
         pu, pv = proc[u], proc[v]
+        if ports and pu != pv and _is_message(e):
+            continue  # the transfer carries it: _check_transfers
         in_range = 0 <= pu < P and 0 <= pv < P
         charged = _comm(schedule, e, pu, pv) if in_range else (e.comm or 0) * (pu != pv)
         end_u = start[u] + duration[u]
@@ -344,6 +360,166 @@ def _check_resources(
             overlaps.append((order[a], order[b], _overlap(a, b, i, j, p, start, duration, T)))
     overlaps.sort(key=lambda x: (x[0], x[1]))
     return [v for _, _, v in overlaps]
+
+
+# ------------------------------------------------------------------ transfers (ports)
+def _units(seconds: float, unit: float | None) -> int:
+    """Whole time units of ``seconds``, rounded up (0 for no time or no unit)."""
+    if unit is None or seconds == 0:
+        return 0
+    x = seconds / unit
+    return math.ceil(x - 1e-9 * abs(x))
+
+
+def _needed(
+    schedule: Schedule, proc: Mapping[str, int], placed: set[str]
+) -> dict[tuple[str, str], tuple[int, dict[int, list[Edge]]]]:
+    """``(producer, tensor) -> (bytes, {destination: [edges]})``: the messages that must travel."""
+    graph = schedule.graph
+    out: dict[tuple[str, str], tuple[int, dict[int, list[Edge]]]] = {}
+    for i, e in enumerate(graph.edges):
+        if not _is_message(e) or e.src not in placed or e.dst not in placed:
+            continue
+        if proc[e.src] == proc[e.dst]:
+            continue
+        name = e.tensor if e.tensor is not None else f"e{i}:{e.src}->{e.dst}"
+        nbytes, dests = out.get((e.src, name), (0, {}))
+        dests.setdefault(proc[e.dst], []).append(e)
+        out[(e.src, name)] = (max(nbytes, e.bytes), dests)
+    return out
+
+
+def _check_transfers(
+    schedule: Schedule,
+    T: int,
+    P: int,
+    start: Mapping[str, int],
+    proc: Mapping[str, int],
+    placed: set[str],
+    duration: Mapping[str, int],
+) -> list[Violation]:
+    """``capacity: ports``: one transfer per tensor and destination, sized, timed, ports free."""
+    needed = _needed(schedule, proc, placed)
+    producers: dict[str, set[str]] = {}
+    for producer, name in needed:
+        producers.setdefault(name, set()).add(producer)
+    out: list[Violation] = []
+    given: dict[tuple[str, str, int], Transfer] = {}
+    for x in schedule.transfers:
+        producer = x.producer or next(iter(producers.get(x.tensor, {""})))
+        key = (producer, x.tensor, x.dst)
+        what = f"transfer of {x.tensor} from {x.src} to {x.dst}"
+        if key[:2] not in needed or x.dst not in needed[key[:2]][1]:
+            out.append(Violation("transfer", f"{what}: no task on processor {x.dst} needs it"))
+        elif key in given:
+            out.append(Violation("transfer", f"{what}: listed twice"))
+        else:
+            given[key] = x
+    for (producer, name), (nbytes, dests) in needed.items():
+        for q, edges in sorted(dests.items()):
+            x = given.get((producer, name, q))
+            if x is None:
+                p = proc[producer]
+                out.append(
+                    Violation(
+                        "transfer",
+                        f"tensor {name} of {producer} (processor {p}) is read on processor {q} "
+                        "but no transfer brings it there",
+                        (producer,),
+                    )
+                )
+                continue
+            out.extend(_check_one_transfer(schedule, T, x, nbytes, edges, start, proc, duration))
+    out.extend(_check_ports(schedule, T, P, list(given.values())))
+    return out
+
+
+def _check_one_transfer(
+    schedule: Schedule,
+    T: int,
+    x: Transfer,
+    nbytes: int,
+    edges: list[Edge],
+    start: Mapping[str, int],
+    proc: Mapping[str, int],
+    duration: Mapping[str, int],
+) -> list[Violation]:
+    """One transfer: from the producer's processor, after its end, as long as its bytes take.
+
+    It must arrive (with the latency) before every consumer on its destination.
+    """
+    producer = edges[0].src
+    platform = schedule.platform
+    what = f"transfer of {x.tensor} from {x.src} to {x.dst}"
+    out = []
+    if x.src != proc[producer]:
+        out.append(
+            Violation("transfer", f"{what}: {producer} runs on {proc[producer]}, not {x.src}")
+        )
+        return out
+    same = platform.processors[x.src].node == platform.processors[x.dst].node
+    link = platform.intra if same else platform.inter
+    unit = schedule.graph.time_unit_seconds
+    tau = 0 if math.isinf(link.bandwidth) else _units(nbytes / link.bandwidth, unit)
+    if x.duration != tau:
+        out.append(
+            Violation("transfer", f"{what}: lasts {x.duration}, but {nbytes} bytes take {tau}")
+        )
+    end = start[producer] + duration[producer]
+    if x.start < end:
+        out.append(
+            Violation("transfer", f"{what}: starts at {x.start}, before {producer} ends at {end}")
+        )
+    arrive = x.start + tau + _units(link.latency, unit)
+    for e in edges:
+        have = start[e.dst] + e.distance * T
+        if have < arrive:
+            out.append(
+                Violation(
+                    "precedence",
+                    f"edge {e.src} -> {e.dst} (distance {e.distance}): {x.tensor} arrives on "
+                    f"processor {x.dst} at {arrive} but {e.dst} starts at {have} "
+                    f"(short by {arrive - have})",
+                    (e.src, e.dst),
+                    amount=arrive - have,
+                    edge=e,
+                )
+            )
+    return out
+
+
+def _check_ports(schedule: Schedule, T: int, P: int, transfers: list[Transfer]) -> list[Violation]:
+    """On each port (processor, direction, link class) transfers never overlap modulo ``T``."""
+    platform = schedule.platform
+    ports: dict[tuple[int, str, str], list[Transfer]] = {}
+    for x in transfers:
+        if x.duration <= 0 or not (0 <= x.src < P and 0 <= x.dst < P):
+            continue
+        same = platform.processors[x.src].node == platform.processors[x.dst].node
+        cls = "intra" if same else "inter"
+        ports.setdefault((x.src, "out", cls), []).append(x)
+        ports.setdefault((x.dst, "in", cls), []).append(x)
+    out = []
+    for (p, direction, cls), xs in sorted(ports.items()):
+        label = {f"{x.tensor}@{x.dst}<{x.producer}": x for x in xs}
+        start = {k: x.start for k, x in label.items()}
+        length = {k: x.duration for k, x in label.items()}
+        pairs = sorted(_circle_overlaps(list(label), start, length, T))
+        pairs += [(k, k) for k in label if length[k] > T]
+        for a, b in pairs:
+            xa, xb = label[a], label[b]
+            out.append(
+                Violation(
+                    "port",
+                    f"transfers of {xa.tensor} ({xa.src} -> {xa.dst}, starts {xa.start}, "
+                    f"lasts {xa.duration}) and {xb.tensor} ({xb.src} -> {xb.dst}, starts "
+                    f"{xb.start}, lasts {xb.duration}) overlap on the {cls} {direction}-port of "
+                    f"processor {p} (period {T})",
+                    (xa.producer, xb.producer),
+                    processor=p,
+                )
+            )
+    return out
 
 
 def _circle_overlaps(

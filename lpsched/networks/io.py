@@ -90,8 +90,12 @@ def _parse(text: str, source: str, as_json: bool) -> Any:
             return json.loads(text)
         except json.JSONDecodeError as error:
             raise InputError(f"{source}:{error.lineno}: malformed JSON: {error.msg}") from None
+        except RecursionError:
+            raise InputError(f"{source}: JSON nested too deeply") from None
     try:
         return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise InputError(f"{source}: YAML nested too deeply") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
         where = f"{source}:{mark.line + 1}" if mark is not None else source
@@ -100,6 +104,26 @@ def _parse(text: str, source: str, as_json: bool) -> Any:
 
 
 # ---------------------------------------------------------------------------- load
+
+
+#: Other lpsched file kinds, by the prefix of their format tag, and where they belong.
+_OTHER_KINDS = {
+    "lpsched-graph": "a task-graph file: it is read as one when its name ends in .json",
+    "lpsched-schedule": "a schedule file: lpsched validate reads it",
+    "lpsched-platform": "a platform file: pass it with --platform",
+}
+
+
+def _refuse_other_formats(data: Mapping[str, Any], source: str) -> None:
+    """A clear message for a file of another kind given where a network is expected."""
+    fmt = str(data.get("format", ""))
+    for prefix, what in _OTHER_KINDS.items():
+        if fmt.startswith(prefix):
+            raise InputError(f"{source}: is {what}, not a network")
+    if "tasks" in data and "layers" not in data:
+        raise InputError(
+            f"{source}: has tasks, like {_OTHER_KINDS['lpsched-graph']}, not a network"
+        )
 
 
 def network_from_dict(
@@ -124,6 +148,7 @@ def network_from_dict(
     """
     if not isinstance(data, Mapping):
         raise InputError(f"{source}: expected a mapping with format, name, input and layers")
+    _refuse_other_formats(data, source)
     unknown = [str(key) for key in data if key not in _TOP_KEYS]
     if unknown:
         raise InputError(
