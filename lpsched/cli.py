@@ -283,10 +283,6 @@ def cmd_solve(args: argparse.Namespace) -> int:
     log = _stderr if args.verbose else None
     if args.verbose:
         _stderr(f"platform: {platform.describe()}")
-    if any(p.memory is not None for p in platform.processors):
-        _stderr(
-            "lpsched: note: memory capacity is recorded in the schedule but not yet a constraint"
-        )
     result = solve(
         graph,
         platform,
@@ -396,9 +392,20 @@ def _sweep_common(args: argparse.Namespace) -> dict[str, Any]:
     else:
         given = any(getattr(args, flag, None) is not None for flag in cost_flags)
         costs = _costs(args, instance) if given else None
+    # --procs is the range here; each row gets override(spec, procs=P).
+    platform = platform_spec(args)
+    if platform.get("memory") is not None or any(
+        isinstance(p, dict) and p.get("memory") is not None
+        for p in platform.get("processors", None) or []
+        if isinstance(platform.get("processors"), list)
+    ):
+        _stderr(
+            "lpsched: note: memory capacity is recorded in the schedule but not yet a constraint"
+        )
     return {
         "network": instance,
         "procs": procs,
+        "platform": platform,
         "time_limit": args.time_limit,
         "seed": args.seed,
         "staleness": args.staleness,

@@ -20,7 +20,7 @@ from .errors import InputError
 from .graph import TaskGraph, read_json, write_text_atomic
 from .platform import MAX_PROCESSORS, Platform, platform_of
 from .problem import scaled_duration
-from .units import format_ms
+from .units import format_bytes, format_ms
 
 SCHEDULE_FORMAT = "lpsched-schedule/2"
 
@@ -145,6 +145,12 @@ class Schedule:
             busy[self.processor[t.name]] += self.duration(t.name)
         return [b / self.period for b in busy]
 
+    def footprints(self) -> list[float]:
+        """Bytes each processor holds (:mod:`lpsched.footprint`), as the validator counts them."""
+        from .validate import memory_footprints
+
+        return memory_footprints(self)
+
     def comm_bytes(self) -> int:
         """Bytes sent between processors per iteration."""
         return sum(
@@ -232,10 +238,11 @@ class Result:
         rate = ""
         if s.period_seconds is not None:
             rate = f", {1 / s.period_seconds:.1f} iterations/s"
+        memory = f", memory up to {format_bytes(max(s.footprints()))}"
         return (
             f"{self.solver}: period {s.describe_period()}, {self.status.value}{rate}; lower bound "
             f"{self.lower_bound}, gap {100 * (self.gap or 0):.1f}%, speedup {s.speedup:.2f} "
-            f"on {s.processors} processors; {self.solve_seconds:.2f} s{settled}"
+            f"on {s.processors} processors{memory}; {self.solve_seconds:.2f} s{settled}"
         )
 
     # -------------------------------------------------------------------- I/O
@@ -267,6 +274,12 @@ class Result:
             "assignments": [
                 {"task": t.name, "processor": s.processor[t.name], "start": s.start[t.name]}
                 for t in s.graph.tasks
+            ],
+            "memory": [
+                {"processor": p, "footprint": f, "capacity": proc.memory}
+                for p, (f, proc) in enumerate(
+                    zip(s.footprints(), s.platform.processors, strict=True)
+                )
             ],
             "transfers": [
                 {

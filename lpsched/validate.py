@@ -36,11 +36,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Literal
 
+from .footprint import footprints
 from .graph import Edge
 from .schedule import Schedule, Transfer
+from .units import format_bytes
 
 ViolationKind = Literal[
-    "period", "assignment", "processor", "precedence", "overlap", "transfer", "port"
+    "period", "assignment", "processor", "precedence", "overlap", "transfer", "port", "memory"
 ]
 
 #: How many violations :class:`InvalidScheduleError` spells out before summarising.
@@ -158,6 +160,8 @@ def validate(schedule: Schedule) -> list[Violation]:
     out.extend(_check_precedence(schedule, T, start, proc, placed, duration))
     if P:
         out.extend(_check_resources(schedule, T, P, start, proc, placed, duration))
+    if P and len(placed) == schedule.graph.n and all(0 <= proc[t] < P for t in placed):
+        out.extend(_check_memory(schedule, duration))
     if P and schedule.platform.capacity == "ports":
         out.extend(_check_transfers(schedule, T, P, start, proc, placed, duration))
     elif schedule.transfers:
@@ -360,6 +364,32 @@ def _check_resources(
             overlaps.append((order[a], order[b], _overlap(a, b, i, j, p, start, duration, T)))
     overlaps.sort(key=lambda x: (x[0], x[1]))
     return [v for _, _, v in overlaps]
+
+
+# ------------------------------------------------------------------------------ memory
+def _check_memory(schedule: Schedule, duration: Mapping[str, int]) -> list[Violation]:
+    """Each processor's footprint (:mod:`lpsched.footprint`) within its memory."""
+    out = []
+    used = footprints(schedule, duration, lambda e, p, q: _comm(schedule, e, p, q))
+    for p, (nbytes, proc) in enumerate(zip(used, schedule.platform.processors, strict=True)):
+        if proc.memory is not None and nbytes > proc.memory:
+            out.append(
+                Violation(
+                    "memory",
+                    f"processor {p} holds {nbytes:.0f} bytes ({format_bytes(nbytes)}) but its "
+                    f"memory is {proc.memory:.0f} bytes ({format_bytes(proc.memory)})",
+                    processor=p,
+                    amount=math.ceil(nbytes - proc.memory),
+                )
+            )
+    return out
+
+
+def memory_footprints(schedule: Schedule) -> list[float]:
+    """Bytes each processor of a valid schedule holds (:mod:`lpsched.footprint`)."""
+    placed = {t.name for t in schedule.graph.tasks}
+    duration = _durations(schedule, schedule.processor, placed, schedule.processors)
+    return footprints(schedule, duration, lambda e, p, q: _comm(schedule, e, p, q))
 
 
 # ------------------------------------------------------------------ transfers (ports)
