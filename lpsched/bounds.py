@@ -36,7 +36,7 @@ import numpy as np
 
 from .graph import TaskGraph
 from .platform import Platform
-from .problem import Problem, as_problem
+from .problem import Problem, as_problem, exact_speed
 
 __all__ = [
     "Bounds",
@@ -574,6 +574,9 @@ class Bounds:
         (:func:`colocation_bound`), searched from the other bounds' maximum.
     processors
         ``P``.
+    time_unit_seconds
+        Seconds per time unit of the bounds, or ``None`` when the unit is no
+        time; :meth:`summary` and :meth:`to_dict` then give milliseconds too.
     """
 
     resource_bound: int
@@ -584,6 +587,7 @@ class Bounds:
     packing_bound: int = 0
     colocation_bound: int = 0
     processors: int = 0
+    time_unit_seconds: float | None = None
 
     @property
     def binding(self) -> list[str]:
@@ -612,10 +616,14 @@ class Bounds:
 
         ``iteration_bound`` is always written as ``"NUM/DEN"``, also for integers
         (``"7/1"``), so readers parse one format; it is ``None`` without cycles.
+        ``lower_bound_ms`` and ``time_unit_seconds`` are ``None`` when the time
+        unit is no time.
         """
         ib = self.iteration_bound
+        unit = self.time_unit_seconds
         return {
             "lower_bound": self.lower_bound,
+            "lower_bound_ms": None if unit is None else self.lower_bound * unit * 1e3,
             "resource_bound": self.resource_bound,
             "longest_task": self.longest_task,
             "packing_bound": self.packing_bound,
@@ -623,24 +631,33 @@ class Bounds:
             "iteration_bound": None if ib is None else f"{ib.numerator}/{ib.denominator}",
             "critical_loop": list(self.critical_loop),
             "processors": self.processors,
+            "time_unit_seconds": unit,
         }
 
     def summary(self) -> str:
-        """A few human-readable lines."""
+        """A few human-readable lines: every bound in time units, and in ms beside it."""
+        from .units import format_ms
+
+        unit = self.time_unit_seconds
+
+        def value(units: float) -> str:
+            text = str(units) if isinstance(units, int) else f"{units:.6g}"
+            return text if unit is None else f"{text} ({format_ms(units * unit)})"
+
         ib = self.iteration_bound
         lines = [
-            f"lower bound     {self.lower_bound}  ({', '.join(self.binding)})",
-            f"resource bound  {self.resource_bound}"
+            f"lower bound     {value(self.lower_bound)}  ({', '.join(self.binding)})",
+            f"resource bound  {value(self.resource_bound)}"
             + (f"  (total work / {self.processors} processors)" if self.processors else ""),
-            f"longest task    {self.longest_task}",
-            f"packing bound   {self.packing_bound}",
-            f"co-location     {self.colocation_bound}",
+            f"longest task    {value(self.longest_task)}",
+            f"packing bound   {value(self.packing_bound)}",
+            f"co-location     {value(self.colocation_bound)}",
         ]
         if ib is None:
             lines.append("iteration bound none (no loops)")
         else:
             exact = "" if ib.denominator == 1 else f" = {ib.numerator}/{ib.denominator}"
-            lines.append(f"iteration bound {float(ib):.6g}{exact}")
+            lines.append(f"iteration bound {value(float(ib))}{exact}")
             loop = self.critical_loop
             shown = loop if len(loop) <= 10 else [*loop[:6], "...", *loop[-3:]]
             lines.append(f"critical loop   {' -> '.join([*shown, loop[0]])}  ({len(loop)} tasks)")
@@ -685,7 +702,7 @@ def problem_bounds(problem: Problem) -> Bounds:
     processors = problem.P
     durations = graph.durations
     by_speed = math.ceil(
-        Fraction(problem.graph.total_work) / sum(map(Fraction, problem.platform.speeds))
+        Fraction(problem.graph.total_work) / sum(map(exact_speed, problem.platform.speeds))
     )
     resource = max(resource_bound(durations, processors), by_speed)
     longest = max(durations)
@@ -703,4 +720,5 @@ def problem_bounds(problem: Problem) -> Bounds:
         packing_bound=packing,
         colocation_bound=colocation,
         processors=processors,
+        time_unit_seconds=problem.graph.time_unit_seconds,
     )

@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 from .errors import InfeasibleError, InputError
 from .graph import GRAPH_FORMATS, TaskGraph, read_json, write_text_atomic
+from .units import format_bytes
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,8 +37,12 @@ _NETWORK_FLAGS = (
     "net_opt",
     "batch_size",
     "throughput",
+    "dtype",
     "time_unit",
 )
+
+#: Bytes per element of each ``--dtype``.
+DTYPES = {"fp32": 4, "bf16": 2, "fp16": 2}
 
 
 # ---------------------------------------------------------------- instances
@@ -77,6 +82,9 @@ def _costs(args: argparse.Namespace, network: Any) -> Any:
         value = getattr(args, flag, None)
         if value is not None:
             kwargs[flag] = value
+    dtype = getattr(args, "dtype", None)
+    if dtype is not None:
+        kwargs["bytes_per_element"] = DTYPES[dtype]
     unit = getattr(args, "time_unit", None) or "auto"
     if unit != "auto":
         kwargs["time_unit"] = unit
@@ -204,7 +212,9 @@ def load_platform(args: argparse.Namespace) -> Any:
         if getattr(args, "speeds", None):
             raise InputError("--speeds needs --procs or --platform")
         raise InputError("give --procs P or --platform NAME|FILE")
-    return Platform.from_dict(spec, source="platform")
+    name = getattr(args, "platform", None)
+    source = name if name is not None and Path(name).exists() else "platform"
+    return Platform.from_dict(spec, source=source)
 
 
 # ----------------------------------------------------------------- commands
@@ -221,23 +231,29 @@ def cmd_networks(args: argparse.Namespace) -> int:
                 "layers": len(net.layers),
                 "weighted_layers": sum(1 for layer in net.layers if layer.weighted),
                 "params": net.total_params,
-                "gmacs_per_sample": round(net.total_macs / 1e9, 3),
+                "macs_per_sample": net.total_macs,
+                "gmacs_per_sample": round(net.total_macs / 1e9, 6),
                 "description": description,
             }
         )
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
-    print(
-        f"{'network':<10} {'layers':>6} {'weighted':>8} {'params (M)':>10} "
-        f"{'GMAC/sample':>11}  about"
-    )
+    print(f"{'network':<10} {'layers':>6} {'weighted':>8} {'params':>9} {'MAC/sample':>10}  about")
     for r in rows:
         print(
             f"{r['name']:<10} {r['layers']:>6} {r['weighted_layers']:>8} "
-            f"{r['params'] / 1e6:>10.2f} {r['gmacs_per_sample']:>11.3f}  {r['description']}"
+            f"{_si(r['params']):>9} {_si(r['macs_per_sample']):>10}  {r['description']}"
         )
     return 0
+
+
+def _si(value: float) -> str:
+    """``61.7k``, ``138.4M``, ``15.47G``: a count with a decimal prefix, four digits."""
+    for prefix, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:.4g}{prefix}"
+    return f"{value:.4g}"
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
@@ -312,18 +328,24 @@ def cmd_solve(args: argparse.Namespace) -> int:
 
 
 def _processor_table(result: Any) -> str:
+    """Per processor: load, utilisation, footprint and its tasks by start within the period."""
     sched = result.schedule
-    lines = [f"{'proc':>4} {'tasks':>5} {'busy':>7} {'util':>6}  tasks (start)"]
+    T = sched.period
+    lines = [f"{'proc':>4} {'tasks':>5} {'busy':>7} {'util':>6} {'memory':>9}  tasks (start mod T)"]
     util = sched.utilisation()
+    memory = sched.footprints()
     for p in range(sched.processors):
         names = sorted(
             (t for t in sched.graph.tasks if sched.processor[t.name] == p),
-            key=lambda t: sched.start[t.name] % sched.period,
+            key=lambda t: (sched.start[t.name] % T, t.name),
         )
         busy = sum(sched.duration(t.name) for t in names)
-        shown = ", ".join(f"{t.name}({sched.start[t.name]})" for t in names[:8])
+        shown = ", ".join(f"{t.name}({sched.start[t.name] % T})" for t in names[:8])
         more = f", ... {len(names) - 8} more" if len(names) > 8 else ""
-        lines.append(f"{p:>4} {len(names):>5} {busy:>7} {100 * util[p]:>5.1f}%  {shown}{more}")
+        lines.append(
+            f"{p:>4} {len(names):>5} {busy:>7} {100 * util[p]:>5.1f}% "
+            f"{format_bytes(memory[p]):>9}  {shown}{more}"
+        )
     return "\n".join(lines)
 
 
@@ -392,16 +414,9 @@ def _sweep_common(args: argparse.Namespace) -> dict[str, Any]:
     else:
         given = any(getattr(args, flag, None) is not None for flag in cost_flags)
         costs = _costs(args, instance) if given else None
-    # --procs is the range here; each row gets override(spec, procs=P).
+    # --procs is the range here: each row's platform is override(spec, procs=P), and a
+    # solver that cannot take it (speeds, nodes, memory) is refused before any work.
     platform = platform_spec(args)
-    if platform.get("memory") is not None or any(
-        isinstance(p, dict) and p.get("memory") is not None
-        for p in platform.get("processors", None) or []
-        if isinstance(platform.get("processors"), list)
-    ):
-        _stderr(
-            "lpsched: note: memory capacity is recorded in the schedule but not yet a constraint"
-        )
     return {
         "network": instance,
         "procs": procs,
@@ -426,7 +441,7 @@ def _frame_json(df: Any) -> list[dict[str, Any]]:
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Solve a grid of processor counts, solvers and decompositions; print and save the table."""
     from .solve import SOLVERS
-    from .sweep import parse_names, sweep
+    from .sweep import format_table, parse_names, sweep
     from .taskgraph import DECOMPOSITIONS
 
     if args.plot and Path(args.plot).suffix.lower() not in (".png", ".svg", ".pdf"):
@@ -462,21 +477,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(_frame_json(df)))
     else:
-        shown = [
-            "network",
-            "decomposition",
-            "solver",
-            "procs",
-            "period",
-            "lower_bound",
-            "status",
-            "speedup",
-            "gap",
-            "comm_bytes",
-            "max_staleness",
-            "seconds",
-        ]
-        print(df[shown].to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+        print(format_table(df))
         for line in _sweep_summary(df):
             print(line)
     return _report_failures(df)
@@ -484,25 +485,37 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def _report_failures(df: Any) -> int:
     """List rows of invalid schedules or crashed solvers on stderr; 1 when there are any."""
-    from .sweep import REDO_STATUSES
+    from .sweep import DEFAULT_PLATFORM, REDO_STATUSES
 
     failed = df[df["status"].isin(REDO_STATUSES)]
     for r in failed.itertuples(index=False):
         what = "invalid schedule" if r.status == "invalid" else "solver error"
-        _stderr(f"lpsched: {what}: {r.solver} {r.decomposition} P={r.procs}: {r.error}")
+        on = "" if r.platform == DEFAULT_PLATFORM else f" on {r.platform}"
+        _stderr(f"lpsched: {what}: {r.solver} {r.decomposition} P={r.procs}{on}: {r.error}")
     return 1 if len(failed) else 0
 
 
 def _sweep_summary(df: Any) -> list[str]:
+    """One line per solver, decomposition and platform: optimal rows, best period, mean gap."""
+    import pandas as pd
+
+    from .sweep import DEFAULT_PLATFORM
+    from .units import format_ms
+
     lines = []
-    for (dec, solver), part in df.groupby(["decomposition", "solver"], sort=True):
+    for (dec, solver, plat), part in df.groupby(["decomposition", "solver", "platform"], sort=True):
         ok = part[part["period"].notna()]
         optimal = int((part["status"] == "optimal").sum())
-        line = f"{solver} ({dec}): {len(part)} rows, {optimal} optimal"
+        on = "" if plat == DEFAULT_PLATFORM else f" on {plat}"
+        line = f"{solver} ({dec}){on}: {len(part)} rows, {optimal} optimal"
         if len(ok):
             best = ok.loc[ok["speedup"].idxmax()]
+            ms = best["period_ms"]
+            period = f"period {best['period']}"
+            if not pd.isna(ms):
+                period += f", {format_ms(ms / 1e3)}"
             line += (
-                f", best speedup {best['speedup']:.2f} at P={best['procs']}, "
+                f", best speedup {best['speedup']:.2f} at P={best['procs']} ({period}), "
                 f"mean gap {100 * ok['gap'].mean():.1f}%"
             )
         missing = len(part) - len(ok)
@@ -514,7 +527,7 @@ def _sweep_summary(df: Any) -> list[str]:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """LayerPipe's optimal period against the PipeDream planner's, per processor count."""
-    from .compare import compare, format_summary
+    from .compare import compare, format_comparison, format_summary
 
     kwargs = _sweep_common(args)
     table = compare(solver=args.solver, **kwargs)
@@ -533,8 +546,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             )
         )
     else:
-        shown = [c for c in table.columns if c != "error"]
-        print(table[shown].to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+        print(format_comparison(table))
         print(format_summary(summary))
     failed = table[table["error"] != ""]
     for r in failed.itertuples(index=False):
@@ -559,6 +571,11 @@ def _add_network_args(p: argparse.ArgumentParser, decomposition: bool = True) ->
     costs = p.add_argument_group("cost model (networks only)")
     costs.add_argument("--batch-size", type=int, help="mini-batch size (default 32)")
     costs.add_argument("--throughput", type=float, help="MACs per second per processor (10e12)")
+    costs.add_argument(
+        "--dtype",
+        choices=list(DTYPES),
+        help="element type of activations, gradients and weights (default fp32: 4 bytes)",
+    )
     costs.add_argument(
         "--time-unit",
         help="duration unit, e.g. 25us or 1ms; auto (default): the coarsest with <= 2%% rounding",
@@ -667,11 +684,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("solve", help="find a schedule on P processors")
     _add_network_args(p)
     _add_platform_args(p, "one")
-    p.add_argument("--solver", "-s", choices=list(SOLVERS), default="heuristic")
-    p.add_argument("--time-limit", type=float, help="seconds (exact solvers)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--solver",
+        "-s",
+        choices=list(SOLVERS),
+        default="heuristic",
+        help="heuristic (default, fast), pipedream (the baseline planner), cpsat, milp, milp-cbc",
+    )
+    p.add_argument("--time-limit", type=float, help="seconds for the whole solve (exact solvers)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the search (default 0)")
     p.add_argument("--workers", type=int, help="CP-SAT search workers (default: all cores)")
-    p.add_argument("--secondary", choices=list(SECONDARY), default="comm")
+    p.add_argument(
+        "--secondary",
+        choices=list(SECONDARY),
+        default="comm",
+        help="at the best period, minimise comm (bytes sent, default) or staleness, or none",
+    )
     p.add_argument("--export", help="MILP: write the model for the proven period (.lp or .mps)")
     p.add_argument("-o", "--output", help="write the schedule JSON here")
     p.add_argument("--gantt", help="write a Gantt chart (PNG, SVG or PDF) here")

@@ -205,17 +205,34 @@ class Platform:
         return self.intra if self.link_class(p, q) == "intra" else self.inter
 
     @property
+    def link_classes(self) -> tuple[str, ...]:
+        """The link classes that join some two processors, in :data:`LINK_CLASSES` order.
+
+        ``intra`` needs a node of two processors, ``inter`` two nodes: one
+        processor per node has only ``inter`` links, one processor none.
+        """
+        per_node = [0] * self.nodes
+        for p in self.processors:
+            per_node[p.node] += 1
+        used = {"intra": max(per_node) > 1, "inter": self.nodes > 1}
+        return tuple(c for c in LINK_CLASSES if used[c])
+
+    def _one_link(self) -> bool:
+        """Every two processors are joined alike (one link class in use, or equal links)."""
+        return len(self.link_classes) <= 1 or self.intra == self.inter
+
+    @property
     def uniform(self) -> bool:
         """All processors equally fast, and every pair of processors joined alike."""
-        same_links = self.nodes == 1 or self.intra == self.inter
-        return len(set(self.speeds)) == 1 and same_links
+        return len(set(self.speeds)) == 1 and self._one_link()
 
     def interchangeable(self) -> list[list[int]]:
         """Groups of processors that any schedule may swap: same speed, memory and node.
 
-        With one link class (one node, or equal links) the node does not matter.
+        When every two processors are joined alike (one node, one processor per
+        node, or equal links) the node does not matter.
         """
-        one_class = self.nodes == 1 or self.intra == self.inter
+        one_class = self._one_link()
         groups: dict[tuple[Any, ...], list[int]] = {}
         for i, p in enumerate(self.processors):
             key = (p.speed, p.memory) if one_class else (p.speed, p.memory, p.node)
@@ -230,7 +247,7 @@ class Platform:
             bw = None if math.isinf(x.bandwidth) else x.bandwidth
             return {"bandwidth": bw, "latency": x.latency}
 
-        return {
+        out: dict[str, Any] = {
             "processors": [
                 {"speed": p.speed, "memory": p.memory, "node": p.node} for p in self.processors
             ],
@@ -238,6 +255,9 @@ class Platform:
             "capacity": self.capacity,
             "optimizer_state": self.optimizer_state,
         }
+        if self.name:  # so that from_dict gives back an equal platform
+            out["name"] = self.name
+        return out
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "platform") -> Platform:
@@ -523,9 +543,8 @@ def override(
                 )
         else:
             out["processors"] = procs
-            if "nodes" in out and procs % int(out["nodes"]):
-                # A preset's node count follows the processors unless --nodes says otherwise.
-                out.pop("nodes")
+            # A node count that the new count does not fill is refused when the platform is
+            # built (_nodes), unless --nodes (below) replaces it.
     if nodes is not None:
         out.pop("processors_per_node", None)
         out["nodes"] = _count(nodes, "--nodes")

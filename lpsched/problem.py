@@ -27,9 +27,14 @@ if TYPE_CHECKING:
 _REL_TOL = 1e-9
 
 
+def exact_speed(speed: float) -> Fraction:
+    """A speed as the decimal it is written as: ``0.6`` is 3/5, not the binary float nearest it."""
+    return Fraction(repr(float(speed)))
+
+
 def scaled_duration(duration: int, speed: float) -> int:
-    """``ceil(duration / speed)``, exactly (the speed is taken as the float it is)."""
-    return max(1, math.ceil(Fraction(duration) / Fraction(speed)))
+    """``ceil(duration / speed)``, exactly, with the speed as written (:func:`exact_speed`)."""
+    return max(1, math.ceil(Fraction(duration) / exact_speed(speed)))
 
 
 def message_units(nbytes: int, link: Link, unit_seconds: float) -> int:
@@ -157,9 +162,13 @@ class Problem:
 
     @cached_property
     def min_comm(self) -> list[int]:
-        """Each edge's cheapest cost across processors (the class of the cheapest link)."""
-        classes = ["intra"] if self.platform.nodes == 1 else list(LINK_CLASSES)
-        if self.P == 1:
+        """Each edge's cheapest cost across processors (the class of the cheapest link).
+
+        Only the link classes some two processors use count: with one processor
+        per node every crossing is ``inter``; on one processor nothing crosses.
+        """
+        classes = self.platform.link_classes
+        if not classes:
             return [0 for _ in self.comm]
         return [min(c[k] for k in classes) for c in self.comm]
 

@@ -13,29 +13,38 @@ from __future__ import annotations
 import math
 import numbers
 import re
+from fractions import Fraction
 from typing import Literal
 
 from .errors import InputError
 
 Kind = Literal["time", "bytes", "bandwidth"]
 
-_TIME = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
-_PREFIX = {"": 1.0, "K": 1e3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15}
-_BINARY = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40}
+# Exact scales, so that "10us" is the float nearest 1e-5 (10 * 1e-6 is one ulp below it)
+# and equal spellings of one quantity give equal platforms.
+_TIME = {
+    "s": Fraction(1),
+    "ms": Fraction(1, 10**3),
+    "us": Fraction(1, 10**6),
+    "µs": Fraction(1, 10**6),
+    "ns": Fraction(1, 10**9),
+}
+_PREFIX = {"": 1, "K": 10**3, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15}
+_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
 _EXAMPLES = {"time": "'25us' or '0.1ms'", "bytes": "'80GB' or '80GiB'", "bandwidth": "'25GB/s'"}
 _NUMBER = r"([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)"
 
 
-def _size_unit(unit: str) -> float | None:
+def _size_unit(unit: str) -> Fraction | None:
     """Bytes per unit for ``B``, ``KB``, ``GiB``, ``Gb`` ..., else ``None``."""
     m = re.fullmatch(r"(Ki|Mi|Gi|Ti|K|k|M|G|T|P|)([Bb])", unit)
     if m is None:
         return None
-    scale = _BINARY.get(m.group(1)) or _PREFIX[m.group(1)]
+    scale = Fraction(_BINARY.get(m.group(1)) or _PREFIX[m.group(1)])
     return scale / 8 if m.group(2) == "b" else scale
 
 
-def _unit_scale(unit: str, kind: Kind) -> float | None:
+def _unit_scale(unit: str, kind: Kind) -> Fraction | None:
     if kind == "time":
         return _TIME.get(unit)
     if kind == "bytes":
@@ -78,10 +87,12 @@ def parse_quantity(
             number = math.inf
         else:
             m = re.fullmatch(_NUMBER + r"\s*([A-Za-zµ/]*)", text)
-            scale = None if m is None else (_unit_scale(m.group(2), kind) if m.group(2) else 1.0)
+            scale = None if m is None else (_unit_scale(m.group(2), kind) if m.group(2) else 1)
             if m is None or scale is None:
                 raise InputError(f"{what} must be a quantity like {_EXAMPLES[kind]}, got {value!r}")
-            number = float(m.group(1)) * scale
+            number = float(m.group(1)) * float(scale)
+            if 1e-40 < abs(number) < 1e40:  # correctly rounded (exponents bounded: cheap)
+                number = float(Fraction(m.group(1)) * scale)
     else:
         raise InputError(f"{what} must be a quantity like {_EXAMPLES[kind]}, got {value!r}")
     if math.isnan(number) or number < 0 or (number == 0 and not allow_zero):

@@ -257,7 +257,8 @@ def _durations(
     for t in schedule.graph.tasks:
         p = proc.get(t.name)
         if t.name in placed and p is not None and 0 <= p < min(P, len(speeds)):
-            out[t.name] = math.ceil(Fraction(t.duration) / Fraction(speeds[p]))
+            # The speed as the decimal it is written as (repr), exactly.
+            out[t.name] = math.ceil(Fraction(t.duration) / Fraction(repr(float(speeds[p]))))
         else:
             out[t.name] = t.duration
     return out

@@ -92,7 +92,7 @@ def _tables(graph: TaskGraph, platform: Platform) -> tuple[list[list[int]], list
     """Durations ``dp[v][p]`` and edges ``(u, v, distance, c[p][q])``."""
     P = platform.P
     dp = [
-        [math.ceil(Fraction(t.duration) / Fraction(q.speed)) for q in platform.processors]
+        [math.ceil(Fraction(t.duration) / Fraction(repr(q.speed))) for q in platform.processors]
         for t in graph.tasks
     ]
     unit = graph.time_unit_seconds or 1.0

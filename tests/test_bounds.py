@@ -27,10 +27,12 @@ from lpsched.bounds import (
 from lpsched.errors import InputError
 from lpsched.graph import Edge, Task, TaskGraph, make_graph
 from lpsched.networks import get_network
+from lpsched.platform import Link, Platform, Processor
+from lpsched.problem import Problem
 from lpsched.schedule import Status
 from lpsched.solve import solve
 from lpsched.taskgraph import build_task_graph
-from tests.brute import brute_force_period, tiny_graphs
+from tests.brute import brute_force_period, tiny_byte_graphs, tiny_graphs, tiny_platforms
 
 FAST = settings(max_examples=150, deadline=None)
 
@@ -97,7 +99,7 @@ def loop_ratio(graph: TaskGraph, loop: list[str]) -> Fraction:
 def layer_graph(
     layers: int, staleness: list[int], seed: int | None = 0, skips: bool = True
 ) -> TaskGraph:
-    """A LayerPipe-style chain (DESIGN.md section 2), with residual skips every other layer.
+    """A LayerPipe-style chain (``formulations/README.md``), with residual skips every other layer.
 
     ``seed=None`` gives every layer the same cost (100 MACs).
     """
@@ -374,3 +376,75 @@ def test_bins_bound_hand_case() -> None:
     assert math.ceil(18 / 10) == 2
     # K = 3: {6, 6} alone in their bins, 3 + 3 + 3 = 9 > 2 * (10 - 6) = 8 of room left.
     assert bins_bound([6, 6, 3, 3, 3], 10) == 3
+
+
+# ------------------------------------------------------ heterogeneous platforms
+@settings(max_examples=200, deadline=None)
+@given(
+    st.one_of(tiny_byte_graphs(max_tasks=4, max_duration=3), tiny_graphs(max_tasks=4)),
+    tiny_platforms(),
+)
+def test_bounds_on_a_platform_never_exceed_brute_force(
+    graph: TaskGraph, platform: Platform
+) -> None:
+    """Speeds 0.5..2 and one or two nodes: every bound is a bound of the problem."""
+    bounds = lower_bounds(graph, platform)
+    best = brute_force_period(graph, platform)
+    for value in (
+        bounds.resource_bound,
+        bounds.longest_task,
+        bounds.packing_bound,
+        bounds.colocation_bound,
+        bounds.lower_bound,
+    ):
+        assert value <= best
+    if bounds.iteration_bound is not None:
+        assert bounds.iteration_bound <= best
+    assert bounds.processors == platform.P
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.integers(1, 40), min_size=1, max_size=8),
+    st.lists(st.sampled_from([0.25, 0.5, 1.0, 1.5, 2.0, 3.0]), min_size=1, max_size=4),
+)
+def test_speed_resource_bound(durations: list[int], speeds: list[float]) -> None:
+    """A processor of speed s does at most s T units of speed-1 work a period."""
+    graph = make_graph([(f"t{i}", d) for i, d in enumerate(durations)])
+    platform = Platform(tuple(Processor(s) for s in speeds))
+    bounds = lower_bounds(graph, platform)
+    by_speed = math.ceil(Fraction(sum(durations)) / sum(Fraction(repr(s)) for s in speeds))
+    assert bounds.resource_bound >= by_speed
+    assert bounds.lower_bound >= bounds.resource_bound
+    # And every task lasts at least its time on the fastest processor.
+    fastest = max(speeds)
+    assert bounds.longest_task >= max(math.ceil(Fraction(d) / Fraction(fastest)) for d in durations)
+
+
+def test_speed_bound_hand_case() -> None:
+    # 12 units of work on speeds 2 and 1: at most 3 T of work a period, so T >= 4; the
+    # relaxed graph (all at speed 2: 6 units on 2 processors) says only 3.
+    graph = make_graph([("a", 4), ("b", 4), ("c", 4)])
+    platform = Platform((Processor(2.0), Processor(1.0)))
+    bounds = lower_bounds(graph, platform)
+    assert bounds.resource_bound == 4 == math.ceil(Fraction(12, 3))
+    assert brute_force_period(graph, platform) == 4  # a, b on the fast one (2 + 2), c alone
+    assert Problem(graph, platform).lower_bound == bounds.lower_bound
+
+
+def test_two_nodes_bound_by_the_cheapest_link() -> None:
+    # A loop a -> b -> a that pays two messages if split: 1 unit each inside a node,
+    # 5 between nodes. With the two processors in two nodes every split pays 5.
+    graph = TaskGraph(
+        (Task("a", 3), Task("b", 3)),
+        (Edge("a", "b", 0, None, 1, tensor="x"), Edge("b", "a", 2, None, 1, tensor="y")),
+        time_unit="1us",
+    )
+    one_node = Platform((Processor(), Processor()), Link(1e6, 0.0), Link(0.2e6, 0.0))
+    two_nodes = Platform((Processor(node=0), Processor(node=1)), Link(1e6, 0.0), Link(0.2e6, 0.0))
+    for platform in (one_node, two_nodes):
+        bounds = lower_bounds(graph, platform)
+        assert bounds.lower_bound <= brute_force_period(graph, platform)
+    assert brute_force_period(graph, one_node) == 4  # split: (3 + 3 + 2) / 2
+    assert brute_force_period(graph, two_nodes) == 6  # split costs (6 + 10) / 2 = 8: together
+    assert lower_bounds(graph, two_nodes).lower_bound == 6  # the co-location bound sees it

@@ -1,17 +1,22 @@
-"""The command line: the contract of DESIGN.md section 4 (exit codes, one-line errors, files)."""
+"""The command line: exit codes, one-line errors, files, and the platform flags."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from lpsched.platform import PRESETS, Link, Platform, override, preset, preset_spec
 from lpsched.schedule import Result
 from lpsched.validate import validate
 from tests.cli_helpers import one_line_error, run
+
+# "period 19.28 ms (771 x 25us)": milliseconds, then the period in time units of the graph.
+PERIOD = re.compile(r"period (\d+(?:\.\d+)?) ms \((\d+) x (\d+(?:\.\d+)?(?:s|ms|us|ns))\)")
 
 
 def test_networks_lists_every_builtin(capsys):
@@ -26,8 +31,11 @@ def test_graph_writes_a_graph_that_reads_back(tmp_path, capsys):
     code, _, err = run(capsys, "graph", "lenet5", "--decomposition", "intra", "-o", str(path))
     assert code == 0, err
     data = json.loads(path.read_text())
-    assert data["format"] == "lpsched-graph/1"
+    assert data["format"] == "lpsched-graph/2"
     assert {t["kind"] for t in data["tasks"]} >= {"F", "A", "WU"}
+    # Costs come from the bytes and the platform: no fixed comm, a tensor per message.
+    assert all("comm" not in e for e in data["edges"])
+    assert all("tensor" in e for e in data["edges"] if e["bytes"])
 
 
 def test_bounds_json_keys(capsys):
@@ -150,3 +158,199 @@ def test_console_script_exit_code_and_no_traceback(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_version_1_graph_files_are_scheduled(tmp_path, capsys):
+    path = tmp_path / "g1.json"
+    path.write_text(
+        json.dumps(
+            {
+                "format": "lpsched-graph/1",
+                "time_unit": "us",
+                "tasks": [{"name": "a", "duration": 2}, {"name": "b", "duration": 3}],
+                "edges": [
+                    {"src": "a", "dst": "b", "comm": 4},
+                    {"src": "b", "dst": "a", "distance": 1},
+                ],
+            }
+        )
+    )
+    code, out, err = run(capsys, "solve", str(path), "--procs", "2", "--json")
+    assert code == 0, err
+    result = Result.from_dict(json.loads(out))
+    assert validate(result.schedule) == [] and result.period >= 5
+    code, _, err = run(capsys, "solve", str(path), "--procs", "2", "-d", "pipedream")
+    assert code == 2 and "as given" in one_line_error(err)
+
+
+# ------------------------------------------------------------------- platforms
+def test_platforms_lists_the_presets(capsys):
+    code, out, err = run(capsys, "platforms")
+    assert code == 0, err
+    for name in PRESETS:
+        assert re.search(rf"^{name}\s", out, re.M), out
+    assert "2 nodes" in out and "450 GB/s" in out
+    code, out, _ = run(capsys, "platforms", "--json")
+    rows = json.loads(out)
+    assert [r["name"] for r in rows] == list(PRESETS)
+    for r in rows:
+        assert Platform.from_dict(r["platform"]) == preset(r["name"])
+        assert r["description"] == PRESETS[r["name"]][0]
+
+
+def solve_ok(capsys, tmp_path, *argv: str) -> tuple[Result, str]:
+    """Run ``lpsched solve ARGV -o FILE``; check the file validates; return it and stdout."""
+    path = tmp_path / "s.json"
+    code, out, err = run(capsys, "solve", *argv, "-o", str(path))
+    assert code == 0, err
+    result = Result.read(path)
+    assert result.schedule is not None and validate(result.schedule) == []
+    code, checked, _ = run(capsys, "validate", str(path))
+    assert code == 0 and "valid" in checked
+    return result, out
+
+
+def check_summary(out: str, result: Result) -> None:
+    m = PERIOD.search(out)
+    assert m, out
+    ms, units, unit = m.groups()
+    sched = result.schedule
+    assert int(units) == sched.period and unit == sched.graph.time_unit
+    assert float(ms) == pytest.approx(sched.period * sched.graph.time_unit_seconds * 1e3, rel=1e-3)
+
+
+@pytest.mark.parametrize("solver", ["heuristic", "pipedream"])
+def test_solve_on_a_preset(tmp_path, capsys, solver):
+    result, out = solve_ok(
+        capsys, tmp_path, "vgg16", "--platform", "pcie", "--procs", "8", "--solver", solver
+    )
+    assert result.schedule.platform == preset("pcie", 8)
+    check_summary(out, result)
+    assert "on 8 processors" in out
+
+
+def test_procs_is_not_needed_with_a_platform(tmp_path, capsys):
+    result, _ = solve_ok(capsys, tmp_path, "mlp", "--platform", "nvlink")
+    assert result.schedule.processors == 8
+    code, _, err = run(capsys, "solve", "mlp")
+    assert code == 2 and "--procs" in one_line_error(err)
+
+
+def test_nodes_split_a_platform(tmp_path, capsys):
+    # pcie joins every pair alike, so two nodes of it are still uniform.
+    result, out = solve_ok(
+        capsys,
+        tmp_path,
+        "vgg16",
+        "--platform",
+        "pcie",
+        "--procs",
+        "8",
+        "--nodes",
+        "2",
+        "--solver",
+        "heuristic",
+    )
+    platform = result.schedule.platform
+    assert platform.nodes == 2 and [p.node for p in platform.processors] == [0] * 4 + [1] * 4
+    check_summary(out, result)
+
+
+def test_speeds_give_a_heterogeneous_platform(tmp_path, capsys):
+    """Needs a platform-aware heuristic."""
+    result, out = solve_ok(
+        capsys,
+        tmp_path,
+        "vgg16",
+        "--procs",
+        "4",
+        "--speeds",
+        "1,1,0.5,0.5",
+        "--solver",
+        "heuristic",
+    )
+    assert result.schedule.platform.speeds == (1.0, 1.0, 0.5, 0.5)
+    check_summary(out, result)
+
+
+def test_two_link_classes(tmp_path, capsys):
+    """Needs a topology-aware heuristic: NVLink within a node, InfiniBand between."""
+    result, out = solve_ok(
+        capsys, tmp_path, "vgg16", "--platform", "ib", "--procs", "16", "--solver", "heuristic"
+    )
+    platform = result.schedule.platform
+    assert platform == preset("ib", 16) and platform.link_classes == ("intra", "inter")
+    check_summary(out, result)
+
+
+def test_link_flags_take_units_and_apply_to_graph_files(tmp_path, capsys):
+    graph = tmp_path / "g.json"
+    assert run(capsys, "graph", "mlp", "-o", str(graph))[0] == 0
+    result, _ = solve_ok(
+        capsys, tmp_path, str(graph), "--procs", "2", "--bandwidth", "200Gb/s", "--latency", "3us"
+    )
+    assert result.schedule.platform.intra == result.schedule.platform.inter == Link(25e9, 3e-6)
+    code, out, err = run(
+        capsys,
+        "bounds",
+        str(graph),
+        "--procs",
+        "4",
+        "--bandwidth",
+        "intra=450GB/s,inter=25GB/s",
+        "--nodes",
+        "2",
+        "--json",
+    )
+    assert code == 0, err
+    assert json.loads(out)["processors"] == 4
+
+
+def test_a_platform_file(tmp_path, capsys):
+    path = tmp_path / "box.yaml"
+    path.write_text("processors: 4\nlinks:\n  intra: {bandwidth: 25GB/s, latency: 10us}\n")
+    result, _ = solve_ok(capsys, tmp_path, "mlp", "--platform", str(path))
+    expected = Platform.from_dict(override(preset_spec("pcie"), procs=4) | {"name": "box"})
+    assert result.schedule.platform == expected
+
+
+@pytest.mark.parametrize(
+    ("flags", "fragment"),
+    [
+        (["--platform", "dgx"], "unknown platform 'dgx'"),
+        (["--platform", "ib", "--procs", "12"], "do not fill nodes of 8"),
+        (["--procs", "2", "--bandwidth", "0"], "--bandwidth must be > 0"),
+        (["--procs", "2", "--bandwidth", "fast"], "--bandwidth must be a quantity"),
+        (["--procs", "2", "--bandwidth", "intra=1GB/s,across=2GB/s"], "--bandwidth"),
+        (["--procs", "2", "--latency", "10 parsecs"], "--latency must be a quantity"),
+        (["--procs", "2", "--latency=-1us"], "--latency must be >= 0"),
+        (["--procs", "4", "--speeds", "1,1,0.5"], "--speeds lists 3 speeds for 4 processors"),
+        (["--procs", "2", "--speeds", "1,fast"], "--speeds"),
+        (["--procs", "2", "--speeds", "1,0"], "speed must be > 0"),
+        (["--procs", "2", "--memory=-1GB"], "--memory must be > 0"),
+        (["--procs", "2", "--memory", "80XB"], "--memory must be a quantity"),
+        (["--procs", "3", "--nodes", "2"], "3 processors do not split evenly into 2 nodes"),
+    ],
+)
+def test_bad_platform_input_is_one_line_exit_2(tmp_path, capsys, flags, fragment):
+    out_file = tmp_path / "s.json"
+    for command in ("solve", "bounds"):
+        extra = ["-o", str(out_file)] if command == "solve" else []
+        code, out, err = run(capsys, command, "mlp", *flags, *extra)
+        assert code == 2
+        assert fragment in one_line_error(err)
+        assert out == ""
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_bad_platform_file_is_one_line_exit_2(tmp_path, capsys):
+    path = tmp_path / "bad.yaml"
+    path.write_text("processors: 4\nspeeds: [1, 2, 3, 4]\n")
+    out_file = tmp_path / "s.json"
+    code, out, err = run(capsys, "solve", "mlp", "--platform", str(path), "-o", str(out_file))
+    assert code == 2 and out == ""
+    assert "unknown key 'speeds'" in one_line_error(err)
+    assert not out_file.exists()
+    path.write_text("processors: [1, 2\n")
+    code, _, err = run(capsys, "bounds", "mlp", "--platform", str(path))
+    assert code == 2 and "invalid YAML" in one_line_error(err)

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from lpsched.errors import InputError
 from lpsched.graph import Edge, Task, TaskGraph, make_graph
+from lpsched.platform import Link, Platform, Processor
 from lpsched.schedule import Result, Schedule, Status
 
 
@@ -87,10 +88,30 @@ def graphs(draw):
         # distance-0 edges only forward in index order keep the zero-distance subgraph a DAG
         dist = draw(st.integers(0, 3)) if u < v else draw(st.integers(1, 3))
         weights = draw(st.sampled_from([None, "l0"]))
-        edges.append(
-            Edge(f"t{u}", f"t{v}", dist, draw(st.integers(0, 9)), draw(st.integers(0, 99)), weights)
-        )
-    return TaskGraph(tuple(tasks), tuple(edges), name="rand", decomposition="layerpipe")
+        comm = draw(st.none() | st.integers(0, 9))  # None: derived from the bytes
+        tensor = draw(st.sampled_from([None, f"a:t{u}", "w:l0"]))
+        edges.append(Edge(f"t{u}", f"t{v}", dist, comm, draw(st.integers(0, 99)), weights, tensor))
+    unit = draw(st.sampled_from(["us", "25us", "1ms"]))
+    return TaskGraph(
+        tuple(tasks), tuple(edges), time_unit=unit, name="rand", decomposition="layerpipe"
+    )
+
+
+@st.composite
+def platforms(draw, procs: int) -> Platform:
+    if draw(st.booleans()):
+        return Platform.default(procs)
+    nodes = sorted(draw(st.lists(st.integers(0, 1), min_size=procs, max_size=procs)))
+    if nodes[0] == 1:
+        nodes = [0] * procs
+    speeds = st.sampled_from([0.5, 1.0, 1 / 3, 2.0])
+    memory = st.none() | st.just(80e9)
+    return Platform(
+        tuple(Processor(draw(speeds), draw(memory), n) for n in nodes),
+        Link(450e9, 3e-6),
+        Link(draw(st.sampled_from([25e9, float("inf")])), 1e-5),
+        name=draw(st.sampled_from(["", "mine"])),
+    )
 
 
 @settings(max_examples=60, deadline=None)
@@ -104,14 +125,52 @@ def test_graph_round_trip(graph):
 @given(graphs(), st.integers(1, 4), st.data())
 def test_schedule_round_trip(graph, procs, data):
     period = graph.total_work
+    platform = data.draw(platforms(procs))
     proc = {t.name: data.draw(st.integers(0, procs - 1)) for t in graph.tasks}
     start = {t.name: data.draw(st.integers(-50, 50)) for t in graph.tasks}
     result = Result(
-        Schedule(graph, procs, period, proc, start), Status.FEASIBLE, 1, "heuristic", 0.5
+        Schedule(graph, platform, period, proc, start), Status.FEASIBLE, 1, "heuristic", 0.5
     )
-    again = Result.from_dict(json.loads(result.to_json()))
-    assert again.schedule == result.schedule
+    data_out = json.loads(result.to_json())
+    assert data_out["format"] == "lpsched-schedule/2"
+    again = Result.from_dict(data_out)
+    assert again.schedule == result.schedule  # the platform included
+    assert again.schedule.platform == platform
     assert (again.status, again.lower_bound, again.solver) == ("feasible", 1, "heuristic")
+
+
+def test_graph_versions_and_comm():
+    v1 = {
+        "format": "lpsched-graph/1",
+        "tasks": GOOD_TASKS,
+        "edges": [
+            {"src": "a", "dst": "b", "bytes": 8},
+            {"src": "b", "dst": "a", "distance": 1, "comm": 2},
+        ],
+    }
+    g = TaskGraph.from_dict(v1)
+    assert [e.comm for e in g.edges] == [0, 2]  # version 1: every comm is fixed, default 0
+    v2 = dict(v1, format="lpsched-graph/2")
+    v2["edges"] = [*v1["edges"], {"src": "a", "dst": "b", "bytes": 8, "tensor": "a:x"}]
+    g = TaskGraph.from_dict(v2)
+    assert [e.comm for e in g.edges] == [None, 2, None]  # version 2: derived unless given
+    assert [e.tensor for e in g.edges] == [None, None, "a:x"]
+    out = g.to_dict()
+    assert out["format"] == "lpsched-graph/2"
+    assert "comm" not in out["edges"][0] and out["edges"][1]["comm"] == 2
+    assert out["edges"][2]["tensor"] == "a:x" and "tensor" not in out["edges"][0]
+    assert TaskGraph.from_dict(out) == g
+    with pytest.raises(InputError, match="tensor must be a string"):
+        make_graph([("a", 1), ("b", 1)], [Edge("a", "b", tensor=3)])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("unit", "seconds"),
+    [("us", 1e-6), ("25us", 25e-6), ("1ms", 1e-3), ("2.5e-5", 2.5e-5), ("s", 1.0), ("steps", None)],
+)
+def test_time_unit_seconds(unit, seconds):
+    g = make_graph([("a", 1)], time_unit=unit)
+    assert g.time_unit_seconds == (None if seconds is None else pytest.approx(seconds))
 
 
 def test_schedule_metrics():

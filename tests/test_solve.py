@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from lpsched import InputError, Status, build_task_graph, get_network, solve, validate
+from lpsched.platform import Platform, override, preset, preset_spec
+from lpsched.problem import Problem
 from lpsched.solve import least_staleness
 
 
@@ -42,7 +44,7 @@ def test_optimal_only_at_the_bound(alexnet4):
 def test_period_settled_time_is_reported(alexnet4):
     result = solve(alexnet4, 4, "cpsat", time_limit=4, workers=1)
     assert validate(result.schedule) == []
-    settled = result.stats["period_seconds"]
+    settled = result.stats["settled_seconds"]
     assert 0 <= settled <= result.solve_seconds
     assert "settled after" in result.summary()
 
@@ -60,3 +62,43 @@ def test_period_settled_time_is_reported(alexnet4):
 def test_bad_arguments(alexnet4, kwargs, fragment):
     with pytest.raises(InputError, match=fragment):
         solve(alexnet4, 4, **kwargs)
+
+
+@pytest.mark.parametrize("solver", ["heuristic", "pipedream"])
+def test_solve_on_a_platform(alexnet4, solver):
+    pcie = preset("pcie", 4)
+    result = solve(alexnet4, pcie, solver)
+    sched = result.schedule
+    assert sched.platform == pcie and validate(sched) == []
+    assert result.lower_bound == Problem(alexnet4, pcie).lower_bound <= sched.period
+    # A Problem is solved as it is; a second platform beside it is a mistake.
+    again = solve(Problem(alexnet4, pcie), solver=solver)
+    assert again.period == result.period
+    with pytest.raises(InputError, match="already has its platform"):
+        solve(Problem(alexnet4, pcie), 4, solver)
+
+
+def test_the_default_platform_is_the_processor_count(alexnet4):
+    by_count = solve(alexnet4, 4, "heuristic")
+    by_platform = solve(alexnet4, Platform.default(4), "heuristic")
+    assert by_count.period == by_platform.period
+    assert by_count.schedule.start == by_platform.schedule.start
+
+
+@pytest.mark.parametrize("solver", ["heuristic", "pipedream"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        override({}, speeds=[1, 1, 0.5, 0.5]),
+        override(preset_spec("ib"), procs=16, nodes=2, bandwidth={"inter": "25GB/s"}),
+    ],
+    ids=["speeds", "two-nodes"],
+)
+def test_heterogeneous_platforms(solver, spec):
+    """Needs the platform-aware solvers: a valid schedule, no better than the bounds say."""
+    graph = build_task_graph(get_network("alexnet"), "layerpipe", processors=4)
+    platform = Platform.from_dict(spec)
+    result = solve(graph, platform, solver)
+    sched = result.schedule
+    assert sched.platform == platform and validate(sched) == []
+    assert sched.period >= result.lower_bound >= Problem(graph, platform).lower_bound

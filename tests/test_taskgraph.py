@@ -1,4 +1,4 @@
-"""Cost model and network -> task graph builder (DESIGN.md section 2)."""
+"""Cost model and network -> task graph builder (``formulations/README.md``, the task graph)."""
 
 from __future__ import annotations
 
@@ -14,19 +14,22 @@ from hypothesis import strategies as st
 
 from lpsched.costs import CostModel, format_time_unit, parse_time_unit
 from lpsched.errors import InputError
-from lpsched.graph import TaskGraph
+from lpsched.graph import Edge, Task, TaskGraph
 from lpsched.networks.layers import Layer, Network
+from lpsched.platform import Link, Platform, Processor
+from lpsched.problem import Problem
 from lpsched.taskgraph import (
     DECOMPOSITIONS,
     Staleness,
     build_task_graph,
+    group_edges,
     layer_staleness,
     parse_staleness,
     suggest_time_unit,
 )
 
-# Durations equal MAC counts: throughput 1 MAC/s, 1 s units; comm = bytes.
-UNIT_COSTS = CostModel(batch_size=2, throughput=1, bandwidth=1, latency=0, time_unit=1)
+# Durations equal MAC counts: throughput 1 MAC/s, 1 s units.
+UNIT_COSTS = CostModel(batch_size=2, throughput=1, time_unit=1)
 
 
 def dense(name: str, inputs: tuple[str, ...], n_in: int, n_out: int) -> Layer:
@@ -85,13 +88,25 @@ class TestCostModel:
         c = CostModel()  # 10e12 MAC/s, 25us: 2.5e8 MACs per unit
         assert [c.compute(k * 250_000_000) for k in (1, 7, 240)] == [1, 7, 240]
 
-    def test_comm(self):
-        c = CostModel(bandwidth=1e9, latency=2e-6, time_unit="1us")
-        assert c.comm(0) == 0  # no data, no message, no latency
-        assert c.comm(1) == 3  # 2us latency + 1ns, rounded up
-        assert c.comm(8000) == 10
-        assert c.comm(8001) == 11
-        assert CostModel(latency=0, bandwidth=math.inf).comm(10**9) == 0
+    def test_comm_is_the_platforms(self):
+        """Messages cost what the link takes, per link class (formerly ``CostModel.comm``)."""
+        edges = (
+            Edge("a", "b", 0, None, 0),  # no data, no message, no latency
+            Edge("a", "c", 0, None, 1),  # 2us latency + 1ns, rounded up
+            Edge("a", "d", 0, None, 8000),
+            Edge("b", "d", 0, None, 8001),
+        )
+        g = TaskGraph(tuple(Task(x, 1) for x in "abcd"), edges, time_unit="1us")
+
+        def costs_on(link: Link) -> list[int]:
+            return [c["intra"] for c in Problem(g, Platform((Processor(),) * 2, link, link)).comm]
+
+        assert costs_on(Link(1e9, 2e-6)) == [0, 3, 10, 11]
+        assert costs_on(Link(math.inf, 0.0)) == [0, 0, 0, 0]
+        for gone in ("bandwidth", "latency"):  # the platform's now, not the cost model's
+            with pytest.raises(TypeError):
+                CostModel(**{gone: 1})
+        assert not hasattr(CostModel(), "comm") and not hasattr(CostModel(), "exact_comm")
 
     def test_rounding_error(self):
         c = CostModel(throughput=1, time_unit=1)
@@ -110,8 +125,6 @@ class TestCostModel:
             {"throughput": -1e12},
             {"throughput": math.nan},
             {"throughput": math.inf},
-            {"bandwidth": 0},
-            {"latency": -1e-6},
             {"bytes_per_element": 0},
             {"time_unit": 0},
             {"time_unit": "-1us"},
@@ -127,7 +140,9 @@ class TestCostModel:
         with pytest.raises(InputError):
             CostModel().compute(-1)
         with pytest.raises(InputError):
-            CostModel().comm(-1)
+            CostModel().compute(math.nan)
+        with pytest.raises(InputError):
+            CostModel().compute("12")  # type: ignore[arg-type]
 
     @pytest.mark.parametrize(
         ("text", "seconds", "name"),
@@ -266,7 +281,7 @@ class TestMerging:
     @pytest.mark.parametrize("network", [chain, diamond])
     def test_merged_graph_is_the_layerpipe_graph_contracted(self, network, decomposition):
         """Independent contraction of the primitive graph implies the same constraints."""
-        costs = CostModel(batch_size=4, throughput=1, bandwidth=8, latency=1, time_unit=1)
+        costs = CostModel(batch_size=4, throughput=1, time_unit=1)
         prim = build_task_graph(network(), "layerpipe", staleness=3, costs=costs)
         merged = build_task_graph(network(), decomposition, staleness=3, costs=costs)
         groups = {
@@ -287,31 +302,49 @@ class TestMerging:
             for e in prim.edges
             if not (rename(e.src) == rename(e.dst) and e.distance == 0)
         ]
-        for e in expected:  # every contracted constraint is implied by a kept edge
+        # Every contracted constraint is implied by a kept edge of the same message: its
+        # cost on any link is that of its bytes, and it is needed no later.
+        for e in expected:
             assert any(
-                (k.src, k.dst, k.weights) == (e.src, e.dst, e.weights)
+                (k.src, k.dst, k.weights, k.tensor) == (e.src, e.dst, e.weights, e.tensor)
                 and k.distance <= e.distance
-                and k.comm >= e.comm
+                and k.comm is None
+                and k.bytes >= e.bytes
                 for k in merged.edges
             ), e
-        keys = {(e.src, e.dst, e.distance, e.comm, e.bytes, e.weights) for e in expected}
+        keys = {(e.src, e.dst, e.distance, e.bytes, e.weights, e.tensor) for e in expected}
         for k in merged.edges:  # and nothing is invented
-            assert (k.src, k.dst, k.distance, k.comm, k.bytes, k.weights) in keys
+            assert (k.src, k.dst, k.distance, k.bytes, k.weights, k.tensor) in keys
 
-    def test_parallel_edges_keep_the_tightest(self):
-        """Only the Pareto front of (small distance, large comm) survives."""
-        from lpsched.graph import Edge
-        from lpsched.taskgraph import _merge_edges
-
+    def test_parallel_edges_merge_per_tensor(self):
+        """One tensor sent twice is one message, needed at the smaller distance; two are two."""
         edges = [
-            Edge("x", "y", 0, 3),
-            Edge("x", "y", 0, 5),
-            Edge("x", "y", 1, 4),  # implied by (0, 5)
-            Edge("x", "y", 2, 9),  # not implied: larger comm at larger distance
-            Edge("x", "y", 2, 1, weights="l"),  # weight edges never merge with others
+            Edge("x", "y", 1, None, 8, tensor="a:x"),
+            Edge("x", "y", 0, None, 8, tensor="a:x"),  # the same message, needed earlier
+            Edge("x", "y", 2, None, 8, tensor="z:x"),  # another tensor: its own message
+            Edge("x", "y", 3, None, 4, weights="l", tensor="w:l"),
+            Edge("x", "y", 2, None, 4, weights="l", tensor="w:l"),
+            Edge("x", "y", 0, None, 4, tensor="w:l"),  # weight edges never merge with others
+            Edge("x", "x", 0, None, 8, tensor="a:x"),  # no part of the test: dropped below
         ]
-        kept = {(e.distance, e.comm, e.weights) for e in _merge_edges(edges)}
-        assert kept == {(0, 5, None), (2, 9, None), (2, 1, "l")}
+        kept = group_edges(edges[:-1], {"x": "x", "y": "y"})
+        assert sorted((e.distance, e.tensor, e.weights) for e in kept) == [
+            (0, "a:x", None),
+            (0, "w:l", None),
+            (2, "w:l", "l"),
+            (2, "z:x", None),
+        ]
+        # Fixed delays are kept where no kept edge implies them.
+        fixed = [Edge("x", "y", 0, 3), Edge("x", "y", 0, 5), Edge("x", "y", 2, 9)]
+        kept = group_edges(fixed, {"x": "x", "y": "y"})
+        for e in fixed:
+            assert any(k.distance <= e.distance and k.comm >= e.comm for k in kept), e
+        # Inside one group: distance 0 is the order of the parts, a distance a self-loop.
+        inside = group_edges(
+            [Edge("x", "y", 0, None, 8, tensor="t"), Edge("y", "x", 1, None, 8, tensor="u")],
+            {"x": "g", "y": "g"},
+        )
+        assert [(e.src, e.dst, e.distance) for e in inside] == [("g", "g", 1)]
 
 
 # ------------------------------------------------------------------- staleness
@@ -482,12 +515,26 @@ class TestLoops:
 
 
 # --------------------------------------------------------- graph-wide invariants
+def default_link_units(nbytes: int, unit: float) -> int:
+    """``ceil((10 us + bytes / 50 GB/s) / unit)`` in exact arithmetic; no bytes, no message."""
+    if nbytes == 0:
+        return 0
+    seconds = Fraction(10, 10**6) + Fraction(nbytes, 50 * 10**9)
+    return math.ceil(seconds / Fraction(repr(unit)))
+
+
 def check_invariants(g: TaskGraph, costs: CostModel) -> None:
     assert not g.zero_distance_cycle()
-    for e in g.edges:
-        assert e.comm == costs.comm(e.bytes)
+    assert g.time_unit_seconds == pytest.approx(costs.time_unit, rel=1e-12)
+    comm = Problem(g, 4).comm  # the default platform: 50 GB/s and 10 us
+    for e, c in zip(g.edges, comm, strict=True):
+        assert e.comm is None  # derived from the bytes and the platform
+        assert c == dict.fromkeys(("intra", "inter"), default_link_units(e.bytes, costs.time_unit))
         if e.weights is not None:
             assert e.src == f"{g.task(e.src).kind}:{e.weights}"
+            assert e.tensor == f"w:{e.weights}"
+        elif e.bytes:
+            assert e.tensor is not None
     assert all(t.name == f"{t.kind}:{t.layer}" for t in g.tasks)
 
 
@@ -562,7 +609,7 @@ def networks(draw) -> Network:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(net=networks(), spec=st.sampled_from(["sync", 2, "layerpipe2", "auto"]))
 def test_random_networks(net, spec):
-    costs = CostModel(batch_size=3, throughput=7, bandwidth=5, latency=1, time_unit=2)
+    costs = CostModel(batch_size=3, throughput=7, time_unit=2)
     graphs = {
         dec: build_task_graph(net, dec, staleness=spec, costs=costs) for dec in DECOMPOSITIONS
     }

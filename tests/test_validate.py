@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import json
+import math
 import random
 from dataclasses import replace
+from fractions import Fraction
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from lpsched.errors import InputError
 from lpsched.graph import Edge, Task, TaskGraph, make_graph
+from lpsched.platform import Link, Platform, Processor
 from lpsched.schedule import Result, Schedule, Status
 from lpsched.validate import InvalidScheduleError, Violation, check_schedule, validate
+from tests.brute import tiny_byte_graphs, tiny_platforms
 
 
-def sched(graph: TaskGraph, period: int, placement: dict, processors: int = 2) -> Schedule:
-    """A schedule from ``{task: (processor, start)}``."""
+def sched(
+    graph: TaskGraph, period: int, placement: dict, processors: int | Platform = 2
+) -> Schedule:
+    """A schedule from ``{task: (processor, start)}`` on ``processors`` (a count or a platform)."""
     return Schedule(
         graph,
         processors,
@@ -31,8 +39,33 @@ def kinds(violations: list[Violation]) -> list[str]:
 
 # ---------------------------------------------------------------------------
 # Brute force: unroll iterations as absolute intervals and check the definition
-# literally. Shares nothing with lpsched.validate.
+# literally. Shares nothing with lpsched.validate: durations and costs are
+# computed here from the platform (formulations/README.md, (P0a) and (P0b)).
 # ---------------------------------------------------------------------------
+def durations_on(s: Schedule) -> dict[str, int]:
+    """Each task's duration on its processor: ``ceil(d / speed)`` in exact arithmetic."""
+    speed = [p.speed for p in s.platform.processors]
+    return {
+        t.name: max(1, math.ceil(Fraction(t.duration) / Fraction(repr(speed[s.processor[t.name]]))))
+        for t in s.graph.tasks
+    }
+
+
+def cost_on(s: Schedule, e: Edge) -> int:
+    """What edge ``e`` costs as placed: a fixed comm, or its bytes over the pair's link."""
+    pu, pv = s.processor[e.src], s.processor[e.dst]
+    if pu == pv:
+        return 0
+    if e.comm is not None:
+        return e.comm
+    if e.bytes == 0:
+        return 0
+    procs = s.platform.processors
+    link = s.platform.intra if procs[pu].node == procs[pv].node else s.platform.inter
+    seconds = Fraction(repr(link.latency)) + e.bytes / Fraction(repr(link.bandwidth))
+    return math.ceil(seconds / Fraction(repr(s.graph.time_unit_seconds)))
+
+
 def enough_iterations(s: Schedule) -> int:
     """Iterations to unroll so that every overlap and every edge shows up.
 
@@ -42,7 +75,7 @@ def enough_iterations(s: Schedule) -> int:
     iterations than their distance.
     """
     span = max(s.start.values()) - min(s.start.values())
-    longest = max(t.duration for t in s.graph.tasks)
+    longest = max(durations_on(s).values())
     far = max((e.distance for e in s.graph.edges), default=0)
     return max((span + longest) // s.period + 3, far + 2)
 
@@ -50,7 +83,7 @@ def enough_iterations(s: Schedule) -> int:
 def brute_force(s: Schedule) -> tuple[set[tuple[str, str]], set[int]]:
     """Overlapping task pairs (sorted names; ``(a, a)`` for self) and violated edge indices."""
     T, K = s.period, enough_iterations(s)
-    d = {t.name: t.duration for t in s.graph.tasks}
+    d = durations_on(s)
     instances = [
         (s.processor[v], s.start[v] + i * T, s.start[v] + i * T + d[v], v, i)
         for v in d
@@ -64,7 +97,7 @@ def brute_force(s: Schedule) -> tuple[set[tuple[str, str]], set[int]]:
                 overlapping.add(tuple(sorted((v1, v2))))
     violated = set()
     for k, e in enumerate(s.graph.edges):
-        comm = e.comm if s.processor[e.src] != s.processor[e.dst] else 0
+        comm = cost_on(s, e)
         for i in range(K - e.distance):
             src_end = s.start[e.src] + i * T + d[e.src]
             dst_begin = s.start[e.dst] + (i + e.distance) * T
@@ -83,7 +116,7 @@ def check_against_brute_force(s: Schedule) -> list[Violation]:
     reported_edges = [edge_ids[id(v.edge)] for v in found if v.kind == "precedence"]
     assert sorted(reported_edges) == sorted(violated)
     assert all(v.kind in ("precedence", "overlap") for v in found)
-    d = {t.name: t.duration for t in s.graph.tasks}
+    d = durations_on(s)
     T = s.period
     for v in found:
         if v.kind == "overlap":
@@ -96,7 +129,7 @@ def check_against_brute_force(s: Schedule) -> list[Violation]:
                 assert s.start[task] + it * T <= lo and hi <= s.start[task] + it * T + d[task]
         else:
             e = v.edge
-            comm = e.comm if s.processor[e.src] != s.processor[e.dst] else 0
+            comm = cost_on(s, e)
             short = s.start[e.src] + d[e.src] + comm - s.start[e.dst] - e.distance * T
             assert v.amount == short > 0
     return found
@@ -281,9 +314,33 @@ def test_bad_period_and_processor_count():
     assert v.kind == "period" and v.message == "period must be a positive integer, got 0"
     assert kinds(validate(sched(g, 2.0, placement))) == ["period"]
     assert kinds(validate(sched(g, -3, placement))) == ["period"]
-    found = validate(sched(g, 4, placement, processors=0))
+    # No platform has 0 processors, and Schedule(g, 0, ...) refuses the count; the
+    # validator still reports one that a broken caller forced in.
+    with pytest.raises(InputError, match="between 1 and 4096"):
+        sched(g, 4, placement, processors=0)
+    broken = sched(g, 4, placement, processors=1)
+    empty = Platform.default(1)
+    object.__setattr__(empty, "processors", ())
+    object.__setattr__(broken, "platform", empty)
+    assert broken.processors == 0
+    found = validate(broken)
     assert kinds(found) == ["processor", "precedence"]
     assert found[0].message == "number of processors must be a positive integer, got 0"
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_file_with_no_processors_is_a_one_line_input_error(version):
+    g = make_graph([("a", 2)])
+    data = Result(sched(g, 2, {"a": (0, 0)}, 1), Status.FEASIBLE, 2, "x", 0.0).to_dict()
+    data["processors"] = 0
+    if version == 1:
+        data["format"] = "lpsched-schedule/1"
+        del data["platform"]
+    with pytest.raises(InputError) as info:
+        Result.from_dict(json.loads(json.dumps(data)), source="s.json")
+    message = str(info.value)
+    assert message.startswith("s.json: processors ") and "\n" not in message
+    assert not message.startswith("s.json: s.json")
 
 
 def test_check_schedule_raises_with_a_summary():
@@ -326,6 +383,125 @@ def test_json_round_trip_keeps_validity(tmp_path):
         back = Result.read(path).schedule
         assert back is not None
         assert [v.message for v in validate(back)] == [v.message for v in validate(s)]
+
+
+# ---------------------------------------------------------------------------
+# The platform: durations and costs recomputed from the one the schedule carries
+# ---------------------------------------------------------------------------
+def test_durations_follow_the_speed_of_the_processor():
+    g = make_graph([("a", 2), ("b", 2)])
+    placement = {"a": (0, 0), "b": (0, 2)}
+    fast = Platform((Processor(1.0), Processor(1.0)))
+    assert validate(sched(g, 4, placement, fast)) == []
+    slow = Platform((Processor(0.5), Processor(1.0)))  # a and b last 4 on processor 0
+    [v] = validate(sched(g, 4, placement, slow))
+    assert v.kind == "overlap" and v.tasks == ("a", "b") and v.processor == 0
+    assert v.amount == 2  # [0, 4) and [2, 6), a turn apart or not
+    # On the fast processor of the same platform they fit again.
+    assert validate(sched(g, 4, {"a": (1, 0), "b": (1, 2)}, slow)) == []
+    # A task longer than the period on a slow processor overlaps itself.
+    lone = make_graph([("a", 3)])
+    assert validate(sched(lone, 3, {"a": (1, 0)}, slow)) == []
+    assert kinds(validate(sched(lone, 3, {"a": (0, 0)}, slow))) == ["overlap"]
+
+
+def test_a_precedence_waits_for_the_slow_producer():
+    g = make_graph([("a", 3), ("b", 1)], [("a", "b", 0, 0)])
+    platform = Platform((Processor(1.5), Processor(0.75)))  # a lasts 2 on 0, 4 on 1
+    assert validate(sched(g, 10, {"a": (0, 0), "b": (0, 2)}, platform)) == []
+    [v] = validate(sched(g, 10, {"a": (1, 0), "b": (0, 2)}, platform))
+    assert v.kind == "precedence" and v.amount == 2
+    assert "a ends at 4" in v.message
+
+
+def two_node_platform() -> Platform:
+    # Unit 1 us: 1 GB/s and 2 us in a node, 0.25 GB/s and 10 us between nodes.
+    return Platform(
+        (Processor(1.0, None, 0), Processor(1.0, None, 0), Processor(1.0, None, 1)),
+        Link(1e9, 2e-6),
+        Link(0.25e9, 10e-6),
+    )
+
+
+def test_two_nodes_charge_the_inter_node_link():
+    g = TaskGraph(
+        (Task("a", 3), Task("b", 2)),
+        (Edge("a", "b", 0, None, 1000, tensor="x"),),  # 3 units intra, 14 inter
+        time_unit="1us",
+    )
+    platform = two_node_platform()
+    within = sched(g, 20, {"a": (0, 0), "b": (1, 6)}, platform)  # 3 + 3
+    assert validate(within) == []
+    assert validate(replace(within, start={"a": 0, "b": 5})) != []
+    across = replace(within, processor={"a": 0, "b": 2})
+    [v] = validate(across)
+    assert v.kind == "precedence" and v.amount == 14 - 3  # exactly the inter-node extra
+    assert v.message == (
+        "edge a -> b (distance 0, comm 14, across processors 0 and 2): "
+        "b starts at 6 but needs >= 17 (a ends at 3 + comm 14; short by 11)"
+    )
+    assert validate(replace(across, start={"a": 0, "b": 17})) == []
+    # A fixed comm is a pure delay, the same on either link.
+    fixed = TaskGraph(g.tasks, (Edge("a", "b", 0, 3, 1000),), time_unit="1us")
+    assert validate(sched(fixed, 20, {"a": (0, 0), "b": (2, 6)}, platform)) == []
+
+
+def test_schedule_file_round_trip_keeps_the_platform(tmp_path):
+    g = TaskGraph(
+        (Task("a", 3), Task("b", 2), Task("c", 4)),
+        (
+            Edge("a", "b", 0, None, 1000, tensor="x"),
+            Edge("b", "c", 0, None, 0, tensor="y"),
+            Edge("c", "a", 2, 1),
+        ),
+        time_unit="1us",
+        name="tiny",
+    )
+    platform = replace(two_node_platform(), name="two")
+    good = sched(g, 20, {"a": (0, 0), "b": (2, 17), "c": (2, 19)}, platform)
+    # c moved onto a's processor: its arc [19, 23) wraps onto a's [0, 3).
+    bad = replace(good, processor={"a": 0, "b": 2, "c": 0})
+    assert validate(good) == []
+    assert validate(bad) != []
+    for s in (good, bad):
+        path = tmp_path / "s.json"
+        Result(s, Status.FEASIBLE, 4, "test", 0.0).to_json(path)
+        data = json.loads(path.read_text())
+        assert data["format"] == "lpsched-schedule/2"
+        assert data["processors"] == 3 and data["platform"]["links"]["inter"]["latency"] == 10e-6
+        back = Result.read(path).schedule
+        assert back is not None
+        assert back.platform == platform and back == s
+        assert [v.message for v in validate(back)] == [v.message for v in validate(s)]
+
+
+def test_version_1_schedule_files_run_on_the_default_platform():
+    data = {
+        "format": "lpsched-schedule/1",
+        "processors": 2,
+        "period": 6,
+        "status": "feasible",
+        "assignments": [
+            {"task": "a", "processor": 0, "start": 0},
+            {"task": "b", "processor": 1, "start": 5},
+        ],
+        "graph": {
+            "format": "lpsched-graph/1",
+            "time_unit": "us",
+            "tasks": [{"name": "a", "duration": 3}, {"name": "b", "duration": 1}],
+            "edges": [
+                {"src": "a", "dst": "b", "bytes": 10**9},
+                {"src": "b", "dst": "a", "distance": 1},
+            ],
+        },
+    }
+    result = Result.from_dict(data)
+    s = result.schedule
+    assert s is not None and s.platform == Platform.default(2)
+    # In version 1 an edge without comm had comm 0: its bytes cost nothing.
+    assert all(e.comm == 0 for e in s.graph.edges)
+    assert validate(s) == []
+    assert Result.from_dict(result.to_dict()).schedule == s  # written back as version 2
 
 
 def test_large_valid_schedule():
@@ -372,8 +548,11 @@ def graphs(draw) -> TaskGraph:
 
 @st.composite
 def schedules(draw) -> Schedule:
-    g = draw(graphs())
-    procs = draw(st.integers(1, 3))
+    if draw(st.booleans()):
+        g, platform = draw(graphs()), Platform.default(draw(st.integers(1, 3)))
+    else:  # bytes on the edges, speeds 0.5..2, one or two nodes
+        g, platform = draw(tiny_byte_graphs()), draw(tiny_platforms())
+    procs = platform.P
     proc = {t.name: draw(st.integers(0, procs - 1)) for t in g.tasks}
     if draw(st.booleans()):
         # Arbitrary: almost always invalid.
@@ -382,23 +561,24 @@ def schedules(draw) -> Schedule:
     else:
         # Built valid (list schedule of one iteration, period = its length + comm),
         # then shifted by whole periods and perhaps perturbed.
+        probe = Schedule(g, platform, 1, proc, dict.fromkeys(proc, 0))
+        d = durations_on(probe)
         start, busy = {}, dict.fromkeys(range(procs), 0)
         for t in g.tasks:  # task order is a topological order of distance-0 edges
             ready = busy[proc[t.name]]
             for e in g.edges:
                 if e.dst == t.name and e.distance == 0:
-                    comm = e.comm if proc[e.src] != proc[t.name] else 0
-                    ready = max(ready, start[e.src] + g.task(e.src).duration + comm)
+                    ready = max(ready, start[e.src] + d[e.src] + cost_on(probe, e))
             start[t.name] = ready
-            busy[proc[t.name]] = ready + t.duration
-        period = max(start[x] + g.task(x).duration for x in start) + 3
+            busy[proc[t.name]] = ready + d[t.name]
+        period = max(start[x] + d[x] for x in start) + 3
         start = {x: s + period * draw(st.integers(-1, 1)) for x, s in start.items()}
         period += draw(st.sampled_from([0, 0, 0, -1, -2, -3, -period // 2]))
         period = max(period, 1)
         if draw(st.booleans()):
             victim = draw(st.sampled_from(sorted(start)))
             start[victim] += draw(st.integers(-3, 3))
-    return Schedule(g, procs, period, proc, start)
+    return Schedule(g, platform, period, proc, start)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
