@@ -49,8 +49,9 @@ from lpsched.compare import comparison_table, summarise
 from lpsched.costs import CostModel, format_time_unit, parse_time_unit
 from lpsched.errors import InputError
 from lpsched.networks import BUILTIN_NETWORKS, get_network
+from lpsched.platform import DEFAULT_BANDWIDTH, DEFAULT_LATENCY
 from lpsched.solve import SOLVERS
-from lpsched.sweep import make_grid, parse_names, parse_procs, run_grid
+from lpsched.sweep import four_digits, make_grid, parse_names, parse_procs, row_key, run_grid
 from lpsched.taskgraph import build_task_graph
 
 NETWORKS: tuple[str, ...] = ("alexnet", "vgg16", "resnet18", "resnet50", "gpt2")
@@ -125,7 +126,7 @@ def run_rows(
         )
     df = run_grid(points, jobs=jobs, output=csv, resume=resume, progress=progress)
     keys = {p.key for p in points}
-    mask = [(r.network, r.decomposition, r.solver, int(r.procs)) in keys for r in df.itertuples()]
+    mask = [row_key(r) in keys for r in df.itertuples()]
     return df[mask].reset_index(drop=True)
 
 
@@ -145,9 +146,9 @@ def wide_table(rows: pd.DataFrame, solver: str = "cpsat") -> pd.DataFrame:
     -------
     pandas.DataFrame
         :func:`lpsched.compare.comparison_table` of the planner and LayerPipe
-        (its columns and ``speedup``), plus ``{side}_period``,
-        ``{side}_status``, ``{side}_lower_bound`` and ``{side}_comm_bytes``
-        of the other sides.
+        (its columns and ``layerpipe_over_pipedream``), plus ``{side}_period``,
+        ``{side}_period_ms``, ``{side}_status``, ``{side}_lower_bound`` and
+        ``{side}_comm_bytes`` of the other sides.
     """
     table = comparison_table(rows, pipedream_solver="pipedream", layerpipe_solver=solver)
     table = table.set_index(["network", "procs"])
@@ -155,7 +156,7 @@ def wide_table(rows: pd.DataFrame, solver: str = "cpsat") -> pd.DataFrame:
         if side.key in ("planner", "layerpipe"):
             continue
         part = side_frame(rows, side)
-        for c in ("period", "status", "lower_bound", "comm_bytes"):
+        for c in ("period", "period_ms", "status", "lower_bound", "comm_bytes"):
             table[f"{side.key}_{c}"] = part[c].reindex(table.index)
     return table.reset_index()
 
@@ -273,11 +274,14 @@ def _pct(value: object, sign: bool = True) -> str:
     return f"{100 * float(value):+.1f}%" if sign else f"{100 * float(value):.1f}%"
 
 
-def _period(period: object, status: object) -> str:
+def _period(period: object, status: object, ms: object = math.nan) -> str:
+    """``"1,345 (33.63 ms)"``, ``"1,345 (33.63 ms, feasible)"``; ms left out when unknown."""
     if pd.isna(period):
         return f"none ({status})" if isinstance(status, str) and status else "–"
-    mark = "" if status == "optimal" else f" ({status})"
-    return f"{int(period):,}{mark}"
+    notes = [] if pd.isna(ms) else [f"{four_digits(float(ms))} ms"]
+    if status != "optimal":
+        notes.append(str(status))
+    return f"{int(period):,}" + (f" ({', '.join(notes)})" if notes else "")
 
 
 def _speedup_pct(ratio: object) -> str:
@@ -439,7 +443,8 @@ def render(
         + "\n"
     )
     w(
-        "Periods are in each network's time unit (below). A period marked *(feasible)* is "
+        "Periods are in each network's time unit (below), with milliseconds beside them. "
+        "A period marked *feasible* is "
         "the best found within the time limit, not proven optimal; a LayerPipe speedup that "
         "rests on one is a lower bound on the speedup of an optimal LayerPipe schedule. "
         "Communication is the bytes per iteration on edges whose ends sit on different "
@@ -451,9 +456,10 @@ def render(
     w("## Cost settings\n")
     cm = CostModel()
     w(
-        "`lpsched.costs.CostModel` defaults (durations are `MACs / throughput`, communication "
-        "`latency + bytes / bandwidth`, both rounded up to whole time units, charged only "
-        "between processors):\n"
+        "`lpsched.costs.CostModel` defaults (durations are `MACs / throughput`) and the link "
+        "of the default platform (`lpsched.platform`: communication is "
+        "`latency + bytes / bandwidth`), both rounded up to whole time units, communication "
+        "charged only between processors:\n"
     )
     w(
         md_table(
@@ -461,8 +467,8 @@ def render(
             [
                 ["batch size", str(cm.batch_size)],
                 ["throughput per processor", f"{cm.throughput / 1e12:g} TMAC/s"],
-                ["link bandwidth", f"{cm.bandwidth / 1e9:g} GB/s"],
-                ["latency per message", format_time_unit(cm.latency)],
+                ["link bandwidth", f"{DEFAULT_BANDWIDTH / 1e9:g} GB/s"],
+                ["latency per message", format_time_unit(DEFAULT_LATENCY)],
                 ["bytes per element", f"{cm.bytes_per_element:g}"],
                 ["time unit (model default)", cm.unit_name],
             ],
@@ -528,12 +534,12 @@ def render(
                 [
                     [
                         str(r.procs),
-                        _period(r.pipedream_period, r.pipedream_status),
+                        _period(r.pipedream_period, r.pipedream_status, r.pipedream_period_ms),
                         _mb(r.pipedream_comm_bytes),
-                        _period(r.layerpipe_period, r.layerpipe_status),
+                        _period(r.layerpipe_period, r.layerpipe_status, r.layerpipe_period_ms),
                         _num(r.layerpipe_lower_bound),
                         _mb(r.layerpipe_comm_bytes),
-                        _speedup_pct(r.speedup),
+                        _speedup_pct(r.layerpipe_over_pipedream),
                     ]
                     for r in part.itertuples()
                 ],
@@ -570,11 +576,11 @@ def render(
                     [
                         str(r.procs),
                         "–" if pd.isna(r.stage_time) else f"{_num(r.stage_time)} ({r.bottleneck})",
-                        _period(r.pipedream_period, r.pipedream_status),
-                        _period(r.pd_opt_period, r.pd_opt_status),
-                        _period(r.intra_period, r.intra_status),
-                        _period(r.layerpipe_period, r.layerpipe_status),
-                        _period(r.heuristic_period, r.heuristic_status),
+                        _period(r.pipedream_period, r.pipedream_status, r.pipedream_period_ms),
+                        _period(r.pd_opt_period, r.pd_opt_status, r.pd_opt_period_ms),
+                        _period(r.intra_period, r.intra_status, r.intra_period_ms),
+                        _period(r.layerpipe_period, r.layerpipe_status, r.layerpipe_period_ms),
+                        _period(r.heuristic_period, r.heuristic_status, r.heuristic_period_ms),
                         _pct(_rel(r.heuristic_period, r.layerpipe_period) - 1),
                     ]
                     for r in part.itertuples()
@@ -620,8 +626,8 @@ def _summary_row(
         mean = best = "–"
     else:
         mean = _pct(s["mean_speedup"] - 1)
-        both = part.dropna(subset=["speedup"])
-        at = both.loc[both["speedup"].astype(float).idxmax()]
+        both = part.dropna(subset=["layerpipe_over_pipedream"])
+        at = both.loc[both["layerpipe_over_pipedream"].astype(float).idxmax()]
         where = (
             f"{at['network']}, P={int(at['procs'])}" if best_network else f"P={int(at['procs'])}"
         )
@@ -801,7 +807,7 @@ def _discussion(win: pd.DataFrame, facts: pd.DataFrame, solver: str) -> str:
         "tables, so only the aggregate figures of its abstract are compared here, not per "
         "network values. Our processors are GPU-class (the cost settings above), links have "
         "a latency of "
-        f"{format_time_unit(CostModel().latency)} per message, every duration is rounded up "
+        f"{format_time_unit(DEFAULT_LATENCY)} per message, every duration is rounded up "
         "to a whole time unit, and the staleness of every layer is a decision of the solver "
         "bounded by 2P − 1. Each of these changes both periods and hence the ratio; the "
         "difference above should be read with them in mind."

@@ -6,9 +6,9 @@ same time limit. Running, validation, the CSV and resuming are
 :func:`~lpsched.sweep.run_grid`); this script only defines the grid and
 formats the results:
 
-* a table with one line per instance (network, decomposition, ``P``): the best
-  lower bound any solver knows, and per solver the period, status, seconds and
-  gap;
+* a table with one line per instance (network, decomposition, ``P``,
+  platform): the best lower bound any solver knows (time units and ms), and per
+  solver the period (time units and ms), status, seconds and gap in percent;
 * a summary line per solver: the share of rows proven optimal, the median
   seconds, the median and the worst gap.
 
@@ -20,9 +20,15 @@ same instance share one reference.
 Solves run one at a time by default (``--jobs 1``): on a small machine two
 solves side by side slow each other down, and then the seconds mean nothing.
 
+``--platform`` runs the grid on a preset (``pcie``, ``nvlink``, ``ib``) or a
+platform file instead of the default platform; every ``P`` must fit it. The
+rows go to a CSV in a new temporary directory unless ``-o`` names one (the
+script never writes into the working directory by itself).
+
 Run::
 
     python benchmarks/run.py --quick                   # a few minutes
+    python benchmarks/run.py --quick --platform pcie   # the same on PCIe links
     python benchmarks/run.py -o results.csv --resume   # the full grid, hours
     python benchmarks/run.py --networks vgg16 --procs 8 --solvers cpsat,milp
 """
@@ -32,6 +38,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -40,7 +47,17 @@ import pandas as pd
 from lpsched.errors import InputError
 from lpsched.networks import BUILTIN_NETWORKS, get_network
 from lpsched.solve import SOLVERS
-from lpsched.sweep import GridPoint, make_grid, parse_names, parse_procs, run_grid
+from lpsched.sweep import (
+    DEFAULT_PLATFORM,
+    GridPoint,
+    PlatformLike,
+    four_digits,
+    make_grid,
+    parse_names,
+    parse_procs,
+    row_key,
+    run_grid,
+)
 from lpsched.taskgraph import DECOMPOSITIONS
 
 #: The full grid.
@@ -57,11 +74,10 @@ QUICK: dict[str, object] = {
     "procs": (2, 8),
     "solvers": ("heuristic", "pipedream", "cpsat"),
     "time_limit": 10.0,
-    "output": "results-quick.csv",
 }
 
 #: Instance key: the rows of one instance differ only by solver.
-INSTANCE: tuple[str, ...] = ("network", "decomposition", "procs")
+INSTANCE: tuple[str, ...] = ("network", "decomposition", "procs", "platform")
 
 #: Short status names in the table (legend printed below it).
 STATUS_ABBREV: dict[str, str] = {
@@ -86,6 +102,7 @@ def build_points(
     time_limit: float | None,
     seed: int = 0,
     workers: int | None = None,
+    platform: PlatformLike = None,
 ) -> list[GridPoint]:
     """The grid points of networks x decompositions x solvers x processor counts.
 
@@ -99,6 +116,8 @@ def build_points(
         Processor counts.
     time_limit, seed, workers
         Per solve, as for :func:`lpsched.solve.solve`.
+    platform
+        As for :func:`lpsched.sweep.sweep` (``None``: the default platform).
 
     Returns
     -------
@@ -114,6 +133,7 @@ def build_points(
             time_limit=time_limit,
             seed=seed,
             workers=workers,
+            platform=platform,
         )
     return points
 
@@ -125,7 +145,7 @@ def grid_rows(df: pd.DataFrame, points: Sequence[GridPoint]) -> pd.DataFrame:
     sorts by name, while the grid lists networks from small to large.
     """
     rank = {p.key: i for i, p in enumerate(points)}
-    keys = [(r.network, r.decomposition, r.solver, int(r.procs)) for r in df.itertuples()]
+    keys = [row_key(r) for r in df.itertuples()]
     pos = pd.Series([rank.get(k, -1) for k in keys], index=df.index)
     return df[pos >= 0].iloc[pos[pos >= 0].argsort(kind="stable")].reset_index(drop=True)
 
@@ -134,18 +154,23 @@ def grid_rows(df: pd.DataFrame, points: Sequence[GridPoint]) -> pd.DataFrame:
 # Gaps, table, summary
 # ---------------------------------------------------------------------------
 def with_best_gap(df: pd.DataFrame) -> pd.DataFrame:
-    """Add ``best_lower_bound`` (per instance, over its rows), ``best_gap`` and ``settled``.
+    """Add ``best_lower_bound`` (per instance, over its rows, and in ms), ``best_gap``, ``settled``.
 
     ``best_gap = (period - best_lower_bound) / period``; missing without a
-    schedule. ``settled`` is ``period_seconds`` (when the period was proven or
+    schedule. ``settled`` is ``settled_seconds`` (when the period was proven or
     the search for it ended; CP-SAT spends the rest of the limit on the
     secondary objective), or ``seconds`` in tables written before that column.
     """
     out = df.copy()
-    settled = out["period_seconds"] if "period_seconds" in out else out["seconds"]
+    settled = out["settled_seconds"] if "settled_seconds" in out else out["seconds"]
     out["settled"] = pd.to_numeric(settled, errors="coerce").fillna(out["seconds"])
     lb = pd.to_numeric(out["lower_bound"], errors="coerce").astype("float64")
-    out["best_lower_bound"] = lb.groupby([out[c] for c in INSTANCE]).transform("max")
+    groups = [out[c] for c in INSTANCE]
+    out["best_lower_bound"] = lb.groupby(groups).transform("max")
+    # Milliseconds per time unit, from any row of the instance that has them.
+    lb_ms = pd.to_numeric(out.get("lower_bound_ms"), errors="coerce").astype("float64")
+    unit_ms = (lb_ms / lb.where(lb > 0)).groupby(groups).transform("max")
+    out["best_lower_bound_ms"] = out["best_lower_bound"] * unit_ms
     period = pd.to_numeric(out["period"], errors="coerce").astype("float64")
     out["best_gap"] = (period - out["best_lower_bound"]) / period
     return out
@@ -164,19 +189,22 @@ def results_table(df: pd.DataFrame, solvers: Sequence[str]) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Index ``(network, decomposition, procs)`` in the order the rows first
-        appear in ``df``; columns ``("lower_bound", "")`` and, per solver,
-        ``("period", s)``, ``("status", s)``, ``("seconds", s)``, ``("gap", s)``.
+        Index :data:`INSTANCE` in the order the rows first appear in ``df``;
+        columns ``("lower_bound", "")``, ``("lower_bound_ms", "")`` and, per
+        solver, ``("period", s)``, ``("period_ms", s)``, ``("status", s)``,
+        ``("seconds", s)``, ``("gap", s)``.
     """
     df = with_best_gap(df)
-    wide = df.pivot(
-        index=list(INSTANCE), columns="solver", values=["period", "status", "settled", "best_gap"]
-    ).rename(columns={"best_gap": "gap", "settled": "seconds"}, level=0)
-    lb = df.groupby(list(INSTANCE))["best_lower_bound"].max()
-    fields = ("period", "status", "seconds", "gap")
+    values = ["period", "period_ms", "status", "settled", "best_gap"]
+    wide = df.pivot(index=list(INSTANCE), columns="solver", values=values).rename(
+        columns={"best_gap": "gap", "settled": "seconds"}, level=0
+    )
+    best = df.groupby(list(INSTANCE))[["best_lower_bound", "best_lower_bound_ms"]].max()
+    fields = ("period", "period_ms", "status", "seconds", "gap")
     cols = [(f, s) for s in solvers for f in fields]
     wide = wide.reindex(columns=pd.MultiIndex.from_tuples(cols))
-    wide.insert(0, ("lower_bound", ""), lb)
+    wide.insert(0, ("lower_bound", ""), best["best_lower_bound"])
+    wide.insert(1, ("lower_bound_ms", ""), best["best_lower_bound_ms"])
     order = list(dict.fromkeys(df[list(INSTANCE)].itertuples(index=False, name=None)))
     return wide.reindex(pd.MultiIndex.from_tuples(order, names=list(INSTANCE)))
 
@@ -221,6 +249,10 @@ def _fmt_int(value: object) -> str:
 
 def _fmt_pct(value: object) -> str:
     return "-" if pd.isna(value) else f"{100 * float(value):.1f}"
+
+
+def _fmt_ms(value: object) -> str:
+    return "-" if pd.isna(value) else four_digits(float(value))
 
 
 def _fmt_sec(value: object) -> str:
@@ -269,17 +301,22 @@ def text_table(
 
 
 def format_table(table: pd.DataFrame, solvers: Sequence[str]) -> str:
-    """Render :func:`results_table` as text: periods, statuses, seconds, gaps in percent."""
-    columns = [("", "network"), ("", "decomposition"), ("", "P"), ("", "LB")]
+    """Render :func:`results_table` as text: periods and bounds in time units and ms, statuses,
+    seconds, gaps in percent.
+    """
+    columns = [("", "network"), ("", "decomposition"), ("", "P"), ("", "platform")]
+    columns += [("", "LB"), ("", "LB ms")]
     for s in solvers:
-        columns += [(s, "T"), (s, "status"), (s, "s"), (s, "gap%")]
+        columns += [(s, "T"), (s, "ms"), (s, "status"), (s, "s"), (s, "gap%")]
     rows = []
-    for (network, decomposition, procs), rec in table.iterrows():
-        cells = [str(network), str(decomposition), str(procs), _fmt_int(rec[("lower_bound", "")])]
+    for (network, decomposition, procs, platform), rec in table.iterrows():
+        cells = [str(network), str(decomposition), str(procs), str(platform)]
+        cells += [_fmt_int(rec[("lower_bound", "")]), _fmt_ms(rec[("lower_bound_ms", "")])]
         for s in solvers:
             status = rec[("status", s)]
             cells += [
                 _fmt_int(rec[("period", s)]),
+                _fmt_ms(rec[("period_ms", s)]),
                 "-" if pd.isna(status) else STATUS_ABBREV.get(str(status), str(status)),
                 _fmt_sec(rec[("seconds", s)]),
                 _fmt_pct(rec[("gap", s)]),
@@ -334,7 +371,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--workers", type=int, help="CP-SAT search workers per solve")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("-o", "--output", help="CSV of the rows (default results.csv)")
+    parser.add_argument(
+        "--platform",
+        metavar="NAME|FILE",
+        help="a platform preset (default, pcie, nvlink, ib) or a platform file; "
+        "every P must fit it (default: the default platform)",
+    )
+    parser.add_argument(
+        "-o", "--output", help="CSV of the rows (default: results.csv in a new temporary directory)"
+    )
     parser.add_argument(
         "--resume", action="store_true", help="keep the rows already in the CSV, run the rest"
     )
@@ -342,7 +387,7 @@ def _parser() -> argparse.ArgumentParser:
         "--quick",
         action="store_true",
         help="a grid of a few minutes: lenet5/alexnet/vgg16/resnet18, layerpipe, P 2 and 8, "
-        "heuristic/pipedream/cpsat, 10 s (explicit options override it), CSV results-quick.csv",
+        "heuristic/pipedream/cpsat, 10 s (explicit options override it)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
     return parser
@@ -364,11 +409,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "procs": PROCS,
         "solvers": GRID_SOLVERS,
         "time_limit": TIME_LIMIT,
-        "output": "results.csv",
     }
     if args.quick:
         defaults.update(QUICK)
     try:
+        if args.resume and not args.output:
+            raise InputError("--resume needs -o/--output (the CSV to resume)")
+        platform = None if args.platform in (None, DEFAULT_PLATFORM) else args.platform
         networks = parse_names(args.networks or defaults["networks"], BUILTIN_NETWORKS, "networks")
         decomps = parse_names(
             args.decompositions or defaults["decompositions"], DECOMPOSITIONS, "decompositions"
@@ -378,7 +425,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         time_limit = float(
             args.time_limit if args.time_limit is not None else defaults["time_limit"]
         )
-        output = Path(args.output or str(defaults["output"]))
         points = build_points(
             networks,
             decomps,
@@ -387,7 +433,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             time_limit=time_limit,
             seed=args.seed,
             workers=args.workers,
+            platform=platform,
         )
+        # Never into the working directory (a checkout, most likely) unless asked to.
+        if args.output:
+            output = Path(args.output)
+        else:
+            output = Path(tempfile.mkdtemp(prefix="lpsched-bench-")) / "results.csv"
         print(
             f"grid: {len(networks)} networks x {len(decomps)} decompositions x {len(procs)} "
             f"processor counts x {len(solvers)} solvers = {len(points)} solves, "
@@ -409,11 +461,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    df = grid_rows(df, points)
+    return report(grid_rows(df, points), solvers)
+
+
+def report(df: pd.DataFrame, solvers: Sequence[str]) -> int:
+    """Print the table, its legend and the summary per solver; 1 when a row failed, else 0."""
     print()
     print(format_table(results_table(df, solvers), solvers))
     print(
-        "\nLB: best lower bound of the instance over its rows; T: period; s: seconds; "
+        "\nLB: best lower bound of the instance over its rows; T: period (time units), ms: "
+        "the same in milliseconds; s: seconds until the period was settled; "
         "gap% = 100 (T - LB) / T; status "
         + ", ".join(f"{v} = {k}" for k, v in STATUS_ABBREV.items())
     )
@@ -423,8 +480,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(line)
     failed = df[df["status"].isin(("invalid", "error"))]
     for r in failed.itertuples(index=False):
+        on = "" if r.platform == DEFAULT_PLATFORM else f" on {r.platform}"
         print(
-            f"FAILED {r.network} {r.decomposition} {r.solver} P={r.procs}: {r.status}: {r.error}",
+            f"FAILED {r.network} {r.decomposition} {r.solver} P={r.procs}{on}: "
+            f"{r.status}: {r.error}",
             file=sys.stderr,
         )
     return 1 if len(failed) else 0

@@ -1,20 +1,20 @@
-"""LayerPipe against PipeDream: the period of each on the same network, cost model and ``P``.
+"""LayerPipe against PipeDream: the period of each on the same network, cost model, platform, ``P``.
 
 For every processor count, the PipeDream planner (solver ``pipedream`` on the
 ``pipedream`` decomposition: contiguous stages, the whole backward pass of a
 layer as one task) is compared with the optimal LayerPipe schedule (solver
 ``cpsat`` on the ``layerpipe`` decomposition). Both graphs come from the same
 network with the same cost model and staleness policy, so the ratio of the
-periods is the throughput gained by the finer decomposition and the exact
-scheduler together. A LayerPipe period that is not proven optimal is visible
-in ``layerpipe_status``.
+periods (``layerpipe_over_pipedream``) is the throughput gained by the finer
+decomposition and the exact scheduler together. A LayerPipe period that is not
+proven optimal is visible in ``layerpipe_status``.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -22,25 +22,62 @@ import pandas as pd
 from .errors import InputError
 from .graph import TaskGraph
 from .networks.layers import Network
-from .sweep import ProgressCallback, make_grid, parse_procs, resolve_network, run_grid
+from .sweep import (
+    PlatformLike,
+    ProgressCallback,
+    format_table,
+    make_grid,
+    parse_procs,
+    resolve_network,
+    run_grid,
+)
 
-#: Columns of the table :func:`compare` returns.
+#: Columns of the table :func:`compare` returns. ``layerpipe_over_pipedream`` is
+#: ``pipedream_period / layerpipe_period``: LayerPipe's throughput over PipeDream's
+#: (1.25 means 25% more iterations per second). Periods are in time units and, in the
+#: ``_ms`` columns, in milliseconds.
 COMPARE_COLUMNS: tuple[str, ...] = (
     "network",
+    "platform",
     "procs",
     "pipedream_period",
+    "pipedream_period_ms",
+    "pipedream_iterations_per_s",
     "pipedream_status",
     "pipedream_comm_bytes",
     "pipedream_max_staleness",
     "layerpipe_period",
+    "layerpipe_period_ms",
+    "layerpipe_iterations_per_s",
     "layerpipe_lower_bound",
+    "layerpipe_lower_bound_ms",
     "layerpipe_status",
     "layerpipe_comm_bytes",
     "layerpipe_max_staleness",
-    "speedup",
+    "layerpipe_over_pipedream",
     "seconds",
     "error",
 )
+
+#: The columns :func:`format_comparison` prints.
+SHOWN_COMPARE_COLUMNS: tuple[str, ...] = (
+    "network",
+    "platform",
+    "procs",
+    "pipedream_period",
+    "pipedream_period_ms",
+    "pipedream_status",
+    "layerpipe_period",
+    "layerpipe_period_ms",
+    "layerpipe_lower_bound",
+    "layerpipe_status",
+    "layerpipe_over_pipedream",
+    "pipedream_comm_bytes",
+    "layerpipe_comm_bytes",
+    "seconds",
+)
+
+_KEY = ["network", "platform", "procs"]
 
 
 def compare(
@@ -53,6 +90,7 @@ def compare(
     staleness: Any = None,
     costs: Any = None,
     network_options: Mapping[str, Any] | None = None,
+    platform: PlatformLike = None,
     workers: int | None = None,
     executor: str = "local",
     jobs: int | None = None,
@@ -77,7 +115,7 @@ def compare(
         other name of :data:`lpsched.solve.SOLVERS` works too.
     seed, workers
         For the LayerPipe solver (see :func:`lpsched.solve.solve`).
-    staleness, costs, network_options
+    staleness, costs, network_options, platform
         As for :func:`lpsched.sweep.sweep`; the same for both sides.
     executor, jobs, scheduler, progress
         As for :func:`lpsched.sweep.sweep`.
@@ -86,14 +124,15 @@ def compare(
     -------
     pandas.DataFrame
         One row per processor count, columns :data:`COMPARE_COLUMNS`, with
-        ``speedup = pipedream_period / layerpipe_period`` (``NaN`` when
-        either has no schedule). ``df.attrs["summary"]`` holds
+        ``layerpipe_over_pipedream = pipedream_period / layerpipe_period``
+        (``NaN`` when either has no schedule). ``df.attrs["summary"]`` holds
         :func:`summarise` of the table.
 
     Raises
     ------
     InputError
-        On a task graph, an unknown network or solver, bad processor counts.
+        Before any work: on a task graph, an unknown network, solver or
+        platform, bad processor counts, or a platform that cannot take one of them.
     """
     instance = resolve_network(network, network_options)
     if isinstance(instance, TaskGraph):
@@ -113,6 +152,7 @@ def compare(
         time_limit=time_limit,
         seed=seed,
         workers=workers,
+        platform=platform,
     )
     rows = run_grid(points, executor=executor, jobs=jobs, scheduler=scheduler, progress=progress)
     table = comparison_table(rows, pipedream_solver="pipedream", layerpipe_solver=solver)
@@ -123,7 +163,7 @@ def compare(
 def comparison_table(
     rows: pd.DataFrame, *, pipedream_solver: str = "pipedream", layerpipe_solver: str = "cpsat"
 ) -> pd.DataFrame:
-    """Pair the PipeDream and LayerPipe rows of a sweep table by network and ``P``.
+    """Pair the PipeDream and LayerPipe rows of a sweep table by network, platform and ``P``.
 
     Parameters
     ----------
@@ -135,7 +175,7 @@ def comparison_table(
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`COMPARE_COLUMNS`, sorted by network and ``procs``.
+        Columns :data:`COMPARE_COLUMNS`, sorted by network, platform and ``procs``.
     """
     sides = {
         "pipedream": rows[
@@ -145,23 +185,24 @@ def comparison_table(
             (rows["decomposition"] == "layerpipe") & (rows["solver"] == layerpipe_solver)
         ],
     }
-    keep = {
-        "period": "period",
-        "status": "status",
-        "comm_bytes": "comm_bytes",
-        "max_staleness": "max_staleness",
-        "lower_bound": "lower_bound",
-        "seconds": "seconds",
-        "error": "error",
-    }
+    keep = (
+        "period",
+        "period_ms",
+        "iterations_per_s",
+        "status",
+        "comm_bytes",
+        "max_staleness",
+        "lower_bound",
+        "lower_bound_ms",
+        "seconds",
+        "error",
+    )
     frames = []
     for side, df in sides.items():
-        part = df[["network", "procs", *keep]].rename(
-            columns={k: f"{side}_{v}" for k, v in keep.items()}
-        )
-        frames.append(part.set_index(["network", "procs"]))
+        part = df[[*_KEY, *keep]].rename(columns={k: f"{side}_{k}" for k in keep})
+        frames.append(part.set_index(_KEY))
     table = frames[0].join(frames[1], how="outer").reset_index()
-    table["speedup"] = table["pipedream_period"].astype("float64") / table[
+    table["layerpipe_over_pipedream"] = table["pipedream_period"].astype("float64") / table[
         "layerpipe_period"
     ].astype("float64")
     table["seconds"] = table["pipedream_seconds"] + table["layerpipe_seconds"]
@@ -171,12 +212,19 @@ def comparison_table(
             table["pipedream_error"].fillna(""), table["layerpipe_error"].fillna(""), strict=True
         )
     ]
-    table = table.sort_values(["network", "procs"], kind="stable").reset_index(drop=True)
+    table = table.sort_values(_KEY, kind="stable").reset_index(drop=True)
     return table.reindex(columns=list(COMPARE_COLUMNS))
+
+
+def format_comparison(table: pd.DataFrame, columns: Sequence[str] = SHOWN_COMPARE_COLUMNS) -> str:
+    """A comparison table as a person reads it: periods in time units and ms, ``-`` for none."""
+    return format_table(table, columns)
 
 
 def summarise(table: pd.DataFrame) -> dict[str, Any]:
     """Average and largest speedup of LayerPipe over PipeDream across the processor counts.
+
+    The speedups are the table's ``layerpipe_over_pipedream``.
 
     Returns
     -------
@@ -187,7 +235,7 @@ def summarise(table: pd.DataFrame) -> dict[str, Any]:
         ``layerpipe_proven`` (how many LayerPipe periods are proven optimal, of
         ``len(table)``). Speedups are ``None`` when no row has both periods.
     """
-    both = table.dropna(subset=["speedup"])
+    both = table.dropna(subset=["layerpipe_over_pipedream"])
     proven = int((table["layerpipe_status"] == "optimal").sum())
     out: dict[str, Any] = {
         "rows": int(len(both)),
@@ -201,7 +249,7 @@ def summarise(table: pd.DataFrame) -> dict[str, Any]:
         "min_speedup": None,
     }
     if len(both):
-        speedups = both["speedup"].astype(float)
+        speedups = both["layerpipe_over_pipedream"].astype(float)
         best = int(speedups.to_numpy().argmax())
         out.update(
             mean_speedup=float(speedups.mean()),

@@ -53,29 +53,51 @@ def _label(ax: Axes, x: float, width: float, y: float, text: str, span: float) -
         ax.text(x + width / 2, y, text, ha="center", va="center", fontsize=7, clip_on=True)
 
 
+def time_axis(sched: Schedule) -> tuple[float, str]:
+    """Scale from time units to the x axis, and the axis' unit.
+
+    Milliseconds when the graph's time unit is a time (``25us``: one unit is
+    0.025 on the axis), else the graph's own unit, unscaled.
+    """
+    unit = sched.graph.time_unit_seconds
+    if unit is None:
+        return 1.0, sched.graph.time_unit or "time units"
+    return unit * 1e3, "ms"
+
+
 def plot_gantt(schedule: Schedule | Result, ax: Axes | None = None, labels: bool = True) -> Axes:
     """One period per processor: arcs ``[s mod T, s mod T + d)``, wrapped ones split in two.
 
-    Tasks are coloured by kind (F, D, G, W, U or merged kinds) and labelled by layer.
+    Tasks are coloured by kind (F, D, G, W, U or merged kinds) and labelled by
+    layer. The x axis is in milliseconds when the time unit is a time
+    (:func:`time_axis`), and each bar lasts the task's duration on its processor.
     """
     sched = _schedule(schedule)
     ax = _new_ax(ax, height=max(2.5, 0.45 * sched.processors + 1.5))
     T = sched.period
+    scale, axis_unit = time_axis(sched)
     for t in sched.graph.tasks:
         p = sched.processor[t.name]
         r = sched.start[t.name] % T
+        d = sched.duration(t.name)
         colour = KIND_COLOURS.get(t.kind, _OTHER)
-        pieces = [(r, min(t.duration, T - r))]
-        if r + t.duration > T:
-            pieces.append((0, r + t.duration - T))
+        pieces = [(r, min(d, T - r))]
+        if r + d > T:
+            pieces.append((0, r + d - T))
         for x, w in pieces:
-            ax.broken_barh([(x, w)], (p - 0.4, 0.8), facecolors=colour, edgecolor="white", lw=0.5)
+            ax.broken_barh(
+                [(x * scale, w * scale)],
+                (p - 0.4, 0.8),
+                facecolors=colour,
+                edgecolor="white",
+                lw=0.5,
+            )
             if labels:
-                _label(ax, x, w, p, t.layer or t.name, T)
-    ax.set_xlim(0, T)
+                _label(ax, x * scale, w * scale, p, t.layer or t.name, T * scale)
+    ax.set_xlim(0, T * scale)
     ax.set_ylim(sched.processors - 0.5, -0.5)
     ax.set_yticks(range(sched.processors), [f"P{p}" for p in range(sched.processors)])
-    ax.set_xlabel(f"time within one period ({sched.graph.time_unit}), T = {T}")
+    ax.set_xlabel(f"time within one period ({axis_unit}), T = {sched.describe_period()}")
     kinds = sorted(
         {t.kind for t in sched.graph.tasks},
         key=lambda k: list(KIND_COLOURS).index(k) if k in KIND_COLOURS else 99,
@@ -87,14 +109,22 @@ def plot_gantt(schedule: Schedule | Result, ax: Axes | None = None, labels: bool
         fontsize=8,
         title="kind",
     )
-    ax.set_title(f"{sched.graph.name or 'schedule'}: one period on {sched.processors} processors")
+    ax.set_title(f"{sched.graph.name or 'schedule'}: one period on {_on(sched)}")
     return ax
+
+
+def _on(sched: Schedule) -> str:
+    """``"4 processors"``, or ``"4 processors (pcie)"`` on a named platform."""
+    name = sched.platform.name
+    return f"{sched.processors} processors" + (f" ({name})" if name else "")
 
 
 def plot_unrolled(
     schedule: Schedule | Result, iterations: int | None = None, ax: Axes | None = None
 ) -> Axes:
     """Several unrolled iterations in absolute time, coloured by iteration: the pipeline filling.
+
+    The x axis is in milliseconds when the time unit is a time (:func:`time_axis`).
 
     Parameters
     ----------
@@ -108,25 +138,27 @@ def plot_unrolled(
         raise InputError(f"iterations must be at least 1, got {iterations}")
     ax = _new_ax(ax, height=max(2.5, 0.45 * sched.processors + 1.5))
     T = sched.period
+    scale, axis_unit = time_axis(sched)
     cmap = _iteration_colours(iterations)
     end = 0
     for i in range(iterations):
         for t in sched.graph.tasks:
             x = sched.start[t.name] + i * T
+            d = sched.duration(t.name)
             ax.broken_barh(
-                [(x, t.duration)],
+                [(x * scale, d * scale)],
                 (sched.processor[t.name] - 0.4, 0.8),
                 facecolors=cmap[i],
                 edgecolor="white",
                 lw=0.3,
             )
-            end = max(end, x + t.duration)
+            end = max(end, x + d)
     for k in range(1, end // T + 1):
-        ax.axvline(k * T, color="black", lw=0.5, ls=":")
-    ax.set_xlim(0, end)
+        ax.axvline(k * T * scale, color="black", lw=0.5, ls=":")
+    ax.set_xlim(0, end * scale)
     ax.set_ylim(sched.processors - 0.5, -0.5)
     ax.set_yticks(range(sched.processors), [f"P{p}" for p in range(sched.processors)])
-    ax.set_xlabel(f"time ({sched.graph.time_unit}); dotted lines every period T = {T}")
+    ax.set_xlabel(f"time ({axis_unit}); dotted lines every period T = {sched.describe_period()}")
     ax.legend(
         handles=[Patch(color=cmap[i], label=f"iteration {i}") for i in range(iterations)],
         loc="upper left",
@@ -175,24 +207,48 @@ def save_gantt(result: Schedule | Result, path: str | Path) -> None:
 # ---------------------------------------------------------------------------
 # Sweep plots
 # ---------------------------------------------------------------------------
-def _series_label(solver: str, decomposition: str, several_decompositions: bool) -> str:
-    return f"{solver} ({decomposition})" if several_decompositions else solver
+#: A grid point of a sweep table, without the solver: the rows that share one best bound.
+_POINT = ["network", "decomposition", "platform", "procs"]
+
+#: One line of a sweep plot.
+_SERIES = ["decomposition", "solver", "platform"]
+
+
+def _with_platform(df: Any) -> Any:
+    """The table with a ``platform`` column (tables built by hand may lack it)."""
+    from .sweep import DEFAULT_PLATFORM
+
+    return df if "platform" in df.columns else df.assign(platform=DEFAULT_PLATFORM)
+
+
+def _series_label(solver: str, decomposition: str, platform: str, df: Any) -> str:
+    """``solver``, with the decomposition and the platform when the table has several."""
+    return f"{solver}{_qualifiers(decomposition, platform, df)}"
+
+
+def _qualifiers(decomposition: str, platform: str, df: Any) -> str:
+    """``" (layerpipe)"``, ``" on pcie"``, both or nothing: what tells the series apart."""
+    out = f" ({decomposition})" if df["decomposition"].nunique() > 1 else ""
+    return out + (f" on {platform}" if df["platform"].nunique() > 1 else "")
 
 
 def _series_styles(df: Any) -> Any:
-    """Line properties of a (decomposition, solver) series of a sweep table.
+    """Line properties of a (decomposition, solver, platform) series of a sweep table.
 
-    Colour says the solver, line style and marker the decomposition, so that
-    the two read apart and keep their look from one plot to the next.
+    Colour says the solver, line style the decomposition and the marker the
+    decomposition (one platform) or the platform (several), so that they read
+    apart and keep their look from one plot to the next.
     """
     solvers = list(dict.fromkeys(str(s) for s in df["solver"]))
     decomps = list(dict.fromkeys(str(d) for d in df["decomposition"]))
+    platforms = list(dict.fromkeys(str(p) for p in df["platform"]))
     colours = _iteration_colours(len(solvers))
     styles: list[Any] = ["-", "--", "-.", (0, (5, 1, 1, 1, 1, 1))]
 
-    def style(decomposition: str, solver: str) -> dict[str, Any]:
+    def style(decomposition: str, solver: str, platform: str) -> dict[str, Any]:
         i = decomps.index(str(decomposition))
-        out: dict[str, Any] = {"ls": styles[i % len(styles)], "marker": "os^Dv"[i % 5], "ms": 4}
+        m = platforms.index(str(platform)) if len(platforms) > 1 else i
+        out: dict[str, Any] = {"ls": styles[i % len(styles)], "marker": "os^Dv"[m % 5], "ms": 4}
         if solver:
             out["color"] = colours[solvers.index(str(solver))]
         return out
@@ -210,8 +266,11 @@ def plot_speedup(df: Any, ax: Axes | None = None) -> Axes:
     """Speedup ``sum(d) / T`` against the number of processors, from a sweep table.
 
     Draws the ideal line (speedup ``P``), the limit the lower bound allows
-    (``sum(d) / LB``, dashed, one per decomposition, with the best lower bound
-    of any solver at each ``P``) and one line per solver and decomposition.
+    (``sum(d) / LB``, thick grey, one per decomposition and platform, with the
+    best lower bound of any solver at each ``P``) and one line per solver,
+    decomposition and platform. When every row shares one total work in
+    milliseconds (one network, a time unit that is a time), the right axis
+    reads the period in ms (``T = sum(d) / speedup``).
 
     Parameters
     ----------
@@ -222,40 +281,35 @@ def plot_speedup(df: Any, ax: Axes | None = None) -> Axes:
     """
     if len(df) == 0:
         raise InputError("nothing to plot: the sweep table is empty")
+    df = _with_platform(df)
     ax = _new_ax(ax, width=7, height=4.5)
     rows = _usable(df)
     procs = sorted(int(p) for p in df["procs"].unique())
     ax.plot(procs, procs, color="black", lw=1, ls=":", label="ideal (speedup = P)")
-    decomps = list(dict.fromkeys(df["decomposition"]))
-    several = len(decomps) > 1
     style = _series_styles(df)
-    reference = _reference(df)
-    work = df.groupby(["network", "decomposition", "procs"])["total_work"].max()
-    limit = (work.astype(float) / reference).dropna()
-    for dec in decomps:
-        part = limit[limit.index.get_level_values("decomposition") == dec]
-        if len(part):
-            label = f"lower-bound limit ({dec})" if several else "lower-bound limit"
-            x = part.index.get_level_values("procs")
-            ax.plot(
-                x,
-                part.to_numpy(),
-                ls=style(dec, "")["ls"],
-                lw=2.5,
-                color="grey",
-                alpha=0.45,
-                label=label,
-            )
-    for (dec, solver), part in rows.groupby(["decomposition", "solver"], sort=False):
+    work = df.groupby(_POINT)["total_work"].max()
+    limit = (work.astype(float) / _reference(df)).dropna()
+    for (dec, plat), part in limit.groupby(level=["decomposition", "platform"], sort=False):
+        ax.plot(
+            part.index.get_level_values("procs"),
+            part.to_numpy(),
+            ls=style(dec, "", plat)["ls"],
+            lw=2.5,
+            color="grey",
+            alpha=0.45,
+            label="lower-bound limit" + _qualifiers(str(dec), str(plat), df),
+        )
+    for (dec, solver, plat), part in rows.groupby(_SERIES, sort=False):
         part = part.sort_values("procs")
         ax.plot(
             part["procs"],
             part["speedup"],
-            label=_series_label(str(solver), str(dec), several),
-            **style(dec, solver),
+            label=_series_label(str(solver), str(dec), str(plat), df),
+            **style(dec, solver, plat),
         )
     ax.set_xlabel("processors P")
     ax.set_ylabel("speedup  sum(d) / T")
+    _period_axis(ax, rows)
     names = ", ".join(dict.fromkeys(str(n) for n in df["network"]))
     ax.set_title(f"{names}: speedup against processors")
     ax.set_xticks(procs)
@@ -264,27 +318,68 @@ def plot_speedup(df: Any, ax: Axes | None = None) -> Axes:
     return ax
 
 
+def work_ms(rows: Any) -> float | None:
+    """The total work in milliseconds that every row with a period shares, or ``None``.
+
+    ``None`` when the rows differ (several networks or time units), or when a
+    row has no period in milliseconds (a time unit that is no time, an old table).
+    """
+    rows = rows[rows["period"].notna()]
+    if not len(rows) or "period_ms" not in rows.columns or rows["period_ms"].isna().any():
+        return None
+    per_row = (
+        rows["total_work"].astype(float)
+        * rows["period_ms"].astype(float)
+        / rows["period"].astype(float)
+    )
+    lo, hi = float(per_row.min()), float(per_row.max())
+    return lo if hi - lo <= 1e-9 * hi else None
+
+
+def _period_axis(ax: Axes, rows: Any) -> None:
+    """A right axis in ms of period, ``T = work / speedup``, when the work is one number."""
+    import numpy as np
+
+    work = work_ms(rows)
+    if work is None:
+        return
+
+    def period(speedup: Any) -> Any:
+        # Its own inverse; the axis may ask for speedup 0 at its edge.
+        x = np.asarray(speedup, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(x > 0, work / np.where(x > 0, x, 1.0), np.inf)
+
+    right = ax.secondary_yaxis("right", functions=(period, period))
+    right.set_ylabel("period T  [ms]")
+
+
 def _reference(df: Any) -> Any:
-    """The best bound ``T*`` per (network, decomposition, procs); see :func:`gap_table`."""
-    group = ["network", "decomposition", "procs"]
-    ref = df.groupby(group)["lower_bound"].max().astype(float)
+    """The best bound ``T*`` per grid point (network, decomposition, platform, procs).
+
+    See :func:`gap_table`.
+    """
+    df = _with_platform(df)
+    ref = df.groupby(_POINT)["lower_bound"].max().astype(float)
     optimal = df[(df["status"] == "optimal") & df["period"].notna()]
     if len(optimal):
-        opt = optimal.groupby(group)["period"].min().astype(float)
+        opt = optimal.groupby(_POINT)["period"].min().astype(float)
         ref = _series_max(ref, opt)
     return ref.rename("reference")
 
 
 def gap_table(df: Any) -> Any:
-    """The gap of every row to the best bound known for its network, decomposition and ``P``.
+    """The gap of every row to the best bound known for its grid point.
 
-    The reference ``T*`` of a grid point is the largest lower bound of any
-    row there, raised to a proven-optimal period when one exists (they agree
-    when a solver proves optimality). Adds columns ``reference`` and
-    ``gap_to_best = (T - T*) / T``.
+    The reference ``T*`` of a grid point (network, decomposition, platform and
+    ``P``) is the largest lower bound of any row there, raised to a
+    proven-optimal period when one exists (they agree when a solver proves
+    optimality). Adds columns ``reference`` and ``gap_to_best = (T - T*) / T``
+    (a fraction; :func:`plot_gap` draws it in percent).
     """
+    df = _with_platform(df)
     rows = _usable(df).copy()
-    rows = rows.join(_reference(df), on=["network", "decomposition", "procs"])
+    rows = rows.join(_reference(df), on=_POINT)
     rows["gap_to_best"] = (rows["period"].astype(float) - rows["reference"]) / rows[
         "period"
     ].astype(float)
@@ -297,10 +392,10 @@ def _series_max(a: Any, b: Any) -> Any:
 
 
 def plot_gap(df: Any, ax: Axes | None = None, include_exact: bool = False) -> Axes:
-    """Optimality gap ``(T - T*) / T`` of each heuristic against the number of processors.
+    """Optimality gap ``100 (T - T*) / T`` in percent of each heuristic against ``P``.
 
-    ``T*`` is the best lower bound at that ``P`` (the exact solver's period
-    when it proved optimality); see :func:`gap_table`.
+    ``T*`` is the best lower bound at that grid point (the exact solver's
+    period when it proved optimality); see :func:`gap_table`.
 
     Parameters
     ----------
@@ -314,19 +409,19 @@ def plot_gap(df: Any, ax: Axes | None = None, include_exact: bool = False) -> Ax
     """
     from .sweep import EXACT_SOLVERS
 
+    df = _with_platform(df)
     ax = _new_ax(ax, width=7, height=4.5)
     rows = gap_table(df)
     if not include_exact:
         rows = rows[~rows["solver"].isin(EXACT_SOLVERS)]
-    several = df["decomposition"].nunique() > 1
     style = _series_styles(df)
-    for (dec, solver), part in rows.groupby(["decomposition", "solver"], sort=False):
+    for (dec, solver, plat), part in rows.groupby(_SERIES, sort=False):
         part = part.sort_values("procs")
         ax.plot(
             part["procs"],
             100 * part["gap_to_best"],
-            label=_series_label(str(solver), str(dec), several),
-            **style(dec, solver),
+            label=_series_label(str(solver), str(dec), str(plat), df),
+            **style(dec, solver, plat),
         )
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xlabel("processors P")
@@ -351,7 +446,7 @@ def plot_utilisation(schedule: Schedule | Result, ax: Axes | None = None) -> Axe
     ax.set_xticks(list(procs), [f"P{p}" for p in procs])
     ax.set_ylim(0, 105)
     ax.set_ylabel("busy time / period  [%]")
-    ax.set_title(f"utilisation at T = {sched.period}")
+    ax.set_title(f"utilisation at T = {sched.describe_period()}")
     ax.legend(fontsize=8, loc="best")
     return ax
 

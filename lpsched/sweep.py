@@ -1,11 +1,14 @@
 """Parameter sweeps: solve a network on a grid of processor counts, solvers and decompositions.
 
 Every grid point builds its own task graph (the ``auto`` staleness cap depends
-on ``P``), solves it with :func:`lpsched.solve.solve`, validates the schedule
-with :func:`lpsched.validate.validate` and becomes one row of a
-:class:`pandas.DataFrame` (:data:`COLUMNS`). Rows are written to a CSV file as
-they finish, so an interrupted sweep keeps its work and ``resume=True`` carries
-on where it stopped.
+on ``P``) and its own platform (one platform specification, given ``P``
+processors: :func:`grid_platforms`), solves it with :func:`lpsched.solve.solve`,
+validates the schedule with :func:`lpsched.validate.validate` and becomes one
+row of a :class:`pandas.DataFrame` (:data:`COLUMNS`: periods in time units and
+in milliseconds). A platform that cannot take one of the counts, or a solver
+that cannot schedule it, stops the sweep before any work. Rows are written to a
+CSV file as they finish, so an interrupted sweep keeps its work and
+``resume=True`` carries on where it stopped.
 
 The grid runs in parallel: on local processes (:mod:`concurrent.futures`) or on
 a Dask cluster (``executor="dask"``, the optional ``lpsched[dask]`` extra).
@@ -28,9 +31,47 @@ import pandas as pd
 from .errors import InputError
 from .graph import GRAPH_FORMAT, TaskGraph, read_json, write_text_atomic
 from .networks.layers import Network
+from .platform import Platform
+from .units import format_ms
 
-#: Columns of a sweep table, in order. The first four are the key of a row.
+#: Columns of a sweep table, in order. The first five are the key of a row (:data:`KEY`).
+#: ``period_ms``, ``lower_bound_ms`` and ``iterations_per_s`` are the period and the bound
+#: in milliseconds and the iterations per second (empty when the time unit is no time);
+#: ``seconds`` is the whole solve, ``settled_seconds`` when the period was settled (CP-SAT
+#: spends what the limit leaves on the secondary objective); ``speedup`` is ``total_work / T``
+#: and ``gap`` is ``(T - LB) / T`` as a fraction (tables a person reads print it in percent).
 COLUMNS: tuple[str, ...] = (
+    "network",
+    "decomposition",
+    "solver",
+    "platform",
+    "procs",
+    "period",
+    "period_ms",
+    "lower_bound",
+    "lower_bound_ms",
+    "iterations_per_s",
+    "status",
+    "valid",
+    "seconds",
+    "settled_seconds",
+    "speedup",
+    "gap",
+    "comm_bytes",
+    "max_staleness",
+    "iteration_bound",
+    "total_work",
+    "tasks",
+    "utilisation",
+    "time_limit",
+    "seed",
+    "error",
+)
+
+#: The columns of sweep tables written before platforms (lpsched 0.x): read, never written.
+#: :func:`read_results` renames ``period_seconds`` to ``settled_seconds``, fills ``platform``
+#: with ``"default"`` (the only platform then) and leaves the millisecond columns empty.
+COLUMNS_V1: tuple[str, ...] = (
     "network",
     "decomposition",
     "solver",
@@ -55,7 +96,11 @@ COLUMNS: tuple[str, ...] = (
 )
 
 #: A row's identity: ``resume`` skips the grid points whose key is in the CSV already.
-KEY: tuple[str, ...] = ("network", "decomposition", "solver", "procs")
+KEY: tuple[str, ...] = ("network", "decomposition", "solver", "platform", "procs")
+
+#: ``platform`` of the rows solved on the default platform (identical processors at speed 1,
+#: one node, the cost model's link).
+DEFAULT_PLATFORM = "default"
 
 #: Solvers that prove optimality (the others are heuristics).
 EXACT_SOLVERS: tuple[str, ...] = ("cpsat", "milp", "milp-cbc")
@@ -70,15 +115,24 @@ REDO_STATUSES: tuple[str, ...] = ("invalid", "error")
 
 _INT_COLUMNS = ("period", "lower_bound", "comm_bytes", "max_staleness", "total_work", "tasks")
 _FLOAT_COLUMNS = (
+    "period_ms",
+    "lower_bound_ms",
+    "iterations_per_s",
     "seconds",
-    "period_seconds",
+    "settled_seconds",
     "speedup",
     "gap",
     "iteration_bound",
     "utilisation",
     "time_limit",
 )
-_STR_COLUMNS = ("network", "decomposition", "solver", "status", "error")
+_STR_COLUMNS = ("network", "decomposition", "solver", "platform", "status", "error")
+
+#: What :func:`sweep` and :func:`lpsched.compare.compare` take as a platform: ``None``
+#: (the default platform), a preset name or platform file, a specification mapping
+#: (``lpsched.cli.platform_spec``, without a processor count) or a :class:`Platform`
+#: (then only its own processor count).
+PlatformLike = Mapping[str, Any] | str | os.PathLike[str] | Platform | None
 
 #: ``progress(done, total, row)``: called in the calling process after every finished row.
 ProgressCallback = Callable[[int, int, dict[str, Any]], None]
@@ -204,6 +258,99 @@ def _renamed(graph: TaskGraph, name: str) -> TaskGraph:
     return replace(graph, name=name)
 
 
+def platform_spec_of(platform: PlatformLike) -> dict[str, Any]:
+    """The platform specification (without a processor count) that ``platform`` names.
+
+    Parameters
+    ----------
+    platform
+        ``None`` (the default platform), a preset name (:data:`lpsched.platform.PRESETS`),
+        the path of a platform file, a specification mapping, or a
+        :class:`~lpsched.platform.Platform` (its processors are listed, so only
+        its own count fits).
+
+    Raises
+    ------
+    InputError
+        On an unknown preset or a missing or unreadable file.
+    """
+    from .platform import PRESETS, preset_spec, read_spec
+
+    if platform is None:
+        return {}
+    if isinstance(platform, Platform):
+        return {**platform.to_dict(), "name": platform_label(platform)}
+    if isinstance(platform, Mapping):
+        return dict(platform)
+    if not isinstance(platform, str | os.PathLike):
+        raise InputError(f"platform must be a preset, a file or a mapping, got {platform!r}")
+    name = os.fspath(platform)
+    if name in PRESETS:
+        return preset_spec(name)
+    if Path(name).exists():
+        return {"name": Path(name).stem, **read_spec(name)}
+    raise InputError(f"unknown platform {name!r}: not a preset ({', '.join(PRESETS)}) nor a file")
+
+
+def platform_label(platform: Platform) -> str:
+    """The ``platform`` column of rows on ``platform``.
+
+    Its name (a preset's or a file's stem); without one, :data:`DEFAULT_PLATFORM`
+    when it is the default platform of its processor count, else ``"custom"``
+    (``--speeds`` or ``--bandwidth`` without ``--platform``). Flags that change a
+    named platform keep its name: give such a sweep its own CSV.
+    """
+    if platform.name:
+        return platform.name
+    return DEFAULT_PLATFORM if platform == Platform.default(platform.P) else "custom"
+
+
+def grid_platforms(platform: PlatformLike, procs: Iterable[int]) -> dict[int, Platform]:
+    """The platform of every processor count: ``Platform.from_dict(override(spec, procs=P))``.
+
+    Raises
+    ------
+    InputError
+        One line naming the platform and the first ``P`` it cannot take (a
+        preset with nodes of 8 and ``P = 12``, ``--speeds`` of another length).
+    """
+    from .platform import override
+
+    spec = platform_spec_of(platform)
+    source = f"platform {spec['name']}" if spec.get("name") else "platform"
+    out = {}
+    for p in procs:
+        try:
+            out[p] = Platform.from_dict(override(spec, procs=p), source=source)
+        except InputError as err:
+            raise InputError(f"{err} (at P={p})") from None
+    return out
+
+
+def check_solvers(graph: TaskGraph, solvers: Iterable[str], platforms: Iterable[Platform]) -> None:
+    """Refuse, before any work, a solver that cannot schedule one of the platforms.
+
+    The registry's capability check (:meth:`lpsched.solvers.registry.SolverInfo.check`)
+    looks at the problem's platform; one task graph of the grid serves for all.
+
+    Raises
+    ------
+    InputError
+        Naming the platform, ``P`` and what the solver lacks.
+    """
+    from .problem import Problem
+    from .solvers.registry import SOLVERS, Options
+
+    names = list(dict.fromkeys(solvers))
+    for plat in dict.fromkeys(platforms):
+        problem = Problem(graph, plat)
+        for solver in names:
+            try:
+                SOLVERS[solver].check(problem, Options(secondary=None))
+            except InputError as err:
+                raise InputError(f"platform {platform_label(plat)} at P={plat.P}: {err}") from None
+
+
 # ---------------------------------------------------------------------------
 # One grid point
 # ---------------------------------------------------------------------------
@@ -218,11 +365,13 @@ class GridPoint:
     network
         The name in the ``network`` column.
     decomposition, solver, procs
-        The rest of the row's key.
+        The rest of the row's key, with :attr:`platform_label`.
     staleness, costs
         Passed to :func:`lpsched.taskgraph.build_task_graph` (networks only).
     time_limit, seed, workers
         Passed to :func:`lpsched.solve.solve`.
+    platform
+        The platform of ``procs`` processors; ``None``: the default platform.
     """
 
     instance: Network | TaskGraph
@@ -235,11 +384,23 @@ class GridPoint:
     time_limit: float | None = None
     seed: int = 0
     workers: int | None = None
+    platform: Platform | None = None
+
+    def __post_init__(self) -> None:
+        if self.platform is not None and self.platform.P != self.procs:
+            raise InputError(
+                f"grid point: the platform has {self.platform.P} processors, procs is {self.procs}"
+            )
 
     @property
-    def key(self) -> tuple[str, str, str, int]:
-        """``(network, decomposition, solver, procs)``."""
-        return (self.network, self.decomposition, self.solver, self.procs)
+    def platform_label(self) -> str:
+        """The ``platform`` column (:func:`platform_label`)."""
+        return DEFAULT_PLATFORM if self.platform is None else platform_label(self.platform)
+
+    @property
+    def key(self) -> tuple[str, str, str, str, int]:
+        """``(network, decomposition, solver, platform, procs)``, as :data:`KEY`."""
+        return (self.network, self.decomposition, self.solver, self.platform_label, self.procs)
 
     def graph(self) -> TaskGraph:
         """The task graph of this point (built per ``P``: the ``auto`` cap depends on it)."""
@@ -271,6 +432,7 @@ def run_point(point: GridPoint) -> dict[str, Any]:
         network=point.network,
         decomposition=point.decomposition,
         solver=point.solver,
+        platform=point.platform_label,
         procs=point.procs,
         time_limit=point.time_limit,
         seed=point.seed,
@@ -280,28 +442,41 @@ def run_point(point: GridPoint) -> dict[str, Any]:
     try:
         _solve_into(point, row)
     except Exception as err:  # recorded in the row; the caller reports it
-        row.update(status="error", valid=None, period=None, speedup=None, gap=None)
+        row.update(dict.fromkeys(_SCHEDULE_COLUMNS), status="error", valid=None)
         row["error"] = f"{type(err).__name__}: {err}".splitlines()[0]
         row["seconds"] = time.perf_counter() - start
     return row
 
 
+#: The columns that only a validated schedule fills.
+_SCHEDULE_COLUMNS = (
+    "period",
+    "period_ms",
+    "iterations_per_s",
+    "speedup",
+    "gap",
+    "comm_bytes",
+    "max_staleness",
+    "utilisation",
+)
+
+
 def _solve_into(point: GridPoint, row: dict[str, Any]) -> None:
-    from .bounds import lower_bounds
+    from .problem import Problem
     from .solve import solve
     from .validate import InvalidScheduleError, validate
 
     graph = point.graph()
+    unit = graph.time_unit_seconds
     row.update(total_work=graph.total_work, tasks=graph.n)
-    bounds = lower_bounds(graph, point.procs)
-    ib = bounds.iteration_bound
-    row["iteration_bound"] = None if ib is None else float(ib)
-    row["lower_bound"] = bounds.lower_bound
+    # One problem: solve() computes its bounds (inside its own clock, as a single solve
+    # does) and the row reads them from the same cache.
+    problem = Problem(graph, point.procs if point.platform is None else point.platform)
     start = time.perf_counter()
     try:
         result = solve(
-            graph,
-            point.procs,
+            problem,
+            None,
             point.solver,
             time_limit=point.time_limit,
             seed=point.seed,
@@ -309,16 +484,19 @@ def _solve_into(point: GridPoint, row: dict[str, Any]) -> None:
         )
     except InvalidScheduleError as err:
         # solve() validates too; a failure is a solver bug, kept visible in the table.
+        _bounds_into(row, problem.bounds, unit)
         row.update(status="invalid", valid=False, seconds=time.perf_counter() - start)
         row["error"] = str(err.violations[0]) if err.violations else str(err).splitlines()[0]
         return
+    _bounds_into(row, problem.bounds, unit)
     row.update(
         status=str(result.status.value),
         seconds=result.solve_seconds,
         # CP-SAT spends what the limit leaves on the secondary objective; this is when
         # the period was settled (proven, or the best at the limit).
-        period_seconds=result.stats.get("period_seconds", result.solve_seconds),
+        settled_seconds=result.stats.get("settled_seconds", result.solve_seconds),
         lower_bound=result.lower_bound,
+        lower_bound_ms=_ms(result.lower_bound, unit),
     )
     sched = result.schedule
     if sched is None:
@@ -329,15 +507,30 @@ def _solve_into(point: GridPoint, row: dict[str, Any]) -> None:
         return
     staleness = sched.staleness()
     util = sched.utilisation()
+    seconds = sched.period_seconds
     row.update(
         valid=True,
         period=sched.period,
+        period_ms=_ms(sched.period, unit),
+        iterations_per_s=None if seconds is None else 1.0 / seconds,
         speedup=sched.speedup,
         gap=result.gap,
         comm_bytes=sched.comm_bytes(),
         max_staleness=max(staleness.values()) if staleness else None,
         utilisation=sum(util) / len(util),
     )
+
+
+def _bounds_into(row: dict[str, Any], bounds: Any, unit: float | None) -> None:
+    ib = bounds.iteration_bound
+    row["iteration_bound"] = None if ib is None else float(ib)
+    row["lower_bound"] = bounds.lower_bound
+    row["lower_bound_ms"] = _ms(bounds.lower_bound, unit)
+
+
+def _ms(units: int, unit_seconds: float | None) -> float | None:
+    """``units`` time units in milliseconds; ``None`` when the time unit is no time."""
+    return None if unit_seconds is None else units * unit_seconds * 1e3
 
 
 # ---------------------------------------------------------------------------
@@ -371,10 +564,14 @@ class ProgressPrinter:
         filled = int(width * done / total) if total else width
         bar = "#" * filled + "." * (width - filled)
         period = row.get("period")
-        what = "no schedule" if period is None or period != period else f"period {period}"
+        what = "no schedule" if _missing(period) else f"period {period}"
+        if not _missing(period) and not _missing(row.get("period_ms")):
+            what += f" ({format_ms(row['period_ms'] / 1e3)})"
+        plat = row.get("platform")
+        on = f" on {plat}" if plat and plat != DEFAULT_PLATFORM else ""
         line = (
             f"[{bar}] {done}/{total} {_clock(elapsed)} (eta {_clock(eta)})  "
-            f"{row['network']} {row['decomposition']} {row['solver']} P={row['procs']}: "
+            f"{row['network']} {row['decomposition']} {row['solver']} P={row['procs']}{on}: "
             f"{what} ({row['status']})"
         )
         if self._tty:
@@ -391,6 +588,10 @@ class ProgressPrinter:
             self.stream.write("\n")
             self.stream.flush()
             self._open = False
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
 
 
 def _clock(seconds: float) -> str:
@@ -491,12 +692,15 @@ def _csv_value(value: Any) -> Any:
 def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read a sweep CSV back into the table :func:`sweep` returns (same dtypes).
 
-    A last line cut short by an interruption is ignored.
+    A last line cut short by an interruption is ignored. A table written before
+    platforms (:data:`COLUMNS_V1`) is read too: its ``period_seconds`` becomes
+    ``settled_seconds``, its rows ran on the ``default`` platform, and its
+    millisecond columns are empty (it recorded no time unit).
 
     Raises
     ------
     InputError
-        When the file is not a sweep CSV of this version (other columns).
+        When the file is not a sweep CSV (other columns).
     """
     path = Path(path)
     try:
@@ -508,8 +712,8 @@ def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
     lines = text.splitlines()
     if not lines:
         return normalise(pd.DataFrame(columns=list(COLUMNS)))
-    header = next(csv.reader([lines[0]]))
-    if tuple(header) != COLUMNS:
+    header = tuple(next(csv.reader([lines[0]])))
+    if header not in (COLUMNS, COLUMNS_V1):
         raise InputError(
             f"{path}: not a sweep table of this lpsched version (columns {', '.join(header)}); "
             "write to a new file"
@@ -518,11 +722,14 @@ def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
 
     df = pd.read_csv(
         StringIO(text),
-        dtype={c: str for c in _STR_COLUMNS},
+        dtype={c: str for c in _STR_COLUMNS if c in header},
         keep_default_na=False,
         na_values=[""],
         float_precision="round_trip",
     )
+    if header == COLUMNS_V1:
+        df = df.rename(columns={"period_seconds": "settled_seconds"})
+        df["platform"] = DEFAULT_PLATFORM
     return normalise(df)
 
 
@@ -530,11 +737,14 @@ def normalise(df: pd.DataFrame) -> pd.DataFrame:
     """A sweep table with the standard column order and dtypes, sorted by :data:`KEY`.
 
     Integers that may be missing (no schedule) are nullable ``Int64``;
-    ``valid`` is nullable ``boolean`` (missing: no schedule to check).
+    ``valid`` is nullable ``boolean`` (missing: no schedule to check); an
+    empty ``platform`` is :data:`DEFAULT_PLATFORM`.
     """
     df = df.reindex(columns=list(COLUMNS)).copy()
     for c in _STR_COLUMNS:
         df[c] = df[c].astype(object).where(df[c].notna(), "").astype(str)
+    # Tables built by hand (or before platforms) ran on the default platform.
+    df["platform"] = df["platform"].where(df["platform"] != "", DEFAULT_PLATFORM)
     df["procs"] = pd.to_numeric(df["procs"]).astype("int64")
     df["seed"] = pd.to_numeric(df["seed"]).astype("Int64")
     for c in _INT_COLUMNS:
@@ -544,6 +754,59 @@ def normalise(df: pd.DataFrame) -> pd.DataFrame:
     df["valid"] = df["valid"].map(_as_bool).astype("boolean")
     df = df.sort_values(list(KEY), kind="stable").reset_index(drop=True)
     return df
+
+
+#: The columns :func:`format_table` prints, in order.
+SHOWN_COLUMNS: tuple[str, ...] = (
+    "network",
+    "decomposition",
+    "solver",
+    "platform",
+    "procs",
+    "period",
+    "period_ms",
+    "lower_bound",
+    "lower_bound_ms",
+    "status",
+    "iterations_per_s",
+    "speedup",
+    "gap",
+    "comm_bytes",
+    "max_staleness",
+    "seconds",
+)
+
+
+def format_table(df: pd.DataFrame, columns: Sequence[str] = SHOWN_COLUMNS) -> str:
+    """A sweep table as a person reads it: periods in time units and in ms, gaps in percent.
+
+    The ``gap`` column is printed as ``gap%`` (``100 (T - LB) / T``, one decimal;
+    the table keeps the fraction); milliseconds and iterations per second have
+    four significant digits; a missing value is ``-``.
+    """
+    shown = df[list(columns)].rename(columns={"gap": "gap%"})
+    for c in shown.columns:
+        if c.endswith("_ms") or c.endswith("iterations_per_s"):
+            fmt: Callable[[Any], str] = four_digits
+        elif c == "gap%":
+            fmt = percent
+        elif shown[c].dtype.kind == "f":
+            fmt = "{:.3g}".format
+        else:
+            fmt = str
+        # Text cells: pandas prints a missing nullable integer as <NA> whatever na_rep says.
+        shown[c] = [("-" if _missing(x) else fmt(x)) for x in shown[c]]
+    return shown.to_string(index=False)
+
+
+def percent(fraction: float) -> str:
+    """A fraction in percent with one decimal, without the sign: ``0.0123 -> "1.2"``."""
+    return f"{100 * fraction:.1f}"
+
+
+def four_digits(x: float) -> str:
+    """Four significant digits, or a whole number from 10^4 on: ``18.775 -> "18.77"``."""
+    return f"{x:.4g}" if abs(x) < 1e4 else f"{x:.0f}"
 
 
 def _as_bool(value: Any) -> Any:
@@ -619,6 +882,7 @@ def make_grid(
     time_limit: float | None = None,
     seed: int = 0,
     workers: int | None = None,
+    platform: PlatformLike = None,
 ) -> list[GridPoint]:
     """The grid points of ``(decomposition, solver)`` pairs times processor counts.
 
@@ -633,55 +897,67 @@ def make_grid(
         ``(decomposition, solver)`` pairs, in the order the grid lists them.
     staleness, costs, time_limit, seed, workers
         As for :func:`sweep`.
+    platform
+        As for :func:`sweep`: each ``P`` gets ``override(spec, procs=P)``.
 
     Raises
     ------
     InputError
-        On an unknown solver, bad processor counts, time limit or workers, or
-        staleness or costs given with a task graph.
+        Before any work: on an unknown solver, bad processor counts, time limit
+        or workers, staleness or costs given with a task graph, a platform that
+        cannot take one of the counts, or a solver that cannot schedule it.
     """
     from .solve import SOLVERS
 
     plist = parse_procs(procs if isinstance(procs, str) else list(procs))
-    # Checked here, not in the workers, so that bad input stops the sweep before it starts.
-    if time_limit is not None and (isinstance(time_limit, bool) or not time_limit > 0):
-        raise InputError(f"time limit must be positive, got {time_limit}")
-    if workers is not None and (isinstance(workers, bool) or workers < 1):
-        raise InputError(f"workers must be a positive integer, got {workers}")
-    points = []
+    _check_limits(time_limit, workers)
     if isinstance(instance, TaskGraph):
-        name = instance.name
         if staleness is not None or costs is not None:
             raise InputError(
-                f"{name} is a task graph, scheduled as given: staleness and costs "
+                f"{instance.name} is a task graph, scheduled as given: staleness and costs "
                 "apply to networks only"
             )
     else:
         from .taskgraph import parse_staleness
 
-        name = instance.name
         staleness = parse_staleness("auto" if staleness is None else staleness)
-    for decomposition, solver in pairs:
+    pairs = list(pairs)
+    for _decomposition, solver in pairs:
         if solver not in SOLVERS:
             raise InputError(f"unknown solver {solver!r}; choose from {', '.join(SOLVERS)}")
-        if isinstance(instance, TaskGraph):
-            decomposition = instance.decomposition or GIVEN
-        for p in plist:
-            points.append(
-                GridPoint(
-                    instance=instance,
-                    network=name,
-                    decomposition=decomposition,
-                    solver=solver,
-                    procs=p,
-                    staleness=staleness,
-                    costs=costs,
-                    time_limit=time_limit,
-                    seed=seed,
-                    workers=workers,
-                )
-            )
+    platforms = grid_platforms(platform, plist)
+    points = [
+        GridPoint(
+            instance=instance,
+            network=instance.name,
+            decomposition=(
+                instance.decomposition or GIVEN
+                if isinstance(instance, TaskGraph)
+                else str(decomposition)
+            ),
+            solver=solver,
+            procs=p,
+            staleness=staleness,
+            costs=costs,
+            time_limit=time_limit,
+            seed=seed,
+            workers=workers,
+            platform=platforms[p],
+        )
+        for decomposition, solver in pairs
+        for p in plist
+    ]
+    if points:
+        check_solvers(points[0].graph(), [s for _d, s in pairs], platforms.values())
     return points
+
+
+def _check_limits(time_limit: float | None, workers: int | None) -> None:
+    # Checked here, not in the workers, so that bad input stops the sweep before it starts.
+    if time_limit is not None and (isinstance(time_limit, bool) or not time_limit > 0):
+        raise InputError(f"time limit must be positive, got {time_limit}")
+    if workers is not None and (isinstance(workers, bool) or workers < 1):
+        raise InputError(f"workers must be a positive integer, got {workers}")
 
 
 def run_grid(
@@ -720,9 +996,7 @@ def run_grid(
     elif resume:
         raise InputError("resume needs an output CSV")
 
-    done_keys = {
-        (r.network, r.decomposition, r.solver, int(r.procs)) for r in old.itertuples(index=False)
-    }
+    done_keys = {row_key(r) for r in old.itertuples(index=False)}
     todo = [p for p in points if p.key not in done_keys]
     if executor == "dask" or (njobs > 1 and len(todo) > 1):
         # One CP-SAT worker per row: the rows themselves fill the cores.
@@ -757,6 +1031,11 @@ def run_grid(
     return normalise(pd.concat(frames, ignore_index=True))
 
 
+def row_key(row: Any) -> tuple[str, str, str, str, int]:
+    """The :data:`KEY` of a row (a named tuple of :meth:`pandas.DataFrame.itertuples`)."""
+    return (row.network, row.decomposition, row.solver, row.platform, int(row.procs))
+
+
 def _with_workers(point: GridPoint, workers: int) -> GridPoint:
     from dataclasses import replace
 
@@ -774,6 +1053,7 @@ def sweep(
     staleness: Any = None,
     costs: Any = None,
     network_options: Mapping[str, Any] | None = None,
+    platform: PlatformLike = None,
     workers: int | None = None,
     executor: str = "local",
     jobs: int | None = None,
@@ -805,6 +1085,13 @@ def sweep(
         A :class:`~lpsched.costs.CostModel` (default: the default model).
     network_options
         Options of a built-in network, e.g. ``{"widths": [784, 512, 10]}``.
+    platform
+        The platform, without a processor count: ``None`` (the default
+        platform), a preset name (``"pcie"``), a platform file, or a
+        specification mapping (what ``lpsched.cli.platform_spec`` returns).
+        Each row runs on ``Platform.from_dict(override(spec, procs=P))``
+        (:func:`lpsched.platform.override`) and carries its name in ``platform``
+        (:func:`platform_label`).
     workers
         CP-SAT search workers per row. Default: 1 when rows run in parallel
         (the rows fill the cores), else all cores.
@@ -835,8 +1122,10 @@ def sweep(
     Raises
     ------
     InputError
-        On an unknown network, solver, decomposition or executor, bad
-        processor counts, or dask missing for ``executor="dask"``.
+        Before any work: on an unknown network, solver, decomposition, platform
+        or executor, bad processor counts, a platform that cannot take one of
+        them (a preset with nodes of 8 and ``P = 12``), a solver that cannot
+        schedule the platform, or dask missing for ``executor="dask"``.
     """
     from .solve import SOLVERS
     from .taskgraph import DECOMPOSITIONS
@@ -865,6 +1154,7 @@ def sweep(
         time_limit=time_limit,
         seed=seed,
         workers=workers,
+        platform=platform,
     )
     return run_grid(
         points,

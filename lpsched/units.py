@@ -13,10 +13,12 @@ from __future__ import annotations
 import math
 import numbers
 import re
+from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Literal
 
 from .errors import InputError
+from .files import brief
 
 Kind = Literal["time", "bytes", "bandwidth"]
 
@@ -105,9 +107,88 @@ def parse_quantity(
     return number
 
 
+def limit_text(value: float) -> str:
+    """A limit as people write it: ``2**40``, ``10**6``, ``1e-09`` or ``4096``."""
+    if isinstance(value, numbers.Integral) and value >= 2**16:
+        v = int(value)
+        if v & (v - 1) == 0:
+            return f"2**{v.bit_length() - 1}"
+        if str(v).rstrip("0") == "1":
+            return f"10**{len(str(v)) - 1}"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def check_integer(
+    value: object, what: str, minimum: int | None = None, maximum: int | None = None
+) -> int:
+    """An exact integer in ``minimum..maximum``, as a plain ``int``.
+
+    No coercion: ``3.0``, ``"3"`` and ``True`` are no integers (a file that
+    says ``9.7`` must not be read as 9).
+
+    Raises
+    ------
+    InputError
+        ``"WHAT must be an integer, got ..."``, ``"WHAT must be >= MIN, got ..."``
+        or ``"WHAT must be at most MAX, got ..."``.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InputError(f"{what} must be an integer, got {brief(value)}")
+    number = int(value)
+    if minimum is not None and number < minimum:
+        raise InputError(f"{what} must be >= {minimum}, got {brief(number)}")
+    if maximum is not None and number > maximum:
+        raise InputError(f"{what} must be at most {limit_text(maximum)}, got {brief(number)}")
+    return number
+
+
+def check_real(
+    value: object,
+    what: str,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    *,
+    positive: bool = False,
+) -> float:
+    """A finite real number in ``[minimum, maximum]`` (``> 0`` too when ``positive``), as a float.
+
+    Raises
+    ------
+    InputError
+        On a non-number (``True`` and ``"3"`` included), NaN, infinity or a value
+        out of range; the message names ``what`` and the limit.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InputError(f"{what} must be a number, got {brief(value)}")
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond the float range
+        number = math.inf if value > 0 else -math.inf
+    if not math.isfinite(number):
+        raise InputError(f"{what} must be a finite number, got {brief(value)}")
+    if positive and number <= 0:
+        raise InputError(f"{what} must be > 0, got {brief(value)}")
+    if minimum is not None and number < minimum:
+        raise InputError(f"{what} must be at least {limit_text(minimum)}, got {brief(value)}")
+    if maximum is not None and number > maximum:
+        raise InputError(f"{what} must be at most {limit_text(maximum)}, got {brief(value)}")
+    return number
+
+
 def format_ms(seconds: float) -> str:
-    """A time in milliseconds with four significant digits: ``0.01928 -> "19.28 ms"``."""
-    return f"{seconds * 1e3:.4g} ms"
+    """A time in milliseconds with four significant digits: ``0.01928 -> "19.28 ms"``.
+
+    Rounded half up on the decimal the number is written as, so that 751 x 25 us
+    reads 18.78 ms, not the 18.77 that its binary float would round to.
+    """
+    if not math.isfinite(seconds):
+        return f"{seconds} ms"
+    ms = Decimal(repr(float(seconds))) * 1000
+    if ms == 0:
+        return "0 ms"
+    digits = 4 - ms.adjusted() - 1
+    rounded = ms.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    return f"{float(rounded):.4g} ms"
 
 
 def format_bytes(nbytes: float) -> str:

@@ -20,9 +20,9 @@ SOLVE_AND_GANTT = [
         """# 1. Solve one schedule and read its Gantt chart
 
 lpsched turns one training iteration of a network into a *task graph* and looks
-for a **periodic schedule** on `P` processors: every task runs on one fixed
-processor, iteration `i` of a task starts at `s_v + i*T`, and the period `T`
-(time per mini-batch) is as small as possible.
+for a **periodic schedule** on a *platform* of `P` processors: every task runs on
+one fixed processor, iteration `i` of a task starts at `s_v + i*T`, and the
+period `T` (time per mini-batch) is as small as possible.
 
 This notebook schedules a small multi-layer perceptron (`mlp`) on 3 processors
 and shows how to read the result.""",
@@ -41,7 +41,8 @@ P = 3
 network = get_network("mlp")
 graph = build_task_graph(network, decomposition="layerpipe", processors=P)
 print(f"{graph.n} tasks, {len(graph.edges)} edges")
-print(f"total work {graph.total_work} {graph.time_unit}")""",
+print(f"total work {graph.total_work} units of {graph.time_unit}")
+print(f"= {graph.total_work * graph.time_unit_seconds * 1e3:.4g} ms on one processor")""",
     ),
     (
         "md",
@@ -50,7 +51,9 @@ print(f"total work {graph.total_work} {graph.time_unit}")""",
 With the `layerpipe` decomposition every weighted layer `l` has five tasks:
 `F:l` (forward), `D:l` (`f'(z) * g`), `G:l` (`W^T delta`, the gradient sent to
 the previous layer), `W:l` (the weight gradient) and `U:l` (the update). The
-durations come from the cost model (MACs / throughput, in whole time units).""",
+durations come from the cost model (MACs / throughput, in whole time units of
+`graph.time_unit`); every edge carries the bytes it sends, which cost time only
+between two processors.""",
     ),
     (
         "code",
@@ -76,10 +79,12 @@ print(bounds.summary())""",
         "md",
         """## Solve
 
-`solve` is the one entry point. `heuristic` is modulo list scheduling (fast);
-`cpsat` is the exact CP-SAT model, warm-started by the heuristic, which proves
-the optimal period (here within a two-second limit). Every schedule that comes
-back has passed the validator.""",
+`solve(graph, platform, solver)` is the one entry point; a processor count `P`
+in place of the platform means the *default platform* of `P` identical
+processors. `heuristic` is modulo list scheduling (fast); `cpsat` is the exact
+CP-SAT model, warm-started by the heuristic, which proves the optimal period
+(here within a two-second limit). Every schedule that comes back has passed the
+validator. The summary gives the period in milliseconds and in time units.""",
     ),
     (
         "code",
@@ -92,9 +97,9 @@ print(exact.summary())""",
         "md",
         """## Reading the Gantt chart
 
-The upper chart is **one period** on each processor: every task appears once,
-at its start time modulo `T`; a bar that runs past `T` wraps around to the
-left edge. Colours are task kinds (F, D, G, W, U). Idle gaps are time the
+The upper chart is **one period** on each processor (in milliseconds): every
+task appears once, at its start time modulo `T`; a bar that runs past `T` wraps
+around to the left edge. Colours are task kinds (F, D, G, W, U). Idle gaps are time the
 processor waits -- for data from another processor or for a loop to close.
 
 The lower chart **unrolls** a few iterations in absolute time, coloured by
@@ -129,10 +134,32 @@ print("staleness per layer:", sched.staleness())""",
     ),
     (
         "md",
-        """A schedule can be written to JSON (`exact.to_json("schedule.json")`) and
-checked later with `lpsched validate schedule.json`; the command line
-`lpsched solve mlp --procs 3 --solver cpsat --gantt gantt.png` does all of the
-above in one go.""",
+        """## The platform
+
+A schedule carries the platform it runs on (`schedule.platform`): processors
+with a speed, memory and node, and the links between them. The default one
+joins its processors by the cost model's link (50 GB/s, 10 us per message).
+Presets describe real machines: `pcie` is 8 GPUs on PCIe 4.0 links (25 GB/s),
+and `preset("pcie", P)` takes `P` of them. Messages cost more there, so the
+optimal period can only grow.""",
+    ),
+    (
+        "code",
+        """from lpsched.platform import preset
+
+pcie = preset("pcie", P)
+on_pcie = solve(graph, pcie, "cpsat", time_limit=2, workers=1)
+print(sched.platform.describe())
+print(on_pcie.schedule.platform.describe())
+print(f"period {sched.describe_period()} on the default platform")
+print(f"period {on_pcie.schedule.describe_period()} on pcie ({on_pcie.status.value})")""",
+    ),
+    (
+        "md",
+        """A schedule can be written to JSON (`exact.to_json("schedule.json")`), with
+its platform, and checked later with `lpsched validate schedule.json`; the
+command line `lpsched solve mlp --procs 3 --solver cpsat --gantt gantt.png`
+does all of the above in one go, and `--platform pcie` runs it on the preset.""",
     ),
 ]
 
@@ -160,7 +187,20 @@ df = sweep(
     time_limit=2,
     jobs=1,
 )
-df[["solver", "procs", "period", "lower_bound", "status", "speedup", "gap", "comm_bytes"]]""",
+df[
+    [
+        "solver",
+        "procs",
+        "period",
+        "period_ms",
+        "lower_bound",
+        "status",
+        "iterations_per_s",
+        "speedup",
+        "gap",
+        "comm_bytes",
+    ]
+]""",
     ),
     (
         "md",
@@ -170,9 +210,10 @@ solver failed would say so in `status` (`invalid` or `error`) and `error`.""",
     ("code", """assert df["valid"].all() and (df["error"] == "").all()"""),
     (
         "md",
-        """Each row holds the period found, the best lower bound known, the solver's
-status (`optimal` only when proven), the speedup `total work / T`, the gap
-`(T - LB) / T` and the communication volume. `jobs=1` runs the grid in this
+        """Each row holds the period found (in time units and in `period_ms`), the
+best lower bound known, the solver's status (`optimal` only when proven), the
+iterations per second, the speedup `total work / T`, the gap `(T - LB) / T`
+(a fraction: 0.05 is 5%) and the communication volume. `jobs=1` runs the grid in this
 process; by default a sweep uses every core (`jobs=None`), and
 `executor="dask"` sends it to a Dask cluster.
 
@@ -182,12 +223,32 @@ The dotted line is the ideal, speedup `P`. The thick grey line is the limit
 that the lower bound allows (`total work / LB`): no schedule can be above it.
 Where the exact solver proves optimality, its line touches the limit; the
 distance between the heuristic's line and the exact one is what the exact
-model buys.""",
+model buys. The right axis reads the same points as periods in milliseconds.""",
     ),
     (
         "code",
         """fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
 plot_speedup(df, ax=ax);""",
+    ),
+    (
+        "md",
+        """## Another platform
+
+`platform=` runs every row on a platform: a preset name, a platform file or a
+specification; each `P` gets its own copy of it with `P` processors. On
+`pcie` (25 GB/s instead of 50 GB/s) messages cost more; the `platform` column
+tells the rows apart, and the plot draws one line per platform.""",
+    ),
+    (
+        "code",
+        """import pandas as pd
+
+pcie = sweep("mlp", procs="1-6", solvers=("cpsat",), time_limit=2, platform="pcie", jobs=1)
+assert pcie["valid"].all() and set(pcie["platform"]) == {"pcie"}
+both = pd.concat([df[df["solver"] == "cpsat"], pcie])
+fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
+plot_speedup(both, ax=ax)
+both[["platform", "procs", "period", "period_ms", "status"]]""",
     ),
     (
         "md",
@@ -227,6 +288,7 @@ full[["procs", "period", "status"]]""",
 ```
 lpsched sweep mlp --procs 1-16 --solvers heuristic,cpsat --time-limit 60 -o mlp.csv --plot s.png
 lpsched sweep mlp --procs 1-16 --solvers heuristic,cpsat --time-limit 60 -o mlp.csv --resume
+lpsched sweep mlp --procs 1-8 --solvers cpsat --time-limit 60 --platform pcie -o mlp-pcie.csv
 ```""",
     ),
 ]
@@ -281,9 +343,11 @@ plot_gap(df, ax=ax);""",
 `compare` builds both decompositions of the same network with the same cost
 model. PipeDream's planner cuts the layers into contiguous stages, and the
 whole backward pass of a layer is one task. LayerPipe splits every backward
-pass into its matrix products and lets CP-SAT place them freely. `speedup` is
-`pipedream_period / layerpipe_period`; `layerpipe_status` shows whether the
-LayerPipe period is proven optimal within the time limit.""",
+pass into its matrix products and lets CP-SAT place them freely.
+`layerpipe_over_pipedream` is `pipedream_period / layerpipe_period` (LayerPipe's
+iterations per second over PipeDream's); `layerpipe_status` shows whether the
+LayerPipe period is proven optimal within the time limit. `compare` takes
+`platform=` too.""",
     ),
     (
         "code",
@@ -294,9 +358,11 @@ table[
     [
         "procs",
         "pipedream_period",
+        "pipedream_period_ms",
         "layerpipe_period",
+        "layerpipe_period_ms",
         "layerpipe_status",
-        "speedup",
+        "layerpipe_over_pipedream",
         "pipedream_comm_bytes",
         "layerpipe_comm_bytes",
     ]

@@ -8,13 +8,18 @@ import io
 import os
 import re
 import sys
+import tempfile
 from pathlib import Path
 from types import ModuleType
 
 import pandas as pd
 import pytest
 
+from lpsched.networks import get_network
+from lpsched.platform import preset
+from lpsched.solve import solve
 from lpsched.sweep import read_results
+from lpsched.taskgraph import build_task_graph
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -88,13 +93,17 @@ def test_run_table_has_one_line_per_instance(grid_run) -> None:
             assert len(found) == 1, (network, decomposition, text)
             cells = found[0].split()
             part = df[(df["network"] == network) & (df["decomposition"] == decomposition)]
-            assert int(cells[3]) == int(part["lower_bound"].max())
+            lb = int(part["lower_bound"].max())
+            unit_ms = float((part["period_ms"] / part["period"]).iloc[0])
+            assert cells[3] == "default"
+            assert int(cells[4]) == lb
+            assert cells[5] == f"{lb * unit_ms:.4g}"
             for i, solver in enumerate(SOLVERS):
                 row = part[part["solver"] == solver].iloc[0]
-                period, status, _sec, gap = cells[4 + 4 * i : 8 + 4 * i]
+                period, ms, status, _sec, gap = cells[6 + 5 * i : 11 + 5 * i]
                 assert int(period) == int(row["period"])
+                assert ms == f"{row['period_ms']:.4g}"
                 assert status == run.STATUS_ABBREV[row["status"]]
-                lb = int(part["lower_bound"].max())
                 assert gap == pct((row["period"] - lb) / row["period"])
     # The grid's order (mlp before lenet5), not the alphabetical order of the CSV.
     first = [ln.split()[0] for ln in lines if re.match(r"(mlp|lenet5)\s+\w+\s+2\s", ln)]
@@ -110,7 +119,7 @@ def test_run_summary_is_recomputed_from_the_csv(grid_run) -> None:
         optimal = int((part["status"] == "optimal").sum())
         share = optimal / len(part)
         assert f"proven optimal {optimal}/{len(part)} ({100 * share:.0f}%)" in line
-        assert f"median {run._fmt_sec(part['seconds'].median())} s" in line
+        assert f"median {run._fmt_sec(part['settled_seconds'].median())} s" in line
         g = gaps[part.index]
         assert f"gap median {pct(g.median())}% worst {pct(g.max())}%" in line
         assert f"({len(part)} with a schedule)" in line
@@ -131,20 +140,54 @@ def test_run_resume_keeps_rows_and_quick_sets_the_grid(grid_run, tmp_path, monke
     assert code == 0
     again = read_results(csv)
     pd.testing.assert_series_equal(again["seconds"], df["seconds"])  # nothing solved twice
-    # --quick supplies what is not given: layerpipe only, 10 s, results-quick.csv.
-    monkeypatch.chdir(tmp_path)
-    code = run.main(
-        ["--quick", "--networks", "mlp", "--procs", "2", "--solvers", "heuristic", "--no-progress"]
-    )
+    # --quick supplies what is not given: layerpipe only, 10 s; without -o the rows go to a
+    # new temporary directory, never into the working directory.
+    work, scratch = tmp_path / "work", tmp_path / "tmp"
+    work.mkdir()
+    scratch.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where mkdtemp creates
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = run.main(
+            ["--quick", "--networks", "mlp", "--procs", "2", "--solvers", "heuristic",
+             "--no-progress"]
+        )  # fmt: skip
     assert code == 0
-    quick = read_results(tmp_path / "results-quick.csv")
+    assert list(work.iterdir()) == []
+    where = Path(re.search(r"rows in (\S+)", out.getvalue()).group(1))
+    assert where.parent.parent == scratch
+    quick = read_results(where)
     assert list(quick["decomposition"]) == ["layerpipe"]
     assert list(quick["time_limit"]) == [10.0]
+    assert run.main(["--resume", "--networks", "mlp", "--no-progress"]) == 2
 
 
 def test_run_bad_input_exits_2(capsys) -> None:
     assert run.main(["--networks", "nonet", "--no-progress"]) == 2
     assert "nonet" in capsys.readouterr().err
+    assert run.main(["--networks", "mlp", "--platform", "ib", "--procs", "4"]) == 2
+    assert "nodes of 8" in capsys.readouterr().err
+    assert run.main(["--networks", "mlp", "--platform", "nosuch", "--procs", "4"]) == 2
+    assert "nosuch" in capsys.readouterr().err
+
+
+def test_run_on_a_preset(tmp_path) -> None:
+    csv = tmp_path / "pcie.csv"
+    out = io.StringIO()
+    argv = ["--networks", "mlp", "--decompositions", "layerpipe", "--procs", "2,4",
+            "--solvers", "heuristic", "--platform", "pcie", "-o", str(csv),
+            "--no-progress"]  # fmt: skip
+    with contextlib.redirect_stdout(out):
+        assert run.main(argv) == 0
+    df = read_results(csv)
+    assert set(df["platform"]) == {"pcie"} and df["valid"].all()
+    for r in df.itertuples(index=False):
+        graph = build_task_graph(get_network("mlp"), "layerpipe", "auto", processors=r.procs)
+        assert r.period == solve(graph, preset("pcie", r.procs), "heuristic").period
+        pattern = rf"mlp\s+layerpipe\s+{r.procs}\s"
+        line = next(ln for ln in out.getvalue().splitlines() if re.match(pattern, ln))
+        assert line.split()[3] == "pcie" and line.split()[6] == str(r.period)
 
 
 @pytest.fixture(scope="module")

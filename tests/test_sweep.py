@@ -1,7 +1,9 @@
-"""Sweeps, comparisons and their plots: rows agree with single solves, resume, Dask, CLI."""
+"""Sweeps, comparisons and their plots: rows agree with single solves, platforms, units, resume,
+Dask, CLI."""
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import sys
@@ -9,25 +11,31 @@ import sys
 import pandas as pd
 import pytest
 
+from lpsched.bounds import lower_bounds
 from lpsched.compare import compare, comparison_table, format_summary, summarise
 from lpsched.errors import InputError
 from lpsched.networks import get_network
+from lpsched.platform import Platform, preset
 from lpsched.plot import gap_table, plot_gap, plot_speedup, plot_utilisation, save_figure
 from lpsched.solve import solve
+from lpsched.solvers.registry import SOLVERS
 from lpsched.sweep import (
     COLUMNS,
+    COLUMNS_V1,
     KEY,
     ProgressPrinter,
+    make_grid,
     normalise,
     parse_procs,
     read_results,
     sweep,
 )
 from lpsched.taskgraph import build_task_graph
+from lpsched.units import format_ms
 from tests.cli_helpers import one_line_error, run
 
 # Everything but the wall time is a function of the inputs.
-DETERMINISTIC = [c for c in COLUMNS if c not in ("seconds", "period_seconds")]
+DETERMINISTIC = [c for c in COLUMNS if c not in ("seconds", "settled_seconds")]
 
 
 def same_table(a: pd.DataFrame, b: pd.DataFrame) -> None:
@@ -74,6 +82,112 @@ def test_rows_agree_with_single_solves():
         assert row.max_staleness == max(sched.staleness().values())
         assert row.speedup == pytest.approx(graph.total_work / row.period)
         assert row.period >= row.lower_bound
+        # The same periods in milliseconds and iterations per second.
+        unit = graph.time_unit_seconds
+        assert row.platform == "default"
+        assert row.period_ms == pytest.approx(row.period * unit * 1e3, rel=1e-12)
+        assert row.lower_bound_ms == pytest.approx(row.lower_bound * unit * 1e3, rel=1e-12)
+        assert row.iterations_per_s == pytest.approx(1 / sched.period_seconds, rel=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# Platforms
+# ---------------------------------------------------------------------------
+def test_rows_on_a_preset_agree_with_single_solves_on_it():
+    df = sweep("mlp", procs=[2, 3], platform="pcie", jobs=1)
+    assert set(df["platform"]) == {"pcie"} and df["valid"].all()
+    default = sweep("mlp", procs=[2, 3], jobs=1)
+    net = get_network("mlp")
+    for row, base in zip(df.itertuples(index=False), default.itertuples(index=False), strict=True):
+        graph = build_task_graph(net, "layerpipe", "auto", processors=row.procs)
+        result = solve(graph, preset("pcie", row.procs), "heuristic", seed=0)
+        assert (row.period, row.lower_bound) == (result.period, result.lower_bound)
+        assert result.schedule.platform.name == "pcie"
+        # Slower links (25 GB/s against 50 GB/s) never lower the bound.
+        assert row.lower_bound >= base.lower_bound
+
+
+def test_every_row_gets_the_platform_with_its_own_processor_count():
+    grid = [("layerpipe", "heuristic")]
+    points = make_grid(get_network("mlp"), [1, 2, 4], grid, platform="nvlink")
+    assert [p.platform for p in points] == [preset("nvlink", p) for p in (1, 2, 4)]
+    assert all(p.platform_label == "nvlink" for p in points)
+    spec = {"links": {"intra": {"bandwidth": "10GB/s"}}}
+    (point,) = make_grid(get_network("mlp"), [3], grid, platform=spec)
+    assert point.platform == Platform.from_dict({**spec, "processors": 3})
+    assert point.key[3] == "custom"  # not the default platform, and no name of its own
+
+
+def test_a_platform_that_cannot_take_a_count_stops_the_sweep_before_any_work(tmp_path):
+    out = tmp_path / "r.csv"
+    ran = []
+    with pytest.raises(InputError, match=r"nodes of 8.*P=9\)") as err:
+        sweep(
+            "mlp",
+            procs="8-12",
+            platform="ib",
+            output=out,
+            jobs=1,
+            progress=lambda *a: ran.append(a),
+        )
+    assert "\n" not in str(err.value)
+    assert not ran and not out.exists()
+
+
+def test_speeds_reach_the_rows(capsys):
+    # Speed 2 everywhere is a uniform platform: every solver takes it, durations halve.
+    code, stdout, err = run(
+        capsys, "sweep", "mlp", "--procs", "2", "--speeds", "2,2", "--json", "-q", "-j", "1"
+    )
+    assert code == 0, err
+    (row,) = json.loads(stdout)
+    assert row["valid"] and row["platform"] == "custom"
+    graph = build_task_graph(get_network("mlp"), "layerpipe", "auto", processors=2)
+    fast = Platform.from_dict({"processors": [{"speed": 2}, {"speed": 2}]})
+    assert row["lower_bound"] == solve(graph, fast, "heuristic").lower_bound
+    assert row["lower_bound"] < lower_bounds(graph, 2).lower_bound
+
+
+def test_mixed_speeds_validate_or_are_refused_before_any_work(tmp_path, capsys):
+    out = tmp_path / "r.csv"
+    argv = ["sweep", "mlp", "--procs", "2", "--speeds", "1,0.5", "-o", str(out), "-q", "-j", "1"]
+    code, _, err = run(capsys, *argv)
+    if SOLVERS["heuristic"].heterogeneous:
+        assert code == 0, err
+        assert read_results(out)["valid"].all()
+    else:
+        assert code == 2
+        assert "different speeds" in one_line_error(err)
+        assert not out.exists()
+
+
+def test_compare_on_a_platform_names_its_ratio():
+    table = compare("mlp", procs=[2], time_limit=5, solver="heuristic", platform="pcie", jobs=1)
+    (row,) = table.itertuples(index=False)
+    assert row.platform == "pcie"
+    assert row.layerpipe_over_pipedream == pytest.approx(
+        row.pipedream_period / row.layerpipe_period
+    )
+    assert row.layerpipe_period_ms / row.layerpipe_period == pytest.approx(
+        row.pipedream_period_ms / row.pipedream_period
+    )
+    assert "speedup" not in table.columns
+
+
+# ---------------------------------------------------------------------------
+# Units where people read them
+# ---------------------------------------------------------------------------
+def test_bounds_summary_and_json_give_milliseconds(capsys):
+    graph = build_task_graph(get_network("vgg16"), "layerpipe", "auto", processors=8)
+    bounds = lower_bounds(graph, 8)
+    ms = format_ms(bounds.lower_bound * graph.time_unit_seconds)
+    assert f"lower bound     {bounds.lower_bound} ({ms})" in bounds.summary()
+    code, stdout, err = run(capsys, "bounds", "vgg16", "--procs", "8", "--json")
+    assert code == 0, err
+    data = json.loads(stdout)
+    ms = bounds.lower_bound * graph.time_unit_seconds * 1e3
+    assert data["lower_bound_ms"] == pytest.approx(ms)
+    assert data["time_unit_seconds"] == graph.time_unit_seconds
 
 
 def test_cpsat_row_agrees_with_single_solve():
@@ -192,6 +306,40 @@ def test_without_resume_the_csv_starts_afresh(tmp_path):
     assert list(read_results(out)["procs"]) == [4]
 
 
+def test_csv_columns(tmp_path):
+    out = tmp_path / "r.csv"
+    df = sweep("mlp", procs=[2], output=out, jobs=1)
+    with out.open() as f:
+        header = next(csv.reader(f))
+    assert header == list(COLUMNS) == list(df.columns)
+    assert header[:5] == list(KEY) == ["network", "decomposition", "solver", "platform", "procs"]
+    assert {"period_ms", "lower_bound_ms", "iterations_per_s", "settled_seconds"} <= set(header)
+    assert "period_seconds" not in header  # it held the seconds to settle the period
+    (row,) = df.itertuples(index=False)
+    assert 0 < row.settled_seconds <= row.seconds
+
+
+def test_an_old_csv_is_read_back_and_resumed(tmp_path):
+    new = sweep("mlp", procs="1-3", jobs=1)
+    old = new.rename(columns={"settled_seconds": "period_seconds"})[list(COLUMNS_V1)]
+    path = tmp_path / "old.csv"
+    old.to_csv(path, index=False)
+    back = read_results(path)
+    assert list(back.columns) == list(COLUMNS)
+    assert back["settled_seconds"].tolist() == pytest.approx(new["settled_seconds"].tolist())
+    assert set(back["platform"]) == {"default"} and back["period_ms"].isna().all()
+    unknown = ("period_ms", "lower_bound_ms", "iterations_per_s")  # no time unit in old tables
+    same = [c for c in DETERMINISTIC if c not in unknown]
+    pd.testing.assert_frame_equal(back[same], new[same])
+    # Resuming on the default platform keeps the old rows and writes the file anew.
+    ran = []
+    sweep("mlp", procs="1-4", output=path, resume=True, jobs=1, progress=lambda *a: ran.append(a))
+    assert len(ran) == 1
+    with path.open() as f:
+        assert next(csv.reader(f)) == list(COLUMNS)
+    assert list(read_results(path)["procs"]) == [1, 2, 3, 4]
+
+
 def test_resume_refuses_a_foreign_csv(tmp_path):
     out = tmp_path / "r.csv"
     out.write_text("a,b\n1,2\n")
@@ -259,9 +407,11 @@ def test_comparison_table_pairs_rows_and_summarises():
     )
     table = comparison_table(rows)
     assert list(table["procs"]) == [2, 3, 4]
-    assert table["speedup"].iloc[0] == pytest.approx(1.5)
-    assert table["speedup"].iloc[1] == pytest.approx(2.4)
-    assert pd.isna(table["speedup"].iloc[2])
+    ratio = table["layerpipe_over_pipedream"]
+    assert ratio.iloc[0] == pytest.approx(1.5)
+    assert ratio.iloc[1] == pytest.approx(2.4)
+    assert pd.isna(ratio.iloc[2])
+    assert set(table["platform"]) == {"default"}
     assert list(table["layerpipe_status"]) == ["feasible", "optimal", "unknown"]
     s = summarise(table)
     assert s["mean_speedup"] == pytest.approx(1.95)
@@ -275,7 +425,7 @@ def test_compare_speedups_come_from_its_own_periods():
     assert list(table["procs"]) == [2, 3]
     assert (table["error"] == "").all()
     recomputed = table["pipedream_period"].astype(float) / table["layerpipe_period"].astype(float)
-    assert table["speedup"].tolist() == pytest.approx(recomputed.tolist())
+    assert table["layerpipe_over_pipedream"].tolist() == pytest.approx(recomputed.tolist())
     assert table.attrs["summary"]["max_speedup"] == pytest.approx(recomputed.max())
     net = get_network("mlp")
     for row in table.itertuples(index=False):
@@ -365,12 +515,45 @@ def test_cli_sweep_json(capsys):
         ["sweep", "mlp", "--plot", "speedup.jpg"],
         ["compare", "mlp", "--procs", "0"],
         ["compare", "nosuchnet"],
+        ["sweep", "mlp", "--platform", "nosuchplatform"],
+        ["sweep", "mlp", "--procs", "1-3", "--speeds", "1,1"],
+        ["compare", "mlp", "--platform", "ib", "--procs", "7-9"],
     ],
 )
 def test_cli_bad_input_exits_2(capsys, argv):
     code, _, err = run(capsys, *argv)
     assert code == 2
     one_line_error(err)
+
+
+def test_cli_bad_platform_for_a_count_writes_nothing(tmp_path, capsys):
+    out, png = tmp_path / "r.csv", tmp_path / "s.png"
+    argv = ["sweep", "mlp", "--platform", "ib", "--procs", "8-12", "-o", str(out)]
+    argv += ["--plot", str(png)]
+    code, stdout, err = run(capsys, *argv)
+    assert code == 2 and stdout == ""
+    line = one_line_error(err)
+    assert "ib" in line and "P=9" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_sweep_on_a_preset(tmp_path, capsys):
+    out = tmp_path / "r.csv"
+    argv = ["sweep", "mlp", "--procs", "2,4", "--platform", "pcie", "-o", str(out), "-q", "-j", "1"]
+    code, stdout, err = run(capsys, *argv)
+    assert code == 0, err
+    df = read_results(out)
+    assert df["valid"].all() and set(df["platform"]) == {"pcie"}
+    for row in df.itertuples(index=False):
+        graph = build_task_graph(get_network("mlp"), "layerpipe", "auto", processors=row.procs)
+        assert row.period == solve(graph, preset("pcie", row.procs)).period
+        # The printed line shows the period beside its milliseconds, the gap in percent.
+        line = next(ln for ln in stdout.splitlines() if f" pcie {row.procs:>5} " in ln)
+        cells = line.split()
+        assert cells[5:7] == [str(row.period), f"{row.period_ms:.4g}"]
+        assert cells[12] == f"{100 * row.gap:.1f}"
+    assert "gap%" in stdout.splitlines()[0]
+    assert "heuristic (layerpipe) on pcie: 2 rows" in stdout
 
 
 def test_cli_graph_file_takes_no_network_flags(tmp_path, capsys):
@@ -391,8 +574,9 @@ def test_cli_compare_happy_path(tmp_path, capsys):
     assert code == 0, err
     data = json.loads(stdout)
     (row,) = data["rows"]
-    assert row["speedup"] == pytest.approx(row["pipedream_period"] / row["layerpipe_period"])
-    assert data["summary"]["max_speedup"] == pytest.approx(row["speedup"])
+    ratio = row["layerpipe_over_pipedream"]
+    assert ratio == pytest.approx(row["pipedream_period"] / row["layerpipe_period"])
+    assert data["summary"]["max_speedup"] == pytest.approx(ratio)
     assert len(pd.read_csv(out)) == 1
     code, stdout, err = run(capsys, *argv)
     assert code == 0, err
