@@ -1,6 +1,6 @@
 """Coarser decompositions of a task graph, and schedules refined from them.
 
-A decomposition (DESIGN.md section 2) groups the primitive tasks of a layer:
+A decomposition (``formulations/README.md``) groups the primitive tasks of a layer:
 ``intra`` merges ``D+G`` into ``A`` and ``W+U`` into ``WU``, ``pipedream`` merges
 the whole backward pass into ``B``. :func:`coarsen` applies such a grouping to a
 finer graph, merging tasks of one layer by their ``kind`` the way
@@ -17,16 +17,25 @@ keeps the costliest edge of each distance). An edge between two parts with
 distance ``w >= 1`` spans at most one slot, ``d <= T <= w T``. So the finer
 decomposition is never worse than the coarser one, and a heuristic for the fine
 graph may start from the coarse graph's schedule, which is smaller to search.
+
+On a platform, a part lasts ``ceil(d / s)`` on a processor of speed ``s``
+(the schedule's platform says which). At speed 1 the parts add up to the
+merged task exactly; at other speeds they may add up to more than the merged
+task's ``ceil(sum d / s)``, so the argument needs the coarse schedule to hold
+each merged task's slot for its parts' total: a coarse schedule found with
+those durations (as :mod:`lpsched.solvers.heuristic` does) refines exactly.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import networkx as nx
 
 from .errors import InputError
 from .graph import Task, TaskGraph
+from .problem import scaled_duration
 from .schedule import Schedule
 from .taskgraph import group_edges
 
@@ -111,36 +120,52 @@ def coarsen(graph: TaskGraph, decomposition: str) -> Coarsening | None:
     return Coarsening(coarse, {name: tuple(members) for name, members in parts.items()})
 
 
-def refine(schedule: Schedule, graph: TaskGraph, coarsening: Coarsening) -> Schedule:
+def refine(
+    schedule: Schedule,
+    graph: TaskGraph,
+    coarsening: Coarsening,
+    duration: Callable[[str, int], int] | None = None,
+) -> Schedule:
     """The schedule of the fine ``graph`` that ``schedule`` of the coarse graph gives.
 
     Parameters
     ----------
     schedule
-        A valid schedule of ``coarsening.graph``.
+        A valid schedule of ``coarsening.graph``, in which every merged task's
+        slot holds its parts (always at speed 1; see the module's docstring).
     graph
         The graph ``coarsening`` was made from.
     coarsening
         What :func:`coarsen` returned for ``graph``.
+    duration
+        ``duration(task, processor)`` of a fine task; by default its duration
+        on that processor of the schedule's platform, ``ceil(d / speed)``.
 
     Returns
     -------
     Schedule
-        Same period and processor count; each merged task's parts back to back
-        from its start. When ``schedule`` fixed the staleness of an ``auto``
-        graph, the fine graph gets the same staleness.
+        Same period and platform; each merged task's parts back to back from
+        its start. When ``schedule`` fixed the staleness of an ``auto`` graph,
+        the fine graph gets the same staleness.
     """
+    speeds = schedule.platform.speeds
+    if duration is None:
+
+        def duration(name: str, p: int) -> int:
+            return scaled_duration(graph.durations[graph.index(name)], speeds[p])
+
     processor: dict[str, int] = {}
     start: dict[str, int] = {}
     for name, members in coarsening.parts.items():
         t = schedule.start[name]
+        p = schedule.processor[name]
         for member in members:
-            processor[member] = schedule.processor[name]
+            processor[member] = p
             start[member] = t
-            t += graph.durations[graph.index(member)]
+            t += duration(member, p)
     if graph.staleness_cap is not None and schedule.graph.staleness_cap is None:
         graph = graph.with_staleness(schedule.graph.staleness())
-    return Schedule(graph, schedule.processors, schedule.period, processor, start)
+    return Schedule(graph, schedule.platform, schedule.period, processor, start)
 
 
 def _topological(graph: TaskGraph) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import networkx as nx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,11 +13,13 @@ from lpsched.coarsen import coarsen, refine
 from lpsched.errors import InputError
 from lpsched.graph import Task, TaskGraph, make_graph
 from lpsched.networks import BUILTIN_NETWORKS, get_network
+from lpsched.platform import Platform, Processor
+from lpsched.problem import Problem, scaled_duration
 from lpsched.schedule import Schedule
 from lpsched.solvers.heuristic import modulo_schedule
 from lpsched.taskgraph import build_task_graph
 from lpsched.validate import validate
-from tests.brute import brute_force_period, tiny_graphs
+from tests.brute import brute_force_period, tiny_graphs, tiny_platforms
 
 
 def shape(graph: TaskGraph) -> tuple[dict, Counter]:
@@ -106,6 +109,57 @@ def test_any_coarse_schedule_refines_into_a_valid_one(graph: TaskGraph, P: int, 
     refined = refine(sched, graph, coarsening)
     assert not validate(refined), [v.message for v in validate(refined)[:3]]
     assert brute_force_period(graph, P) <= brute_force_period(coarsening.graph, P)
+
+
+@pytest.mark.parametrize("speeds", [(1.0, 0.5, 0.25), (0.5, 1.0, 0.125, 0.5)])
+def test_refined_parts_last_their_duration_on_each_processor(speeds) -> None:
+    # Where 1 / speed is a whole number the parts add up to the merged task exactly, so
+    # any coarse schedule refines; every part lasts ceil(d / speed) on its processor.
+    fine = build_task_graph(get_network("lenet5"), "layerpipe", processors=len(speeds))
+    platform = Platform(tuple(Processor(s) for s in speeds))
+    coarsening = coarsen(fine, "intra")
+    assert coarsening is not None
+    sched = modulo_schedule(Problem(coarsening.graph, platform), time_limit=0)
+    refined = refine(sched, fine, coarsening)
+    assert refined.platform == platform
+    assert not validate(refined), [v.message for v in validate(refined)[:3]]
+    for name, members in coarsening.parts.items():
+        p = sched.processor[name]
+        t = sched.start[name]
+        for m in members:
+            assert (refined.processor[m], refined.start[m]) == (p, t)
+            t += scaled_duration(fine.task(m).duration, speeds[p])
+        assert t - sched.start[name] == sched.duration(name)  # the parts fill the slot
+
+
+@settings(max_examples=100, deadline=None)
+@given(labelled_graphs(), tiny_platforms(), st.sampled_from(["intra", "pipedream"]))
+def test_a_slot_holding_the_parts_refines_at_any_speed(graph, platform, dec) -> None:
+    # At speed 1.5 the parts' ceil(d / s) may add up to more than the merged task's; a
+    # coarse schedule whose slots hold the parts (all on the fastest processor, back to
+    # back) refines into a valid schedule of the fine graph on the same platform.
+    coarsening = coarsen(graph, dec)
+    if coarsening is None:
+        return
+    coarse = coarsening.graph
+    p = max(range(platform.P), key=lambda q: platform.speeds[q])
+
+    def slot(name: str) -> int:
+        parts = coarsening.parts[name]
+        return sum(scaled_duration(graph.task(m).duration, platform.speeds[p]) for m in parts)
+
+    dag = nx.DiGraph()
+    dag.add_nodes_from(t.name for t in coarse.tasks)
+    dag.add_edges_from((e.src, e.dst) for e in coarse.edges if e.distance == 0 and e.src != e.dst)
+    start, t = {}, 0
+    for name in nx.lexicographical_topological_sort(dag):
+        start[name] = t
+        t += slot(name)
+    sched = Schedule(coarse, platform, t, dict.fromkeys(start, p), start)
+    assert not validate(sched)
+    refined = refine(sched, graph, coarsening)
+    assert refined.period == t
+    assert not validate(refined), [v.message for v in validate(refined)[:3]]
 
 
 @pytest.mark.parametrize(("name", "P"), [("resnet18", 4), ("resnet50", 8), ("alexnet", 8)])

@@ -1,13 +1,16 @@
 """Tests of the heuristics: modulo scheduling and the PipeDream planner.
 
 Every schedule goes through the independent validator; periods are compared
-with the lower bounds; the PipeDream dynamic programme is compared with brute
-force over all cuts of a chain.
+with the lower bounds and, on tiny instances (heterogeneous speeds, two
+nodes), with brute force; the PipeDream dynamic programme is compared with
+brute force over all cuts of a chain, with and without speeds and nodes.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
+from fractions import Fraction
 
 import pytest
 from hypothesis import given, settings
@@ -17,25 +20,29 @@ from lpsched.bounds import lower_bounds
 from lpsched.errors import InputError
 from lpsched.graph import Edge, Task, TaskGraph, make_graph
 from lpsched.networks import BUILTIN_NETWORKS, get_network
+from lpsched.platform import Link, Platform, Processor, platform_of
+from lpsched.problem import Problem
 from lpsched.schedule import Schedule, Status
 from lpsched.solvers import heuristic
 from lpsched.solvers.heuristic import modulo_schedule
 from lpsched.solvers.pipedream import layer_order, pipedream_schedule, plan_stages
+from lpsched.solvers.registry import SOLVERS, Options
 from lpsched.taskgraph import DECOMPOSITIONS, build_task_graph
-from lpsched.validate import validate
+from lpsched.validate import check_schedule, validate
+from tests.brute import brute_force_period, tiny_byte_graphs, tiny_platforms
 
 FAST = settings(max_examples=120, deadline=None)
 
 
-def assert_valid(schedule: Schedule, graph: TaskGraph, processors: int) -> None:
+def assert_valid(schedule: Schedule, graph: TaskGraph, platform: Platform | int) -> None:
     problems = validate(schedule)
     assert not problems, [v.message for v in problems[:5]]
-    assert schedule.processors == processors
+    assert schedule.platform == platform_of(platform)
     # The schedule embeds the graph it was given: same tasks, same distances.
     assert schedule.graph.edges == graph.edges
     assert schedule.graph.tasks == graph.tasks
     assert schedule.graph.staleness_cap == graph.staleness_cap
-    assert schedule.period >= lower_bounds(graph, processors).lower_bound
+    assert schedule.period >= lower_bounds(graph, platform).lower_bound
 
 
 # ------------------------------------------------------------------- generators
@@ -107,33 +114,37 @@ def test_modulo_schedule_is_valid_on_random_graphs(graph, processors, seed):
 
 
 @FAST
-@given(small_graphs(), st.integers(1, 3), st.data())
-def test_fixed_processors_are_respected(graph, processors, data):
+@given(small_graphs(), st.one_of(st.integers(1, 3), tiny_platforms()), st.data())
+def test_fixed_processors_are_respected(graph, platform, data):
+    processors = platform_of(platform).P
     names = [t.name for t in graph.tasks]
     pinned = data.draw(st.lists(st.sampled_from(names), unique=True, max_size=len(names)))
     fixed = {name: data.draw(st.integers(0, processors - 1)) for name in pinned}
-    sched = modulo_schedule(graph, processors, fixed_processor=fixed)
-    assert_valid(sched, graph, processors)
+    sched = modulo_schedule(graph, platform, fixed_processor=fixed)
+    assert_valid(sched, graph, platform)
     assert all(sched.processor[name] == p for name, p in fixed.items())
 
 
 @FAST
-@given(small_graphs(), st.integers(1, 3))
-def test_fallback_is_valid(graph, processors):
+@given(small_graphs(), st.one_of(st.integers(1, 3), tiny_platforms()))
+def test_fallback_is_valid(graph, platform):
     # The safety net, pinned or not: tasks one after another in a topological order.
-    for fixed in (None, {t.name: i % processors for i, t in enumerate(graph.tasks)}):
-        prob = heuristic._Problem.build(graph, processors, fixed)
-        period, proc, start = heuristic._fallback(prob)
+    problem = Problem(graph, platform)
+    P = problem.P
+    for fixed in (None, {t.name: i % P for i, t in enumerate(graph.tasks)}):
+        period, proc, start = heuristic._fallback(heuristic._Instance.build(problem, fixed))
         sched = Schedule(
             graph,
-            processors,
+            problem.platform,
             period,
             {t.name: proc[i] for i, t in enumerate(graph.tasks)},
             {t.name: start[i] for i, t in enumerate(graph.tasks)},
         )
         assert not validate(sched)
-        if fixed is None:
-            assert period == graph.total_work
+        if fixed is None:  # everything on the fastest processor, back to back
+            fastest = max(problem.platform.speeds)
+            assert {problem.platform.speeds[p] for p in proc} == {fastest}
+            assert period == sum(sched.duration(t.name) for t in graph.tasks)
 
 
 @FAST
@@ -166,8 +177,8 @@ def test_expensive_edge_on_a_tight_loop_keeps_its_ends_together():
     assert sched.period == 2
 
 
-def problem(graph: TaskGraph, processors: int) -> heuristic._Problem:
-    return heuristic._Problem.build(graph, processors, None)
+def problem(graph: TaskGraph, platform: Platform | int) -> heuristic._Instance:
+    return heuristic._Instance.build(Problem(graph, platform), None)
 
 
 def test_rebalancing_moves_then_swaps_to_meet_the_target():
@@ -209,20 +220,24 @@ def test_a_swap_of_two_neighbours_costs_no_communication():
 @FAST
 @given(
     st.lists(st.integers(1, 9), min_size=1, max_size=8),
-    st.integers(2, 4),
+    st.lists(st.sampled_from([0.5, 1.0, 1.5, 2.0]), min_size=2, max_size=4),
     st.data(),
 )
-def test_rebalanced_loads_never_exceed_the_target(durations, processors, data):
+def test_rebalanced_loads_never_exceed_the_target(durations, speeds, data):
+    # Loads count each task's duration on its processor (its speed).
     graph = make_graph([(f"t{i}", d) for i, d in enumerate(durations)])
+    platform = Platform(tuple(Processor(s) for s in speeds))
+    P = platform.P
+    on = Problem(graph, platform).durations  # on[v][p]
     proc = data.draw(
-        st.lists(st.integers(0, processors - 1), min_size=len(durations), max_size=len(durations))
+        st.lists(st.integers(0, P - 1), min_size=len(durations), max_size=len(durations))
     )
     target = data.draw(st.integers(max(durations), sum(durations)))
-    moved = heuristic._rebalanced(problem(graph, processors), proc, target)
+    moved = heuristic._rebalanced(problem(graph, platform), proc, target)
     if moved is not None:
-        for q in range(processors):
-            assert sum(d for d, p in zip(durations, moved, strict=True) if p == q) <= target
-    elif sum(durations) <= target:
+        for q in range(P):
+            assert sum(on[v][q] for v, p in enumerate(moved) if p == q) <= target
+    elif min(sum(row[q] for row in on) for q in range(P)) <= target:
         raise AssertionError("one processor holds everything: a move always exists")
 
 
@@ -261,6 +276,211 @@ def test_bad_arguments():
         modulo_schedule(graph, 2, fixed_processor={"zz": 0})
 
 
+# ------------------------------------------------- heterogeneous speeds and several nodes
+@st.composite
+def byte_graphs(draw: st.DrawFn) -> TaskGraph:
+    """6..16 tasks with random edges carrying 0..40 bytes (time unit 1us), as small_graphs."""
+    n = draw(st.integers(6, 16))
+    durations = draw(st.lists(st.integers(1, 30), min_size=n, max_size=n))
+    order = draw(st.permutations(range(n)))
+    position = {v: i for i, v in enumerate(order)}
+    raw = draw(
+        st.lists(
+            st.tuples(
+                st.integers(0, n - 1), st.integers(0, n - 1), st.integers(0, 3), st.integers(0, 40)
+            ),
+            max_size=30,
+        )
+    )
+    edges = []
+    for u, v, w, b in raw:
+        if w == 0 and position[u] >= position[v]:
+            w = 1
+        edges.append(Edge(f"t{u}", f"t{v}", w, None, b))
+    tasks = tuple(Task(f"t{i}", d, layer=f"l{i % 5}", kind="F") for i, d in enumerate(durations))
+    return TaskGraph(tasks, tuple(edges), time_unit="1us")
+
+
+@st.composite
+def platforms(draw: st.DrawFn) -> Platform:
+    """2..6 processors of speeds 0.5..3 in 1..3 nodes, with different links."""
+    P = draw(st.integers(2, 6))
+    speeds = draw(
+        st.lists(st.sampled_from([0.5, 0.75, 1.0, 1.5, 2.0, 3.0]), min_size=P, max_size=P)
+    )
+    nodes = sorted(draw(st.lists(st.integers(0, 2), min_size=P, max_size=P)))
+    renumber = {x: i for i, x in enumerate(dict.fromkeys(nodes))}
+    procs = tuple(Processor(s, None, renumber[x]) for s, x in zip(speeds, nodes, strict=True))
+    intra = Link(draw(st.sampled_from([1e6, 4e6])), draw(st.sampled_from([0.0, 2e-6])))
+    inter = Link(draw(st.sampled_from([0.25e6, 1e6])), draw(st.sampled_from([0.0, 5e-6])))
+    return Platform(procs, intra, inter)
+
+
+@settings(max_examples=150, deadline=None)
+@given(tiny_byte_graphs(), tiny_platforms(), st.integers(0, 2))
+def test_heuristics_never_beat_brute_force_on_tiny_platforms(graph, platform, seed):
+    # Speeds 0.5..2 and one or two nodes: valid schedules, never below the optimum.
+    problem = Problem(graph, platform)
+    best = brute_force_period(graph, platform)
+    for sched in (modulo_schedule(problem, seed=seed), pipedream_schedule(problem)):
+        check_schedule(sched)
+        assert_valid(sched, graph, platform)
+        assert sched.period >= best
+
+
+@settings(max_examples=40, deadline=None)
+@given(byte_graphs(), platforms(), st.integers(0, 2))
+def test_heuristics_are_valid_on_random_platforms(graph, platform, seed):
+    problem = Problem(graph, platform)
+    sched = modulo_schedule(problem, seed=seed, time_limit=0)
+    check_schedule(sched)
+    assert_valid(sched, graph, platform)
+    pd = pipedream_schedule(problem)
+    check_schedule(pd)
+    assert_valid(pd, graph, platform)
+    # Stages in pipeline order on processors 0, 1, ...: a layer's tasks share one.
+    plan = plan_stages(problem)
+    for k, stage in enumerate(plan.stages):
+        for t in graph.tasks:
+            if t.layer in stage:
+                assert pd.processor[t.name] == k
+
+
+def _tiny(durations: list[int], edges: list[tuple[int, int, int, int]]) -> TaskGraph:
+    """Tasks ``t0, t1, ...`` and edges ``(u, v, distance, bytes)``, time unit 1us."""
+    tasks = tuple(Task(f"t{i}", d) for i, d in enumerate(durations))
+    return TaskGraph(
+        tasks, tuple(Edge(f"t{u}", f"t{v}", w, None, b) for u, v, w, b in edges), time_unit="1us"
+    )
+
+
+def _platform(speeds: tuple[float, ...], nodes: tuple[int, ...] | None = None) -> Platform:
+    """Links of tests.brute.tiny_platforms: a byte costs 1 unit within a node, 2 between."""
+    nodes = nodes or (0,) * len(speeds)
+    procs = tuple(Processor(s, None, x) for s, x in zip(speeds, nodes, strict=True))
+    return Platform(procs, Link(1e6, 0.0), Link(0.5e6, 0.0))
+
+
+ONE_FAST = [
+    (_tiny([8, 4, 4], [(i, i, 1, 0) for i in range(3)]), _platform((2, 1, 1))),
+    (_tiny([3, 9, 3], [(0, 1, 0, 1), (1, 2, 0, 1), (2, 0, 2, 1)]), _platform((1, 2, 1))),
+    (_tiny([9, 9, 2, 2], []), _platform((1, 1, 3))),
+    (
+        _tiny([2, 8, 2], [(0, 1, 0, 1), (1, 2, 0, 1), (2, 0, 1, 1)]),
+        _platform((1, 1, 2), (0, 0, 1)),
+    ),
+    (
+        _tiny([2, 8, 2], [(0, 1, 0, 1), (1, 2, 0, 1), (2, 0, 1, 1)]),
+        _platform((1, 2, 1), (0, 1, 1)),
+    ),
+    (
+        _tiny([5, 10, 4, 3], [(0, 1, 0, 1), (1, 2, 0, 2), (2, 3, 0, 1), (3, 0, 2, 1)]),
+        _platform((1, 1, 2)),
+    ),
+    (
+        _tiny([9, 3, 3, 3], [(1, 0, 0, 1), (2, 0, 0, 1), (3, 0, 0, 1)]),
+        _platform((1, 1, 1, 2), (0, 0, 1, 1)),
+    ),
+]
+
+
+@pytest.mark.parametrize(("graph", "platform"), ONE_FAST)
+def test_the_longest_tasks_go_to_the_fast_processor_when_that_is_optimal(graph, platform):
+    # One fast processor (anywhere in the order, possibly in another node) and slow ones
+    # of speed 1: a task longer than the optimal period must run on the fast one in
+    # every optimal schedule; the heuristic finds the optimum and puts it there.
+    best = brute_force_period(graph, platform)
+    fast = max(range(platform.P), key=lambda p: platform.speeds[p])
+    longest = [t.name for t in graph.tasks if t.duration > best]
+    assert longest, "the instance must need the fast processor"
+    sched = modulo_schedule(Problem(graph, platform))
+    check_schedule(sched)
+    assert sched.period == best
+    assert all(sched.processor[name] == fast for name in longest)
+
+
+UNIFORM = st.builds(
+    lambda s, P, two: Platform(
+        tuple(Processor(s, None, int(two and P > 1 and p >= P // 2)) for p in range(P)),
+        Link(1e6, 1e-6),
+        Link(1e6, 1e-6),
+    ),
+    st.sampled_from([0.5, 1.0, 2.0]),
+    st.integers(1, 4),
+    st.booleans(),
+)
+
+
+@FAST
+@given(small_graphs(), UNIFORM, st.integers(0, 2))
+def test_a_uniform_platform_is_scheduled_as_identical_processors(graph, platform, seed):
+    # Equal speeds and links: the platform's durations and costs are those of the relaxed
+    # graph on P identical processors, and the search takes exactly the same path.
+    problem = Problem(graph, platform)
+    lb = problem.lower_bound
+    native = modulo_schedule(problem, lower_bound=lb, seed=seed)
+    plain = modulo_schedule(problem.relaxed_graph(), problem.P, lower_bound=lb, seed=seed)
+    assert (native.period, native.processor, native.start) == (
+        plain.period,
+        plain.processor,
+        plain.start,
+    )
+    check_schedule(native)
+
+
+def test_a_uniform_network_schedule_is_that_of_identical_processors():
+    # The same on a built graph (edges with bytes), through the coarser decompositions.
+    graph = build_task_graph(get_network("alexnet"), "layerpipe", processors=4)
+    problem = Problem(graph, 4)
+    lb = problem.lower_bound
+    native = modulo_schedule(problem, lower_bound=lb, time_limit=0)
+    plain = modulo_schedule(problem.relaxed_graph(), 4, lower_bound=lb, time_limit=0)
+    assert (native.period, native.processor, native.start) == (
+        plain.period,
+        plain.processor,
+        plain.start,
+    )
+
+
+@pytest.mark.parametrize("name", ["alexnet", "resnet18"])
+def test_the_coarse_schedule_refines_exactly_at_any_speed(name):
+    # At speeds like 1.5 a merged task's ceil(sum d / s) can be shorter than its parts;
+    # the coarse search gives it its parts' sum on every processor, so the refined
+    # schedule is valid and competes with the fine search.
+    graph = build_task_graph(get_network(name), "layerpipe", processors=4)
+    platform = Platform(tuple(Processor(s) for s in (1.0, 1.5, 0.75, 1.25)))
+    problem = Problem(graph, platform)
+    inst = heuristic._Instance.build(problem, None)
+    placement = heuristic._refined(inst, problem.lower_bound, 0, 0)
+    assert placement is not None
+    period, proc, start = placement
+    names = [t.name for t in graph.tasks]
+    sched = Schedule(
+        graph,
+        platform,
+        period,
+        dict(zip(names, proc, strict=True)),
+        dict(zip(names, start, strict=True)),
+    )
+    check_schedule(sched)
+    assert modulo_schedule(problem, time_limit=0).period <= period
+
+
+def test_the_registry_schedules_heterogeneous_and_two_node_platforms():
+    graph = build_task_graph(get_network("lenet5"), "layerpipe", processors=4)
+    platform = _platform((2.0, 1.0, 1.0, 0.5), (0, 0, 1, 1))
+    problem = Problem(graph, platform)
+    for name in ("heuristic", "pipedream"):
+        info = SOLVERS[name]
+        assert info.heterogeneous and info.topology
+        info.check(problem, Options(secondary=None))  # accepted
+        result = info.run(problem, Options(secondary=None))
+        assert result.schedule is not None
+        check_schedule(result.schedule)
+        assert result.schedule.platform == platform
+        assert result.period >= problem.lower_bound
+
+
 # ----------------------------------------------------------------------- PipeDream
 @FAST
 @given(
@@ -276,6 +496,65 @@ def test_stage_plan_matches_brute_force_on_chains(work, data, processors, mode):
     # The plan is a cut of the chain in order, whose own cost is the reported one.
     assert [name for stage in plan.stages for name in stage] == [f"l{i}" for i in range(len(work))]
     assert 1 <= len(plan.stages) <= processors
+    assert plan.stage_time == max(plan.stage_times + plan.cut_times)
+
+
+def byte_chain(work: list[int], nbytes: list[int]) -> TaskGraph:
+    """:func:`chain` with bytes on the edges (time unit 1us) instead of fixed costs."""
+    tasks = tuple(Task(f"F:l{i}", w, f"l{i}", "F") for i, w in enumerate(work))
+    edges = tuple(Edge(f"F:l{i}", f"F:l{i + 1}", 0, None, b) for i, b in enumerate(nbytes))
+    return TaskGraph(tasks, edges, time_unit="1us")
+
+
+def brute_force_platform_stage_time(
+    work: list[int], nbytes: list[int], platform: Platform, mode: str
+) -> int:
+    """:func:`brute_force_stage_time` with stage ``s`` on processor ``s`` of ``platform``.
+
+    A layer lasts ``ceil(w / speed)`` there; a message of ``b`` bytes costs ``b``
+    within a node and ``2 b`` between nodes (the links of ``tiny_platforms``).
+    """
+    n = len(work)
+    speed = platform.speeds
+    node = [q.node for q in platform.processors]
+
+    def time(w: int, s: int) -> int:
+        return max(1, math.ceil(Fraction(w) / Fraction(speed[s])))
+
+    def message(b: int, s: int, t: int) -> int:
+        return b * (1 if node[s] == node[t] else 2)
+
+    best = None
+    for k in range(1, min(platform.P, n) + 1):
+        for cuts in itertools.combinations(range(1, n), k - 1):
+            bounds = [0, *cuts, n]
+            worst = 0
+            for s, (a, b) in enumerate(itertools.pairwise(bounds)):
+                t = sum(time(work[x], s) for x in range(a, b))
+                if mode == "add":
+                    t += message(nbytes[a - 1], s, s - 1) if a > 0 else 0
+                    t += message(nbytes[b - 1], s, s + 1) if b < n else 0
+                elif a > 0:
+                    t = max(t, message(nbytes[a - 1], s - 1, s))
+                worst = max(worst, t)
+            best = worst if best is None else min(best, worst)
+    assert best is not None
+    return best
+
+
+@FAST
+@given(
+    st.lists(st.integers(1, 20), min_size=1, max_size=6),
+    st.data(),
+    tiny_platforms(max_procs=4),
+    st.sampled_from(["overlap", "add"]),
+)
+def test_stage_plan_matches_brute_force_on_heterogeneous_chains(work, data, platform, mode):
+    # Speeds scale each stage's work on its processor, nodes the cuts' links: still exact.
+    nbytes = data.draw(st.lists(st.integers(0, 12), min_size=len(work) - 1, max_size=len(work) - 1))
+    plan = plan_stages(Problem(byte_chain(work, nbytes), platform), comm=mode)
+    assert plan.stage_time == brute_force_platform_stage_time(work, nbytes, platform, mode)
+    assert [name for stage in plan.stages for name in stage] == [f"l{i}" for i in range(len(work))]
     assert plan.stage_time == max(plan.stage_times + plan.cut_times)
 
 

@@ -1,20 +1,30 @@
 """Iterative modulo scheduling (Rau 1994) with processor choice and communication costs.
 
+The heuristic takes a :class:`~lpsched.problem.Problem`: a task graph on a
+platform whose processors may differ in speed and sit in several nodes. Task
+``v`` lasts ``d_v(p)`` on processor ``p`` and edge ``e = u -> v`` costs
+``c_e(p, q)`` from ``p`` to ``q`` (0 when ``p == q``), as
+``formulations/README.md`` defines them.
+
 For a candidate period ``T`` the tasks are placed one at a time in order of
 decreasing *height* (the longest path to the end of the graph, every edge
-weighted ``d_u + c - w*T``: Rau's ``HeightR``). Each task goes to the earliest
-start its placed predecessors allow,
+weighted ``d_u + c - w*T`` with the fastest durations and the cheapest links:
+Rau's ``HeightR``). Each task goes to the earliest start its placed
+predecessors allow on a processor,
 
-    s_v >= s_u + d_u + c * [p_u != p_v] - w * T,
+    s_v >= s_u + d_u(p_u) + c_e(p_u, p_v) - w * T,
 
 no later than its placed successors allow (edges of positive distance close
-loops), on the processor that offers the earliest free slot of its modulo
-reservation table (the occupied arcs of a circle of length ``T``, wrap-around
-included) in the window ``[estart, estart + T - 1]``. When no processor has
-such a slot the task is forced in, at the position and on the processor that
-evict the least work, and the tasks it collides with, on its processor or
-through a violated edge, are placed again later (Rau's budgeted backtracking;
-an attempt also gives up when the number of unplaced tasks stops falling).
+loops), on the processor that offers the earliest *finish* ``t + d_v(p)`` of
+a free slot of its modulo reservation table (:mod:`lpsched.solvers.modulo_tables`;
+the occupied arcs of a circle of length ``T``, wrap-around included) in the
+window ``[estart, estart + T - 1]``: a faster processor wins over a slower
+one that is free at the same time, a slower one that is free earlier can
+still win. When no processor has such a slot the task is forced in, at the
+position and on the processor that evict the least work, and the tasks it
+collides with, on its processor or through a violated edge, are placed again
+later (Rau's budgeted backtracking; an attempt also gives up when the number
+of unplaced tasks stops falling).
 
 The period search starts at the lower bound and raises ``T`` by one (0.1% in
 fine time units), then by geometrically growing steps, until an attempt
@@ -30,35 +40,50 @@ Extensions that make this work for training graphs:
   be packed almost exactly. (Some improvement attempts drop the rule, to
   shorten waits on tight loops.)
 * **Co-location.** An edge ``u -> v`` on a cycle ``C`` cannot cross processors
-  at period ``T`` when ``d(C) + c_uv > w(C) * T``: the cycle alone would exceed
-  its distance. Such ``u`` and ``v`` are kept on one processor (cycles through
-  one edge of positive distance are examined), a group longer than ``T``
-  proves ``T`` infeasible before any attempt, and a processor keeps room for
-  the rest of a group once its first task is placed. With expensive weight
+  at period ``T`` when ``d(C) + c_uv > w(C) * T`` even with the fastest
+  durations and the cheapest link: the cycle alone would exceed its distance.
+  Such ``u`` and ``v`` are kept on one processor (cycles through one edge of
+  positive distance are examined), a group too long for every processor
+  proves ``T`` infeasible before any attempt, a group only goes to a
+  processor that can hold all of it, and that processor keeps room for the
+  rest of the group once its first task is placed. With expensive weight
   transfers this keeps a layer's ``F``, ``W`` and ``U`` together. When a plain
   attempt fails, edges that would eat 70%, 50%, 30% or 20% of their cycle's
-  slack are kept inside groups as well.
+  slack are kept inside groups as well. A task or group that only one
+  processor can hold in ``T`` (the fastest, when no other has its speed) is
+  committed to it the same way, so that the processor keeps room for it.
 * **The PipeDream layout as a candidate.** When the lower bound is not reached
   at once, the PipeDream planner's stages (:mod:`lpsched.solvers.pipedream`)
   are scheduled with fixed processors, and the free search has to beat them.
 * **Rebalancing.** Near the resource bound the period found is often just the
   largest processor load: the circles were packed unevenly. Tasks are then
   moved, or swapped with shorter ones, from the most loaded processor to
-  processors with room (least communication added first) until every load is
-  under ``T - 1``, and the start times are found again with those processors
-  fixed; this repeats while it succeeds (ResNet-50 on 16 processors: 1016 ->
-  988, which CP-SAT proves optimal; the resource bound is 986).
+  processors with room (least communication added first; a task's size is
+  its duration on the processor it would occupy) until every load is under
+  ``T - 1``, and the start times are found again with those processors fixed;
+  this repeats while it succeeds (ResNet-50 on 16 processors: 1016 -> 988,
+  which CP-SAT proves optimal; the resource bound is 986).
 * **The coarser decomposition, refined.** A LayerPipe graph is also scheduled
   as ``intra`` (and that one as ``pipedream``), with fewer and longer tasks,
-  and the schedule refined into the graph's own tasks (:mod:`lpsched.coarsen`,
-  which proves the refined schedule valid), then rebalanced. The better of the
-  two searches is returned (ResNet-18 on 4 processors: 1755 -> 1726, the
-  bound; ResNet-50 on 32: 502 -> 498).
+  and the schedule refined into the graph's own tasks (:mod:`lpsched.coarsen`),
+  then rebalanced. A merged task is scheduled with the sum of its parts'
+  durations on each processor (at a speed other than 1, ``ceil(sum d / s)``
+  can be shorter than the parts, which then would not fit in its slot), so
+  the refinement is exact on every platform. The better of the two searches is
+  returned (ResNet-18 on 4 processors: 1755 -> 1726, the bound; ResNet-50 on
+  32: 502 -> 498).
 * **Fixed processors** (``fixed_processor``), which the PipeDream planner uses.
 
-Every schedule returned has been checked against the definition of DESIGN.md
-section 1 here; when nothing better is found the result is the trivially
-valid schedule of all tasks in a topological order on one processor.
+No step assumes identical processors, so the heuristic breaks no symmetry
+between them (it tries every processor a task may use). On a uniform platform
+it is exactly the search for ``P`` identical processors with the durations at
+that speed and each edge's one crossing cost (at speed 1: the task graph as
+given).
+
+Every schedule returned has been checked against the model of
+``formulations/README.md`` here; when nothing better is found the result is
+the trivially valid schedule of all tasks in a topological order on the
+fastest processor.
 """
 
 from __future__ import annotations
@@ -66,16 +91,18 @@ from __future__ import annotations
 import heapq
 import math
 import random
-import time
-from bisect import bisect_right
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import InputError
 from ..graph import TaskGraph
+from ..platform import Platform
+from ..problem import Problem, as_problem
 from ..schedule import Schedule
+from .modulo_tables import ReservationTables
+from .toolkit import Clock
 
 #: Scheduling steps per task that one attempt at a period may take (Rau's BudgetRatio).
 BUDGET_RATIO = 4
@@ -105,7 +132,7 @@ FORCED_CANDIDATES = 6
 #: slack, so the loop affords a few crossings only (LeNet-5 on 32 processors: 392 ->
 #: 324, the optimum); levels that give the same groups as an earlier one cost nothing.
 COHESION = (1.0, 0.7, 0.5, 0.3, 0.2)
-#: Slots starting within this fraction of T after the earliest compete by best fit.
+#: Slots finishing within this fraction of T after the earliest compete by best fit.
 FIT_WINDOW = 0.0
 #: Largest (edges of positive distance) x (tasks) for the co-location analysis.
 COLOCATION_LIMIT = 20_000_000
@@ -113,68 +140,185 @@ COLOCATION_LIMIT = 20_000_000
 _NEG = -(1 << 62)
 _POS = 1 << 62
 
+#: A schedule as lists by task index: (period, processor, start).
+Placement = tuple[int, list[int], list[int]]
+
 
 @dataclass
-class _Problem:
-    """The graph as integer lists, built once per call."""
+class _Instance:
+    """The problem as integer lists, built once per call.
 
+    Durations depend on a processor's speed only, so they are kept per *speed
+    class* (``kind[p]``): ``dk[v][kind[p]]`` is task ``v`` on processor ``p``.
+    A crossing of edge ``e`` costs ``ci[e]`` within a node and ``ce[e]``
+    between nodes. ``dmin`` and ``cmin`` (fastest duration, cheapest crossing)
+    are the relaxation that heights and the co-location analysis use: on it
+    every bound they derive stays valid.
+    """
+
+    problem: Problem
     n: int
-    dur: list[int]
-    # (other end, distance, comm) per task; self-loops are left out: they only need d <= w*T.
+    processors: int
+    kind: list[int]
+    classes: list[list[int]]  # the processors of each speed class
+    dk: list[list[int]]
+    dmin: list[int]
+    node: list[int]
+    ci: list[int]
+    ce: list[int]
+    cmin: list[int]
+    one_link: bool  # every crossing of an edge costs the same: ci == ce
+    # (other end, distance, edge index) per task; self-loops are left out: they only need
+    # d <= w*T, which d <= T implies.
     preds: list[list[tuple[int, int, int]]]
     succs: list[list[tuple[int, int, int]]]
-    edges: list[tuple[int, int, int, int]]  # (u, v, distance, comm), all of them
+    edges: list[tuple[int, int, int, int]]  # (u, v, distance, edge index), all of them
     topo: list[int]  # a topological order of the distance-0 edges
     allowed: list[tuple[int, ...]]  # processors each task may use
-    processors: int
     min_period: int  # bounds from durations, pinned loads and self-loops
     # (u, v, comm, distance, length): the edge u -> v lies on a cycle of that total distance
     # and total duration; it cannot cross processors when comm > distance*T - length.
     ties: list[tuple[int, int, int, int, int]]
+    # The durations given in place of the problem's (a coarse graph's merged tasks), if any.
+    given: list[list[int]] | None
+    free: bool  # no processor fixed (not even an empty mapping) and P > 1: the full search
 
     @classmethod
-    def build(cls, graph: TaskGraph, processors: int, fixed: Mapping[str, int] | None) -> _Problem:
-        n = graph.n
-        dur = graph.durations
-        preds: list[list[tuple[int, int, int]]] = [[] for _ in range(n)]
-        succs: list[list[tuple[int, int, int]]] = [[] for _ in range(n)]
-        edges = []
-        indeg = [0] * n
-        for e in graph.edges:
-            u, v = graph.index(e.src), graph.index(e.dst)
-            edges.append((u, v, e.distance, e.comm))
-            if u == v:
-                continue
-            preds[v].append((u, e.distance, e.comm))
-            succs[u].append((v, e.distance, e.comm))
-            if e.distance == 0:
-                indeg[v] += 1
-        topo = _topological_order(n, succs, indeg)
-        everyone = tuple(range(processors))
-        allowed: list[tuple[int, ...]] = [everyone] * n
-        load = [0] * processors
-        for name, p in (fixed or {}).items():
-            if isinstance(p, bool) or not isinstance(p, int) or not 0 <= p < processors:
-                raise InputError(
-                    f"fixed processor of task {name!r} must be in 0..{processors - 1}, got {p!r}"
-                )
-            i = graph.index(name)
-            allowed[i] = (p,)
-            load[p] += dur[i]
-        # A self-loop u -> u with distance w needs d_u <= w*T.
-        self_need = max(
-            (math.ceil(dur[u] / w) for u, v, w, _c in edges if u == v and w > 0), default=1
-        )
-        from ..bounds import packing_bound
+    def build(
+        cls,
+        problem: Problem,
+        fixed: Mapping[str, int] | None,
+        durations: list[list[int]] | None = None,
+    ) -> _Instance:
+        """The instance of ``problem`` with ``fixed`` processors.
 
-        min_period = max(
-            math.ceil(sum(dur) / processors),
-            max(load),
-            self_need,
-            packing_bound(dur, processors),
+        ``durations`` (per task, per speed class of :func:`_speed_classes`)
+        replaces the problem's durations; they must be at least the problem's.
+        """
+        graph, platform, P = problem.graph, problem.platform, problem.P
+        kind, classes = _speed_classes(platform)
+        dk = durations or [[row[c[0]] for c in classes] for row in problem.durations]
+        ci = [c["intra"] for c in problem.comm]
+        ce = [c["inter"] if platform.nodes > 1 else c["intra"] for c in problem.comm]
+        preds, succs, edges, topo = _adjacency(graph)
+        inst = cls(
+            problem=problem,
+            n=graph.n,
+            processors=P,
+            kind=kind,
+            classes=classes,
+            dk=dk,
+            dmin=[min(row) for row in dk],
+            node=[q.node for q in platform.processors],
+            ci=ci,
+            ce=ce,
+            cmin=list(problem.min_comm),
+            one_link=ci == ce,
+            preds=preds,
+            succs=succs,
+            edges=edges,
+            topo=topo,
+            allowed=_allowed(graph, P, fixed),
+            min_period=0,
+            ties=[],
+            given=durations,
+            free=fixed is None and P > 1,
         )
-        ties = _cycle_ties(n, dur, preds, succs, edges, topo)
-        return cls(n, dur, preds, succs, edges, topo, allowed, processors, min_period, ties)
+        inst.min_period = _min_period(inst)
+        inst.ties = _cycle_ties(inst)
+        return inst
+
+    def dur(self, v: int, p: int) -> int:
+        """Duration of task ``v`` on processor ``p``."""
+        return self.dk[v][self.kind[p]]
+
+    def cost(self, e: int, p: int, q: int) -> int:
+        """Cost of edge ``e`` from processor ``p`` to ``q``."""
+        if p == q:
+            return 0
+        return self.ci[e] if self.node[p] == self.node[q] else self.ce[e]
+
+    def pinned(self, fixed: Mapping[str, int]) -> _Instance:
+        """The same problem (and durations) with ``fixed`` processors."""
+        return _Instance.build(self.problem, fixed, self.given)
+
+
+def _speed_classes(platform: Platform) -> tuple[list[int], list[list[int]]]:
+    """The speed class of every processor, and the processors of every class."""
+    index: dict[float, int] = {}
+    classes: list[list[int]] = []
+    kind = []
+    for p, speed in enumerate(platform.speeds):
+        if speed not in index:
+            index[speed] = len(classes)
+            classes.append([])
+        classes[index[speed]].append(p)
+        kind.append(index[speed])
+    return kind, classes
+
+
+def _adjacency(
+    graph: TaskGraph,
+) -> tuple[
+    list[list[tuple[int, int, int]]],
+    list[list[tuple[int, int, int]]],
+    list[tuple[int, int, int, int]],
+    list[int],
+]:
+    """Predecessors and successors (no self-loops), all edges, and a topological order."""
+    n = graph.n
+    preds: list[list[tuple[int, int, int]]] = [[] for _ in range(n)]
+    succs: list[list[tuple[int, int, int]]] = [[] for _ in range(n)]
+    edges = []
+    indeg = [0] * n
+    for i, e in enumerate(graph.edges):
+        u, v = graph.index(e.src), graph.index(e.dst)
+        edges.append((u, v, e.distance, i))
+        if u == v:
+            continue
+        preds[v].append((u, e.distance, i))
+        succs[u].append((v, e.distance, i))
+        if e.distance == 0:
+            indeg[v] += 1
+    return preds, succs, edges, _topological_order(n, succs, indeg)
+
+
+def _allowed(graph: TaskGraph, P: int, fixed: Mapping[str, int] | None) -> list[tuple[int, ...]]:
+    """The processors each task may use: its fixed one, or all."""
+    allowed: list[tuple[int, ...]] = [tuple(range(P))] * graph.n
+    for name, p in (fixed or {}).items():
+        if isinstance(p, bool) or not isinstance(p, int) or not 0 <= p < P:
+            raise InputError(f"fixed processor of task {name!r} must be in 0..{P - 1}, got {p!r}")
+        allowed[graph.index(name)] = (p,)
+    return allowed
+
+
+def _min_period(inst: _Instance) -> int:
+    """Bounds from the fastest durations, pinned loads and self-loops.
+
+    A task lasts at least its duration on the fastest processor it may use;
+    the tasks pinned to one processor add up there.
+    """
+    from ..bounds import packing_bound
+
+    P = inst.processors
+    load = [0] * P
+    best = list(inst.dmin)
+    for v, a in enumerate(inst.allowed):
+        if len(a) == 1:
+            best[v] = inst.dur(v, a[0])
+            load[a[0]] += best[v]
+    # A self-loop u -> u with distance w needs d_u <= w*T.
+    self_need = max(
+        (math.ceil(best[u] / w) for u, v, w, _e in inst.edges if u == v and w > 0), default=1
+    )
+    return max(
+        math.ceil(sum(inst.dmin) / P),
+        max(load),
+        self_need,
+        packing_bound(inst.dmin, P),
+        max(best, default=1),
+    )
 
 
 def _topological_order(
@@ -188,7 +332,7 @@ def _topological_order(
     while ready:
         u = heapq.heappop(ready)
         order.append(u)
-        for v, w, _c in succs[u]:
+        for v, w, _e in succs[u]:
             if w == 0:
                 indeg[v] -= 1
                 if indeg[v] == 0:
@@ -196,26 +340,22 @@ def _topological_order(
     return order
 
 
-def _cycle_ties(
-    n: int,
-    dur: list[int],
-    preds: list[list[tuple[int, int, int]]],
-    succs: list[list[tuple[int, int, int]]],
-    edges: list[tuple[int, int, int, int]],
-    topo: list[int],
-) -> list[tuple[int, int, int, int, int]]:
+def _cycle_ties(inst: _Instance) -> list[tuple[int, int, int, int, int]]:
     """Longest cycles through each edge that use exactly one edge of positive distance.
 
     For every back edge ``b = x -> y`` (distance ``w > 0``) the longest distance-0
     paths from ``y`` (forward) and into ``x`` (backward) are computed for all
     back edges of the same distance at once, as rows of a matrix; the longest
     cycle through a distance-0 edge ``u -> v`` and ``b`` is then
-    ``fwd[b, u] + bwd[b, v]`` (durations of the tasks on it).
+    ``fwd[b, u] + bwd[b, v]`` (fastest durations of the tasks on it; the cost
+    of ``u -> v`` is its cheapest crossing, so a tie is necessary on any
+    processors).
     """
-    back = [(u, v, w, c) for u, v, w, c in edges if w > 0 and u != v]
+    n, topo, preds, succs, cmin = inst.n, inst.topo, inst.preds, inst.succs, inst.cmin
+    back = [(u, v, w) for u, v, w, _e in inst.edges if w > 0 and u != v]
     if not back or len(back) * n > COLOCATION_LIMIT:
         return []
-    d = np.asarray(dur, dtype=np.int64)
+    d = np.asarray(inst.dmin, dtype=np.int64)
     neg = np.int64(-(1 << 50))
     ties: list[tuple[int, int, int, int, int]] = []
     for w in sorted({b[2] for b in back}):
@@ -226,14 +366,15 @@ def _cycle_ties(
         fwd[[b[1] for b in group], rows] = d[[b[1] for b in group]]
         bwd[[b[0] for b in group], rows] = d[[b[0] for b in group]]
         for v in topo:
-            for u, dist, _c in preds[v]:
+            for u, dist, _e in preds[v]:
                 if dist == 0:
                     np.maximum(fwd[v], fwd[u] + d[v], out=fwd[v])
         for u in reversed(topo):
-            for v, dist, _c in succs[u]:
+            for v, dist, _e in succs[u]:
                 if dist == 0:
                     np.maximum(bwd[u], bwd[v] + d[u], out=bwd[u])
-        for u, v, dist, c in edges:
+        for u, v, dist, e in inst.edges:
+            c = cmin[e]
             if c <= 0 or u == v:
                 continue
             if dist == 0:
@@ -248,27 +389,106 @@ def _cycle_ties(
     return ties
 
 
-def _colocation(
-    prob: _Problem, T: int, cohesion: float = 1.0
-) -> tuple[list[int], list[int]] | None:
+# ---------------------------------------------------------------------- co-location
+@dataclass(frozen=True)
+class _Groups:
+    """Tasks committed to one processor at a period (see :func:`_colocation`).
+
+    Attributes
+    ----------
+    group
+        The group of every task, ``-1`` for a free task on its own.
+    proc
+        Each group's processor: ``-1`` until its first task is placed, unless pinned.
+    size
+        ``size[g][k]``: group ``g``'s work on a processor of speed class ``k``.
+    """
+
+    group: list[int]
+    proc: list[int]
+    size: list[list[int]]
+
+
+def _colocation(inst: _Instance, T: int, cohesion: float = 1.0) -> _Groups | None:
     """Groups of tasks committed to one processor at period ``T``; None if ``T`` is infeasible.
 
     Tasks joined by an edge that cannot cross processors at ``T`` form a group,
-    and so does every pinned task (alone or with its group). With
+    and so does every pinned task (alone or with its group), and every task or
+    group that only one processor can hold in ``T`` (:func:`_only_host`). With
     ``cohesion < 1`` an edge is also kept inside a group when its cost exceeds
     ``cohesion`` times the slack of its cycle (tightest first, as long as the
-    group still fits in ``T``): a heuristic choice, since other crossings and
-    waits on the same cycle eat into that slack. Returns the group of every task (``-1`` for a free
-    task on its own) and each group's processor (``-1`` until its first task is
-    placed, unless pinned). ``T`` is infeasible when a necessary group is longer
-    than ``T``, holds tasks pinned to different processors, or the groups pinned
-    to a processor exceed ``T``.
+    group still fits in ``T`` at the fastest speed): a heuristic choice, since
+    other crossings and waits on the same cycle eat into that slack. ``T`` is
+    infeasible when a necessary group fits on no processor, holds tasks pinned
+    to different processors, or the groups pinned to a processor exceed ``T``.
     """
-    n = prob.n
-    dur = prob.dur
+    roots, pin = _joined(inst, T, cohesion)
+    n, kinds = inst.n, len(inst.dk[0]) if inst.n else 1
+    members: dict[int, list[int]] = {}
+    for v in range(n):
+        members.setdefault(roots[v], []).append(v)
+    size = {
+        r: inst.dk[vs[0]]
+        if len(vs) == 1
+        else [sum(inst.dk[v][k] for v in vs) for k in range(kinds)]
+        for r, vs in members.items()
+    }
+    load = [0] * inst.processors
+    for r in members:
+        if pin[r] == -2 or min(size[r]) > T:
+            return None
+        if pin[r] == -1:
+            pin[r] = _only_host(inst, size[r], T)
+        if pin[r] >= 0:
+            load[pin[r]] += size[r][inst.kind[pin[r]]]
+            if load[pin[r]] > T:
+                return None
+    index: dict[int, int] = {}
+    group = [-1] * n
+    gproc: list[int] = []
+    gsize: list[list[int]] = []
+    for v in range(n):
+        r = roots[v]
+        if len(members[r]) == 1 and pin[r] == -1:
+            continue  # a free task on its own
+        if r not in index:
+            index[r] = len(gproc)
+            gproc.append(pin[r])
+            gsize.append(size[r])
+        group[v] = index[r]
+    return _Groups(group, gproc, gsize)
+
+
+def _only_host(inst: _Instance, size: list[int], T: int) -> int:
+    """The one processor that can hold work of ``size`` (per speed class) in ``T``, else -1.
+
+    On heterogeneous processors a long task (or group) may fit on the fastest
+    processor only; it is then committed to it like a pinned one, so that the
+    processor keeps room for it. Identical processors never have one.
+    """
+    host = -1
+    if inst.processors == 1:
+        return host  # nothing to choose
+    for k, procs in enumerate(inst.classes):
+        if size[k] <= T:
+            if host != -1 or len(procs) > 1:
+                return -1
+            host = procs[0]
+    return host
+
+
+def _joined(inst: _Instance, T: int, cohesion: float) -> tuple[list[int], list[int]]:
+    """The root of every task's group, and each root's pin.
+
+    A pin is the processor the group is pinned to, ``-1`` when it is not
+    pinned, ``-2`` when it holds tasks pinned to two processors. Necessary
+    ties join unconditionally; optional ones (``cohesion < 1``) only while the
+    group fits in ``T`` at the fastest durations and the pins agree.
+    """
+    n = inst.n
     parent = list(range(n))
-    size = list(dur)
-    pin = [a[0] if len(a) == 1 else -1 for a in prob.allowed]
+    size = list(inst.dmin)
+    pin = [a[0] if len(a) == 1 else -1 for a in inst.allowed]
 
     def root(x: int) -> int:
         while parent[x] != x:
@@ -286,11 +506,11 @@ def _colocation(
             return
         parent[ru] = rv
         size[rv] += size[ru]
-        a, b = pin[ru], pin[rv]  # -1: not pinned, -2: pinned to two processors (infeasible)
+        a, b = pin[ru], pin[rv]
         pin[rv] = b if a == -1 else a if b == -1 or a == b else -2
 
     optional = []
-    for u, v, c, w, length in prob.ties:
+    for u, v, c, w, length in inst.ties:
         slack = w * T - length
         if c > slack:
             join(u, v, False)
@@ -299,259 +519,35 @@ def _colocation(
     optional.sort()
     for _key, u, v in optional:
         join(u, v, True)
-    roots = [root(v) for v in range(n)]
-    index: dict[int, int] = {}
-    group = [-1] * n
-    gproc: list[int] = []
-    load = [0] * prob.processors
-    for v in range(n):
-        r = roots[v]
-        if r == v and (size[r] > T or pin[r] == -2):
-            return None
-        if r == v and pin[r] >= 0:
-            load[pin[r]] += size[r]
-            if load[pin[r]] > T:
-                return None
-    for v in range(n):
-        r = roots[v]
-        if r == v and size[r] == dur[v] and pin[r] == -1:
-            continue  # a free task on its own
-        if r not in index:
-            index[r] = len(gproc)
-            gproc.append(pin[r])
-        group[v] = index[r]
-    return group, gproc
+    return [root(v) for v in range(n)], pin
 
 
-class _Tables:
-    """One modulo reservation table per processor: the arcs occupied on a circle of length T.
-
-    A processor's arcs are kept sorted by start residue (``ends[i] - starts[i]``
-    is the duration; an end beyond ``T`` wraps around), and so are its free gaps
-    (``gap_starts``, ``gap_ends``; none on an empty processor, which is all free).
-    Flush placement keeps the gaps few, so slot searches walk gaps, not arcs.
-    """
-
-    def __init__(self, processors: int, period: int) -> None:
-        self.T = period
-        self.starts: list[list[int]] = [[] for _ in range(processors)]
-        self.ends: list[list[int]] = [[] for _ in range(processors)]
-        self.owner: list[list[int]] = [[] for _ in range(processors)]
-        self.gap_starts: list[list[int]] = [[] for _ in range(processors)]
-        self.gap_ends: list[list[int]] = [[] for _ in range(processors)]
-        self.load = [0] * processors
-        self.wide = [-1] * processors  # widest free gap per processor, -1 when unknown
-
-    def find(self, p: int, lo: int, hi: int, d: int) -> int | None:
-        """Earliest flush ``t`` in ``[lo, hi]`` with ``[t, t+d)`` free on ``p`` (modulo T).
-
-        Flush: the slot starts where an arc ends or ends where an arc starts (any
-        ``t`` on an empty processor), so that no gap too short to use is left.
-        """
-        if not self.starts[p]:
-            return lo
-        if self.widest(p) < d:
-            return None
-        ra = lo % self.T
-        base = lo - ra
-        top = hi - base
-        for a, b in self._gaps_from(p, ra):
-            if a > top:
-                return None
-            if b - a >= d:
-                if a >= ra:
-                    return base + a
-                if b - d >= ra:
-                    return base + b - d if b - d <= top else None
-        return None
-
-    def find_any(self, p: int, lo: int, hi: int, d: int) -> int | None:
-        """Earliest ``t`` in ``[lo, hi]`` with ``[t, t+d)`` free on ``p``, flush or not."""
-        if not self.starts[p]:
-            return lo
-        if self.widest(p) < d:
-            return None
-        ra = lo % self.T
-        base = lo - ra
-        top = hi - base
-        for gap_start, b in self._gaps_from(p, ra):
-            a = max(gap_start, ra)
-            if a > top:
-                return None
-            if b - a >= d:
-                return base + a
-        return None
-
-    def _gaps_from(self, p: int, ra: int) -> Iterator[tuple[int, int]]:
-        """Free gaps ``(start, end)`` of ``p`` from the one holding offset ``ra``, one lap on.
-
-        Coordinates are relative to the lap of ``ra``: the gap before it may start at a
-        negative offset (a lap earlier), later gaps past ``T`` (a lap later).
-        """
-        gs = self.gap_starts[p]
-        ge = self.gap_ends[p]
-        g = len(gs)
-        i = bisect_right(gs, ra) - 1  # -1: the last gap, a lap earlier
-        idx, off = (g - 1, -self.T) if i < 0 else (i, 0)
-        for _ in range(g + 1):
-            yield gs[idx] + off, ge[idx] + off
-            idx += 1
-            if idx == g:
-                idx, off = 0, off + self.T
-
-    def widest(self, p: int) -> int:
-        """The longest free gap on ``p`` (cached until ``p``'s table changes)."""
-        w = self.wide[p]
-        if w < 0:
-            if not self.starts[p]:
-                w = self.T
-            else:
-                w = max(
-                    (b - a for a, b in zip(self.gap_starts[p], self.gap_ends[p], strict=True)),
-                    default=0,
-                )
-            self.wide[p] = w
-        return w
-
-    def forced_options(self, p: int, lo: int, hi: int, d: int, count: int) -> list[tuple[int, int]]:
-        """``(evicted work, t)`` for ``t = lo`` and ``count`` arc ends after it, up to ``hi``.
-
-        The evicted work of ``t`` is the total duration of the arcs that
-        ``[t, t+d)`` overlaps (modulo T), as :meth:`conflicts` finds them.
-        """
-        starts = self.starts[p]
-        k = len(starts)
-        if k == 0:
-            return [(0, lo)]
-        T = self.T
-        ends = self.ends[p]
-        ra = lo % T
-        base = lo - ra
-        top = hi - base
-        j = bisect_right(starts, ra) - 1  # -1: the last arc, a lap earlier
-        # Arcs unrolled: arc i (any integer) starts at starts[i % k] + (i // k) * T.
-        first = j if ends[j % k] + (j // k) * T > ra else j + 1
-        points = [(ra, first)]
-        for i in range(j, j + min(k, count) + 1):
-            e = ends[i % k] + (i // k) * T
-            if e > top:
-                break
-            if e > ra:
-                points.append((e, i + 1))
-        out = []
-        for c, a in points:
-            cost = 0
-            q = c + d
-            for i in range(a, a + k):
-                lap, idx = divmod(i, k)
-                if starts[idx] + lap * T >= q:
-                    break
-                cost += ends[idx] - starts[idx]
-            out.append((cost, base + c))
-        return out
-
-    def conflicts(self, p: int, t: int, d: int) -> list[int]:
-        """Positions in ``p``'s table of the arcs that overlap ``[t, t+d)`` modulo T.
-
-        The arcs are disjoint and sorted, so the ones hit form a circular run:
-        the arc containing ``t`` (if any), then those starting before ``t + d``.
-        """
-        starts = self.starts[p]
-        k = len(starts)
-        if k == 0:
-            return []
-        T = self.T
-        ends = self.ends[p]
-        r = t % T
-        q = r + d
-        j = bisect_right(starts, r) - 1  # -1: the last arc, a lap earlier
-        out = []
-        if ends[j] - (T if j < 0 else 0) > r:
-            out.append(j % k)
-        for jj in range(j + 1, j + 1 + k):
-            lap, idx = divmod(jj, k)
-            if starts[idx] + lap * T >= q or idx in out:
-                break
-            out.append(idx)
-        return out
-
-    def add(self, p: int, t: int, d: int, v: int) -> None:
-        """Occupy ``[t, t+d)`` on ``p`` with task ``v``; the slot must be free."""
-        T = self.T
-        r = t % T
-        starts = self.starts[p]
-        gs = self.gap_starts[p]
-        ge = self.gap_ends[p]
-        if not starts:
-            if d < T:
-                gs.append((r + d) % T)
-                ge.append((r + d) % T + T - d)
+def _colocation_floor(inst: _Instance, lo: int, hi: int) -> int:
+    """The least ``T`` in ``[lo, hi]`` whose forced co-location groups fit (monotone in ``T``)."""
+    if not inst.ties or _colocation(inst, lo) is not None:
+        return lo
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if _colocation(inst, mid) is None:
+            lo = mid
         else:
-            # Split the gap [a, b) that holds the slot.
-            i = bisect_right(gs, r) - 1
-            if i >= 0 and ge[i] >= r + d:
-                a, b = gs[i], ge[i]
-            else:
-                i = len(gs) - 1
-                a, b = gs[i] - T, ge[i] - T
-            del gs[i], ge[i]
-            for lo, hi in ((a, r), (r + d, b)):
-                if hi > lo:
-                    k = bisect_right(gs, lo % T)
-                    gs.insert(k, lo % T)
-                    ge.insert(k, lo % T + hi - lo)
-        i = bisect_right(starts, r)
-        starts.insert(i, r)
-        self.ends[p].insert(i, r + d)
-        self.owner[p].insert(i, v)
-        self.load[p] += d
-        self.wide[p] = -1
-
-    def remove(self, p: int, t: int, d: int) -> None:
-        """Free the arc ``[t, t+d)`` of ``p``."""
-        T = self.T
-        r = t % T
-        starts = self.starts[p]
-        i = bisect_right(starts, r) - 1
-        del starts[i]
-        del self.ends[p][i]
-        del self.owner[p][i]
-        self.load[p] -= d
-        self.wide[p] = -1
-        gs = self.gap_starts[p]
-        ge = self.gap_ends[p]
-        if not starts:
-            gs.clear()
-            ge.clear()
-            return
-        # Merge [r, r+d) with the gap ending at r and the gap starting at r+d, if any.
-        a, b = r, r + d
-        i = bisect_right(gs, r) - 1
-        if gs:
-            j, off = (len(gs) - 1, -T) if i < 0 else (i, 0)
-            if ge[j] + off == r:
-                a = gs[j] + off
-                del gs[j], ge[j]
-        k = bisect_right(gs, b % T) - 1
-        if k >= 0 and gs[k] == b % T:
-            b += ge[k] - gs[k]
-            del gs[k], ge[k]
-        k = bisect_right(gs, a % T)
-        gs.insert(k, a % T)
-        ge.insert(k, a % T + b - a)
+            hi = mid
+    return hi
 
 
-def _heights(prob: _Problem, T: int, passes: int = 30) -> list[int]:
+def _heights(inst: _Instance, T: int, passes: int = 30) -> list[int]:
     """Rau's HeightR: longest path to the end, edge ``u -> v`` weighted ``d_u + c - w*T``.
 
-    Relaxed in reverse topological order until stable; below the iteration
-    bound (with communication) it would not converge, and ``passes`` caps it:
-    the heights only order the tasks.
+    With the fastest durations and the cheapest crossings. Relaxed in reverse
+    topological order until stable; below the iteration bound (with
+    communication) it would not converge, and ``passes`` caps it: the heights
+    only order the tasks.
     """
-    dur = prob.dur
-    succs = prob.succs
+    dur = inst.dmin
+    cmin = inst.cmin
+    succs = [[(x, w, cmin[e]) for x, w, e in out] for out in inst.succs]
     h = list(dur)
-    order = prob.topo[::-1]
+    order = inst.topo[::-1]
     for _ in range(passes):
         changed = False
         for v in order:
@@ -569,112 +565,145 @@ def _heights(prob: _Problem, T: int, passes: int = 30) -> list[int]:
     return h
 
 
-def _attempt(
-    prob: _Problem,
-    T: int,
-    rank: list[float],
-    budget: int,
-    coloc: tuple[list[int], list[int]],
-    stats: dict | None = None,
-    noise: tuple[random.Random, float] | None = None,
-    fit: float = 0.0,
-    flush: bool = True,
-) -> tuple[list[int], list[int]] | None:
-    """One iterative-modulo-scheduling attempt at period ``T``: (processor, start) or None.
+# ------------------------------------------------------------------------- attempts
+#: Where a task may start, from its placed neighbours: (earliest start per processor, on
+#: any other processor; latest finish per processor, on any other processor).
+_Window = tuple[dict[int, int], int, dict[int, int], int]
 
-    ``rank`` breaks ties between tasks of equal height; ``coloc`` are the groups
-    of :func:`_colocation`. On failure ``stats`` (when given) receives
-    ``unplaced``, the tasks left without a slot.
+
+class _Attempt:
+    """One iterative-modulo-scheduling attempt at period ``T``.
+
+    ``rank`` breaks ties between tasks of equal height; ``groups`` are those of
+    :func:`_colocation`; ``noise`` (a generator and a level in periods)
+    perturbs the heights and the processor choice; slots finishing within
+    ``fit * T`` of the earliest compete by best fit; ``flush`` keeps slots
+    against occupied arcs. :meth:`run` returns (processor, start) per task,
+    or ``None``; then :meth:`unplaced` lists the tasks left without a slot.
     """
-    n = prob.n
-    dur = prob.dur
-    preds = prob.preds
-    succs = prob.succs
-    allowed = prob.allowed
-    group, gproc = coloc[0], list(coloc[1])
-    ngroups = len(gproc)
-    gcount = [0] * ngroups
-    pinned = [p >= 0 for p in gproc]
-    # Unplaced work of each group, and per processor of the groups committed to it: a
-    # processor keeps room for it, so that a group's first task does not fill what the
-    # rest of the group needs.
-    rem = [0] * ngroups
-    for v in range(n):
-        if group[v] >= 0:
-            rem[group[v]] += dur[v]
-    reserve = [0] * prob.processors
-    for gi in range(ngroups):
-        if pinned[gi]:
-            reserve[gproc[gi]] += rem[gi]
-    tables = _Tables(prob.processors, T)
-    load = tables.load
-    find = tables.find if flush else tables.find_any
-    heights = _heights(prob, T)
-    jitter = 0.0
-    fit_window = fit * T
-    if noise is not None:
-        # Perturbed priorities and processor choices, for the improvement attempts.
-        nrng, level = noise
-        jitter = level * T
-        heights = [h + nrng.random() * jitter for h in heights]
-    start: list[int | None] = [None] * n
-    proc = [-1] * n
-    prev: list[int | None] = [None] * n
-    heap = [(-heights[v], rank[v], v) for v in range(n)]
-    heapq.heapify(heap)
-    unscheduled = n
 
-    def evict(x: int) -> None:
-        nonlocal unscheduled
-        tables.remove(proc[x], start[x], dur[x])  # type: ignore[arg-type]
-        g = group[x]
-        if g >= 0:
-            px = proc[x]
-            rem[g] += dur[x]
-            reserve[px] += dur[x]
-            gcount[g] -= 1
-            if gcount[g] == 0 and not pinned[g]:
-                reserve[px] -= rem[g]
-                gproc[g] = -1
-        start[x] = None
-        proc[x] = -1
-        unscheduled += 1
-        heapq.heappush(heap, (-heights[x], rank[x], x))
+    def __init__(
+        self,
+        inst: _Instance,
+        T: int,
+        rank: list[float],
+        budget: int,
+        groups: _Groups,
+        noise: tuple[random.Random, float] | None = None,
+        fit: float = 0.0,
+        flush: bool = True,
+    ) -> None:
+        n = inst.n
+        self.inst, self.T, self.rank, self.budget = inst, T, rank, budget
+        self.group, self.gproc = groups.group, list(groups.proc)
+        self.gcount = [0] * len(self.gproc)
+        self.fixed_group = [p >= 0 for p in self.gproc]
+        # Unplaced work of each group per speed class, and per processor of the groups
+        # committed to it: a processor keeps room for it, so that a group's first task
+        # does not fill what the rest of the group needs.
+        self.rem = [list(s) for s in groups.size]
+        self.reserve = [0] * inst.processors
+        for g, p in enumerate(self.gproc):
+            if p >= 0:
+                self.reserve[p] += self.rem[g][inst.kind[p]]
+        self.fits = _fits(inst, groups, T)
+        self.tables = ReservationTables(inst.processors, T)
+        self.find = self.tables.find if flush else self.tables.find_any
+        heights = _heights(inst, T)
+        self.jitter = 0.0
+        self.fit_window = fit * T
+        self.nrng: random.Random | None = None
+        if noise is not None:
+            # Perturbed priorities and processor choices, for the improvement attempts.
+            self.nrng, level = noise
+            self.jitter = level * T
+            heights = [h + self.nrng.random() * self.jitter for h in heights]
+        self.heights = heights
+        self.start: list[int | None] = [None] * n
+        self.proc = [-1] * n
+        self.prev: list[int | None] = [None] * n
+        self.heap = [(-heights[v], rank[v], v) for v in range(n)]
+        heapq.heapify(self.heap)
+        self.unscheduled = n
 
-    # Rau's budget, plus giving up early once the count of unplaced tasks stops improving.
-    fewest = n
-    stalled = 0
-    stall_limit = min(STALL_RATIO * n, STALL_CAP)
-    while unscheduled:
-        _h, _r, v = heapq.heappop(heap)
-        if start[v] is not None:
-            continue
-        if budget <= 0 or stalled > stall_limit:
-            if stats is not None:
-                stats["unplaced"] = [x for x in range(n) if start[x] is None]
-            return None
-        budget -= 1
-        if unscheduled < fewest:
-            fewest = unscheduled
-            stalled = 0
+    def run(self) -> tuple[list[int], list[int]] | None:
+        """Place every task, or give up: (processor, start) per task, or ``None``."""
+        # Rau's budget, plus giving up early once the count of unplaced tasks stops improving.
+        n = self.inst.n
+        fewest = n
+        stalled = 0
+        stall_limit = min(STALL_RATIO * n, STALL_CAP)
+        while self.unscheduled:
+            _h, _r, v = heapq.heappop(self.heap)
+            if self.start[v] is not None:
+                continue
+            if self.budget <= 0 or stalled > stall_limit:
+                return None
+            self.budget -= 1
+            if self.unscheduled < fewest:
+                fewest = self.unscheduled
+                stalled = 0
+            else:
+                stalled += 1
+            if not self._schedule(v):
+                return None
+        return self.proc, self.start  # type: ignore[return-value]
+
+    def unplaced(self) -> list[int]:
+        """The tasks without a slot."""
+        return [x for x in range(self.inst.n) if self.start[x] is None]
+
+    def _schedule(self, v: int) -> bool:
+        """Place ``v`` in a free slot, or force it in; False when no processor can hold it."""
+        g = self.group[v]
+        if g >= 0 and self.gproc[g] >= 0:
+            cands: tuple[int, ...] = (self.gproc[g],)
         else:
-            stalled += 1
-        d = dur[v]
-        # Earliest start per processor: comm is saved only for predecessors on the same
-        # processor. e_all holds on a processor without any placed predecessor; est[p] on
-        # one with some, from the largest time among the other processors' predecessors.
+            cands = self.fits[v]
+        if not cands:
+            return False
+        if self.inst.one_link:
+            window = self._window_one_link(v)
+        else:
+            window = self._window_links(v, cands)
+        slot = self._free_slot(v, cands, window)
+        if slot is not None:
+            t, p = slot
+            victims: list[int] = []
+        else:
+            t, p = self._forced(v, cands, window)
+            owner = self.tables.owner[p]
+            victims = [owner[i] for i in self.tables.conflicts(p, t, self.inst.dur(v, p))]
+        for x in victims:
+            self._evict(x)
+        self._place(v, p, t)
+        if slot is None:
+            self._evict_late_successors(v)
+        return True
+
+    def _window_one_link(self, v: int) -> _Window:
+        """The window of ``v`` when a crossing costs the same on every pair of processors.
+
+        Communication is saved only for neighbours on the same processor:
+        ``e_all`` holds on a processor without any placed predecessor, ``est[p]``
+        on one with some, from the largest time among the other processors'
+        predecessors (likewise the latest finish ``lat``, ``l_all``); this needs
+        the predecessors once, not once per processor.
+        """
+        inst, T, start, proc = self.inst, self.T, self.start, self.proc
+        dk, kind, ci = inst.dk, inst.kind, inst.ci
         by_p0: dict[int, int] = {}
         by_p1: dict[int, int] = {}
-        for u, w, c in preds[v]:
+        for u, w, e in inst.preds[v]:
             su = start[u]
             if su is None:
                 continue
-            t0 = su + dur[u] - w * T
             q = proc[u]
+            t0 = su + dk[u][kind[q]] - w * T
             if t0 > by_p0.get(q, _NEG):
                 by_p0[q] = t0
-            if t0 + c > by_p1.get(q, _NEG):
-                by_p1[q] = t0 + c
+            if t0 + ci[e] > by_p1.get(q, _NEG):
+                by_p1[q] = t0 + ci[e]
         e_all = e_next = 0
         e_who = -1
         for q, t1 in by_p1.items():
@@ -683,19 +712,18 @@ def _attempt(
             elif t1 > e_next:
                 e_next = t1
         est = {q: max(t0, e_next if q == e_who else e_all) for q, t0 in by_p0.items()}
-        # Latest start per processor from placed successors (through loop edges), likewise.
         lby_p0: dict[int, int] = {}
         lby_p1: dict[int, int] = {}
-        for x, w, c in succs[v]:
+        for x, w, e in inst.succs[v]:
             sx = start[x]
             if sx is None:
                 continue
-            t0 = sx + w * T - d
+            t0 = sx + w * T
             q = proc[x]
             if t0 < lby_p0.get(q, _POS):
                 lby_p0[q] = t0
-            if t0 - c < lby_p1.get(q, _POS):
-                lby_p1[q] = t0 - c
+            if t0 - ci[e] < lby_p1.get(q, _POS):
+                lby_p1[q] = t0 - ci[e]
         l_all = l_next = _POS
         l_who = -1
         for q, t1 in lby_p1.items():
@@ -704,93 +732,174 @@ def _attempt(
             elif t1 < l_next:
                 l_next = t1
         lat = {q: min(t0, l_next if q == l_who else l_all) for q, t0 in lby_p0.items()}
+        return est, e_all, lat, l_all
 
-        g = group[v]
-        if g < 0:
-            cands = allowed[v]
-            need = d
-        elif gproc[g] < 0:
-            cands = allowed[v]
-            need = rem[g]
-        else:
-            cands = (gproc[g],)
-            need = 0  # already reserved
+    def _window_links(self, v: int, cands: Sequence[int]) -> _Window:
+        """The window of ``v`` with link classes: every neighbour's cost to every candidate."""
+        inst, T, start, proc = self.inst, self.T, self.start, self.proc
+        ready = [
+            (start[u] + inst.dur(u, proc[u]) - w * T, proc[u], e)  # type: ignore[operator]
+            for u, w, e in inst.preds[v]
+            if start[u] is not None
+        ]
+        due = [
+            (start[x] + w * T, proc[x], e)  # type: ignore[operator]
+            for x, w, e in inst.succs[v]
+            if start[x] is not None
+        ]
+        cost = inst.cost
+        est = {p: max([0, *(t0 + cost(e, q, p) for t0, q, e in ready)]) for p in cands}
+        lat = {p: min([_POS, *(t0 - cost(e, p, q) for t0, q, e in due)]) for p in cands}
+        return est, 0, lat, _POS
+
+    def _free_slot(self, v: int, cands: Sequence[int], window: _Window) -> tuple[int, int] | None:
+        """The free slot ``(t, p)`` finishing first; among those finishing soon, the fullest ``p``.
+
+        A processor takes ``v`` only with room for it (for its whole group when
+        ``v`` is a group's first task) besides what it keeps for its groups.
+        """
+        inst, T, load, reserve = self.inst, self.T, self.tables.load, self.reserve
+        row, kind, fastest = inst.dk[v], inst.kind, inst.dmin[v]
+        est, e_all, lat, l_all = window
+        nrng, jitter, find = self.nrng, self.jitter, self.find
+        g = self.group[v]
+        first_of_group = g >= 0 and self.gproc[g] < 0
         slots = []
         for p in cands:
+            d = row[kind[p]]
+            if g < 0:
+                need = d
+            elif first_of_group:
+                need = self.rem[g][kind[p]]
+            else:
+                need = 0  # already reserved
             if load[p] + reserve[p] + need > T:
                 continue
             lo = est.get(p, e_all)
-            hi = min(lo + T - 1, lat.get(p, l_all))
+            hi = min(lo + T - 1, lat.get(p, l_all) - d)
             if hi < lo:
                 continue
             t = find(p, lo, hi, d)
             if t is not None:
-                slots.append((t + nrng.random() * jitter if jitter else t, t, p))
-        best = None
-        if slots:
-            # Among the slots starting soon after the earliest, the fullest processor (best fit).
-            first = min(slots)[0]
-            window = first + fit_window
-            best = min((-load[p] - reserve[p], key, t, p) for key, t, p in slots if key <= window)
-            _fill, _key, t, p = best
-            victims: list[int] = []
-        else:
-            # Forced placement (Rau): within one window, and later than last time when
-            # estart has not moved, so that the task makes progress; the position and
-            # processor that evict the least work win.
-            choice = None
-            pv = prev[v]
-            for p in cands:
-                lo = est.get(p, e_all)
-                if pv is not None and lo <= pv:
-                    lo = pv + 1
-                for cost, t in tables.forced_options(p, lo, lo + T - 1, d, FORCED_CANDIDATES):
-                    end = t + d
-                    for x, w, c in succs[v]:
-                        sx = start[x]
-                        if sx is not None and sx + w * T < end + (c if proc[x] != p else 0):
-                            cost += dur[x]
-                    key = (cost, t, p)
-                    if choice is None or key < choice:
-                        choice = key
-            assert choice is not None
-            _cost, t, p = choice
-            owner = tables.owner[p]
-            victims = [owner[i] for i in tables.conflicts(p, t, d)]
-        for x in victims:
-            evict(x)
-        start[v] = t
-        proc[v] = p
-        prev[v] = t
-        tables.add(p, t, d, v)
+                # The finish, less the task's fastest duration (so that on identical
+                # processors the key is the start itself).
+                key = t + d - fastest
+                slots.append((key + nrng.random() * jitter if jitter else key, t, p))  # type: ignore[union-attr]
+        if not slots:
+            return None
+        window = min(slots)[0] + self.fit_window
+        _fill, _key, t, p = min(
+            (-load[p] - reserve[p], key, t, p) for key, t, p in slots if key <= window
+        )
+        return t, p
+
+    def _forced(self, v: int, cands: Sequence[int], window: _Window) -> tuple[int, int]:
+        """Rau's forced placement: ``(t, p)`` evicting the least work.
+
+        Within one window, and later than last time when estart has not moved,
+        so that the task makes progress; evicted work counts the arcs hit and
+        the placed successors whose edges the placement would violate.
+        """
+        inst, T, start, proc = self.inst, self.T, self.start, self.proc
+        row, kind, cost = inst.dk[v], inst.kind, inst.cost
+        # (latest finish of v without comm, comm index, processor, work) per placed successor
+        due = [
+            (start[x] + w * T, e, proc[x], inst.dur(x, proc[x]))  # type: ignore[operator]
+            for x, w, e in inst.succs[v]
+            if start[x] is not None
+        ]
+        est, e_all = window[0], window[1]
+        choice = None
+        pv = self.prev[v]
+        for p in cands:
+            d = row[kind[p]]
+            a = est.get(p, e_all)
+            if pv is not None and a <= pv:
+                a = pv + 1
+            limits = [(lim - cost(e, p, q), dx) for lim, e, q, dx in due]
+            for evicted, t in self.tables.forced_options(p, a, a + T - 1, d, FORCED_CANDIDATES):
+                end = t + d
+                for lim, dx in limits:
+                    if lim < end:
+                        evicted += dx
+                key = (evicted, t + d - inst.dmin[v], t, p)
+                if choice is None or key < choice:
+                    choice = key
+        assert choice is not None
+        return choice[2], choice[3]
+
+    def _place(self, v: int, p: int, t: int) -> None:
+        inst = self.inst
+        d = inst.dur(v, p)
+        self.start[v] = t
+        self.proc[v] = p
+        self.prev[v] = t
+        self.tables.add(p, t, d, v)
+        g = self.group[v]
         if g >= 0:
-            if gproc[g] < 0:
-                gproc[g] = p
-                reserve[p] += rem[g]
-            gcount[g] += 1
-            rem[g] -= d
-            reserve[p] -= d
-        unscheduled -= 1
-        if best is None:
-            end = t + d
-            for x, w, c in succs[v]:
-                sx = start[x]
-                if sx is not None and sx + w * T < end + (c if proc[x] != p else 0):
-                    evict(x)
-    return proc, start  # type: ignore[return-value]
+            if self.gproc[g] < 0:
+                self.gproc[g] = p
+                self.reserve[p] += self.rem[g][inst.kind[p]]
+            self.gcount[g] += 1
+            rem = self.rem[g]
+            for k, dv in enumerate(inst.dk[v]):
+                rem[k] -= dv
+            self.reserve[p] -= d
+        self.unscheduled -= 1
+
+    def _evict(self, x: int) -> None:
+        inst = self.inst
+        px = self.proc[x]
+        d = inst.dur(x, px)
+        self.tables.remove(px, self.start[x], d)  # type: ignore[arg-type]
+        g = self.group[x]
+        if g >= 0:
+            rem = self.rem[g]
+            for k, dx in enumerate(inst.dk[x]):
+                rem[k] += dx
+            self.reserve[px] += d
+            self.gcount[g] -= 1
+            if self.gcount[g] == 0 and not self.fixed_group[g]:
+                self.reserve[px] -= rem[inst.kind[px]]
+                self.gproc[g] = -1
+        self.start[x] = None
+        self.proc[x] = -1
+        self.unscheduled += 1
+        heapq.heappush(self.heap, (-self.heights[x], self.rank[x], x))
+
+    def _evict_late_successors(self, v: int) -> None:
+        """After a forced placement: evict the placed successors whose edges it violates."""
+        inst, T, start, proc = self.inst, self.T, self.start, self.proc
+        p = proc[v]
+        end = start[v] + inst.dur(v, p)  # type: ignore[operator]
+        for x, w, e in inst.succs[v]:
+            sx = start[x]
+            if sx is not None and sx + w * T < end + inst.cost(e, p, proc[x]):
+                self._evict(x)
 
 
-def _is_valid(prob: _Problem, T: int, proc: list[int], start: list[int]) -> bool:
-    """DESIGN.md section 1 checked directly: precedences, then disjoint arcs per processor."""
-    dur = prob.dur
-    for u, v, w, c in prob.edges:
-        if start[v] + w * T < start[u] + dur[u] + (c if proc[u] != proc[v] else 0):
+def _fits(inst: _Instance, groups: _Groups, T: int) -> list[tuple[int, ...]]:
+    """The processors each task may use that can hold it (its whole group, if any) in ``T``."""
+    out = []
+    for v in range(inst.n):
+        g = groups.group[v]
+        size = inst.dk[v] if g < 0 else groups.size[g]
+        out.append(tuple(p for p in inst.allowed[v] if size[inst.kind[p]] <= T))
+    return out
+
+
+def _is_valid(inst: _Instance, T: int, proc: list[int], start: list[int]) -> bool:
+    """The model of ``formulations/README.md`` checked directly: precedences, then arcs."""
+    for u, v, w, e in inst.edges:
+        pu, pv = proc[u], proc[v]
+        if start[v] + w * T < start[u] + inst.dur(u, pu) + inst.cost(e, pu, pv):
             return False
-    arcs: list[list[tuple[int, int]]] = [[] for _ in range(prob.processors)]
-    for v in range(prob.n):
-        if proc[v] not in prob.allowed[v] or dur[v] > T:
+    arcs: list[list[tuple[int, int]]] = [[] for _ in range(inst.processors)]
+    for v in range(inst.n):
+        d = inst.dur(v, proc[v]) if 0 <= proc[v] < inst.processors else T + 1
+        if proc[v] not in inst.allowed[v] or d > T:
             return False
-        arcs[proc[v]].append((start[v] % T, dur[v]))
+        arcs[proc[v]].append((start[v] % T, d))
     for lst in arcs:
         lst.sort()
         for (s1, d1), (s2, _d2) in zip(lst, lst[1:], strict=False):
@@ -801,106 +910,162 @@ def _is_valid(prob: _Problem, T: int, proc: list[int], start: list[int]) -> bool
     return True
 
 
-def _fallback(prob: _Problem) -> tuple[int, list[int], list[int]]:
+def _fallback(inst: _Instance) -> Placement:
     """All tasks one after another in a topological order; ``T`` = their span.
 
-    On one processor (the pinned one, if any) the span is ``sum(d_v)`` and every
-    edge of positive distance holds because a whole iteration fits in one
-    period. When pinned tasks force several processors, each task also waits
-    for its largest outgoing communication, so that every edge holds likewise.
+    :func:`lpsched.solvers.toolkit.one_processor` with pinned tasks and the
+    instance's durations (a coarse graph's merged tasks last the sum of their
+    parts). On one processor (the fastest, of the pinned ones if any) the span
+    is the total work there and every edge of positive distance holds because
+    a whole iteration fits in one period. When pinned tasks force several
+    processors, each task also waits for its largest outgoing communication,
+    so that every edge holds likewise.
     """
-    pinned = {a[0] for a in prob.allowed if len(a) == 1}
+    pinned = {a[0] for a in inst.allowed if len(a) == 1}
+    speeds = inst.problem.platform.speeds
+    home = max(pinned or range(inst.processors), key=lambda q: (speeds[q], -q))
+    proc = [a[0] if len(a) == 1 else home for a in inst.allowed]
     several = len(pinned) > 1
-    home = min(pinned) if pinned else 0
-    proc = [a[0] if len(a) == 1 else home for a in prob.allowed]
-    start = [0] * prob.n
+    start = [0] * inst.n
     t = 0
-    for v in prob.topo:
+    for v in inst.topo:
         start[v] = t
-        t += prob.dur[v]
+        t += inst.dur(v, proc[v])
         if several:
-            t += max((c for _x, _w, c in prob.succs[v]), default=0)
+            t += max((max(inst.ci[e], inst.ce[e]) for _x, _w, e in inst.succs[v]), default=0)
     return max(t, 1), proc, start
 
 
-def _colocation_floor(prob: _Problem, lo: int, hi: int) -> int:
-    """The least ``T`` in ``[lo, hi]`` whose forced co-location groups fit (monotone in ``T``)."""
-    if not prob.ties or _colocation(prob, lo) is not None:
-        return lo
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if _colocation(prob, mid) is None:
-            lo = mid
-        else:
-            hi = mid
-    return hi
+# ---------------------------------------------------------------------- rebalancing
+@dataclass
+class _Items:
+    """What rebalancing moves: co-location groups whole, other tasks alone.
+
+    Attributes
+    ----------
+    members
+        The tasks of each item.
+    size
+        ``size[i][k]``: item ``i``'s work on a processor of speed class ``k``.
+    where
+        Each item's processor.
+    near
+        ``near[i][j]``: the costs (within a node, between nodes) of the edges
+        between items ``i`` and ``j``.
+    load
+        Each processor's load.
+    """
+
+    members: list[list[int]]
+    size: list[list[int]]
+    where: list[int]
+    near: list[dict[int, list[int]]]
+    load: list[int]
+
+
+def _items(inst: _Instance, proc: list[int], group: list[int] | None) -> _Items:
+    """The items of ``proc``; a group it splits joins the processor with most of its work."""
+    n = inst.n
+    key = [v if group is None or group[v] < 0 else n + group[v] for v in range(n)]
+    by_key: dict[int, list[int]] = {}
+    for v in range(n):
+        by_key.setdefault(key[v], []).append(v)
+    members = list(by_key.values())
+    item_of = [0] * n
+    for i, vs in enumerate(members):
+        for v in vs:
+            item_of[v] = i
+    kinds = len(inst.dk[0])
+    size = [[sum(inst.dk[v][k] for v in vs) for k in range(kinds)] for vs in members]
+    where = []
+    for vs in members:
+        work: dict[int, int] = {}
+        for v in vs:
+            work[proc[v]] = work.get(proc[v], 0) + inst.dur(v, proc[v])
+        where.append(max(work, key=lambda p: (work[p], -p)))
+    near: list[dict[int, list[int]]] = [{} for _ in members]
+    for u, v, _w, e in inst.edges:
+        a, b = item_of[u], item_of[v]
+        if a != b:
+            for x, y in ((a, b), (b, a)):
+                c = near[x].setdefault(y, [0, 0])
+                c[0] += inst.ci[e]
+                c[1] += inst.ce[e]
+    load = [0] * inst.processors
+    for i, p in enumerate(where):
+        load[p] += size[i][inst.kind[p]]
+    return _Items(members, size, where, near, load)
+
+
+def _added_comm(inst: _Instance, items: _Items, i: int, q: int, away: int = -1) -> int:
+    """Communication added by moving item ``i`` to ``q`` (``away``: an item leaving ``q``)."""
+    where, node = items.where, inst.node
+    here = where[i]
+
+    def crossing(c: list[int], p: int, r: int) -> int:
+        return 0 if p == r else c[0] if node[p] == node[r] else c[1]
+
+    now = sum(crossing(c, here, where[j]) for j, c in items.near[i].items())
+    then = sum(crossing(c, q, here if j == away else where[j]) for j, c in items.near[i].items())
+    return then - now
+
+
+def _best_change(
+    inst: _Instance, items: _Items, p: int, target: int
+) -> tuple[int, int, int, int] | None:
+    """The cheapest move or swap off ``p``: (comm added, work moved, item, other item or -1-q).
+
+    First a move of one of ``p``'s items to a processor with room; else a swap
+    with an item of another processor that is shorter on ``p`` and leaves room
+    there. Sizes are each item's duration on the processor it would occupy.
+    """
+    size, where, load, kind = items.size, items.where, items.load, inst.kind
+    mine = [i for i in range(len(items.members)) if where[i] == p]
+    best: tuple[int, int, int, int] | None = None
+    for i in mine:
+        for q in range(inst.processors):
+            if q != p and load[q] + size[i][kind[q]] <= target:
+                option = (_added_comm(inst, items, i, q), size[i][kind[p]], i, -1 - q)
+                best = option if best is None or option < best else best
+    if best is not None:
+        return best
+    for i in mine:
+        for j in range(len(items.members)):
+            q = where[j]
+            if (
+                q != p
+                and size[j][kind[p]] < size[i][kind[p]]
+                and load[q] + size[i][kind[q]] - size[j][kind[q]] <= target
+            ):
+                added = _added_comm(inst, items, i, q, j) + _added_comm(inst, items, j, p, i)
+                option = (added, size[i][kind[p]] - size[j][kind[p]], i, j)
+                best = option if best is None or option < best else best
+    return best
 
 
 def _rebalanced(
-    prob: _Problem, proc: list[int], target: int, group: list[int] | None = None
+    inst: _Instance, proc: list[int], target: int, group: list[int] | None = None
 ) -> list[int] | None:
     """Processors of ``proc`` after local moves that bring every load to ``target`` or below.
 
     Items are the co-location groups (``group[v]``, ``-1`` for a task on its
     own; see :func:`_colocation`), which move as a whole. While a processor is
-    over ``target``, the cheapest of these changes is made: move one of its
-    items to a processor with room, or swap one of its items with a shorter
-    item of another processor that then still has room. Cheapest is the least
-    communication cost added on the items' edges, then the least work moved.
-    A group that ``proc`` splits first joins the processor holding most of
-    its work. ``None`` when no change helps.
+    over ``target``, the cheapest change of :func:`_best_change` is made.
+    Cheapest is the least communication cost added on the items' edges, then
+    the least work moved. ``None`` when no change helps. (Pinned tasks are not
+    looked at: rebalancing runs on free searches only.)
     """
-    d, n, processors = prob.dur, prob.n, prob.processors
-    key = [v if group is None or group[v] < 0 else n + group[v] for v in range(n)]
-    members: dict[int, list[int]] = {}
-    for v in range(n):
-        members.setdefault(key[v], []).append(v)
-    items = list(members.values())
-    item_of = [0] * n
-    for i, vs in enumerate(items):
+    items = _items(inst, proc, group)
+    size, where, load, kind = items.size, items.where, items.load, inst.kind
+    item_of = [0] * inst.n
+    for i, vs in enumerate(items.members):
         for v in vs:
             item_of[v] = i
-    size = [sum(d[v] for v in vs) for vs in items]
-    where = []
-    for vs in items:  # a group split by proc joins the processor with most of its work
-        work: dict[int, int] = {}
-        for v in vs:
-            work[proc[v]] = work.get(proc[v], 0) + d[v]
-        where.append(max(work, key=lambda p: (work[p], -p)))
-    near: list[dict[int, int]] = [{} for _ in items]  # item -> {other item: comm}
-    for u, v, _w, c in prob.edges:
-        a, b = item_of[u], item_of[v]
-        if a != b:
-            near[a][b] = near[a].get(b, 0) + c
-            near[b][a] = near[b].get(a, 0) + c
-    load = [0] * processors
-    for i, p in enumerate(where):
-        load[p] += size[i]
-
-    def cost(i: int, q: int, away: int = -1) -> int:
-        """Comm added by moving item i to q (``away``: an item leaving q meanwhile)."""
-        now = sum(c for j, c in near[i].items() if where[j] != where[i])
-        then = sum(c for j, c in near[i].items() if (where[i] if j == away else where[j]) != q)
-        return then - now
-
-    for _ in range(len(items) * processors):
-        p = max(range(processors), key=load.__getitem__)
+    for _ in range(len(items.members) * inst.processors):
+        p = max(range(inst.processors), key=load.__getitem__)
         if load[p] <= target:
-            return [where[item_of[v]] for v in range(n)]
-        mine = [i for i in range(len(items)) if where[i] == p]
-        best: tuple[int, int, int, int] | None = None  # (cost, work moved, i, j or -1-q)
-        for i in mine:
-            for q in range(processors):
-                if q != p and load[q] + size[i] <= target:
-                    option = (cost(i, q), size[i], i, -1 - q)
-                    best = option if best is None or option < best else best
-        if best is None:
-            for i in mine:
-                for j in range(len(items)):
-                    q = where[j]
-                    if q != p and size[j] < size[i] and load[q] + size[i] - size[j] <= target:
-                        option = (cost(i, q, j) + cost(j, p, i), size[i] - size[j], i, j)
-                        best = option if best is None or option < best else best
+            return [where[item_of[v]] for v in range(inst.n)]
+        best = _best_change(inst, items, p, target)
         if best is None:
             return None
         _c, _m, i, other = best
@@ -909,128 +1074,291 @@ def _rebalanced(
         else:
             q = where[other]
             where[other] = p
-            load[p] += size[other]
-            load[q] -= size[other]
+            load[p] += size[other][kind[p]]
+            load[q] -= size[other][kind[q]]
         where[i] = q
-        load[p] -= size[i]
-        load[q] += size[i]
+        load[p] -= size[i][kind[p]]
+        load[q] += size[i][kind[q]]
     return None
 
 
-def _rebalance(
-    graph: TaskGraph,
-    prob: _Problem,
-    best: tuple[int, list[int], list[int]],
-    floor: int,
-    seed: int,
-    deadline: float | None = None,
-) -> tuple[int, list[int], list[int]]:
+def _rebalance(inst: _Instance, best: Placement, floor: int, seed: int, clock: Clock) -> Placement:
     """Lower the period by rebalancing processor loads, then rescheduling with them fixed.
 
     Near the resource bound the period is often the largest load: the search
     packed the circles unevenly. For ``target = T - 1, T - 2, ...`` the loads
     are brought down by :func:`_rebalanced`, moving the co-location groups of
     ``target`` whole (an edge that cannot cross processors at ``target`` is
-    never cut), and the start times are found again by :func:`modulo_schedule`
-    with the processors fixed; it stops at the first target that fails, at
-    ``floor``, or once ``deadline`` (a :func:`time.perf_counter` value) has passed.
+    never cut), and the start times are found again with the processors
+    fixed; it stops at the first target that fails, at ``floor``, or once the
+    clock has expired.
     """
-    names = [t.name for t in graph.tasks]
+    names = [t.name for t in inst.problem.graph.tasks]
     proc = best[1]
-    while best[0] > floor and (deadline is None or time.perf_counter() < deadline):
+    while best[0] > floor and not clock.expired:
         target = best[0] - 1
-        coloc = _colocation(prob, target)
+        coloc = _colocation(inst, target)
         if coloc is None:
             break
-        moved = _rebalanced(prob, proc, target, coloc[0])
+        moved = _rebalanced(inst, proc, target, coloc.group)
         if moved is None:
             break
         proc = moved
-        sched = modulo_schedule(
-            graph,
-            prob.processors,
-            lower_bound=floor,
-            seed=seed,
-            time_limit=0,
-            fixed_processor=dict(zip(names, proc, strict=True)),
-        )
-        if sched.period >= best[0]:
+        found = _modulo(inst.pinned(dict(zip(names, proc, strict=True))), floor, seed, 0)
+        if found[0] >= best[0]:
             break
-        best = (sched.period, [sched.processor[v] for v in names], [sched.start[v] for v in names])
+        best = found
         proc = best[1]
     return best
 
 
+# --------------------------------------------------------------------------- search
+class _Search:
+    """The period search of one call: the best placement so far and the attempts at a period.
+
+    ``attempt(T, ...)`` tries every co-location level at ``T`` and keeps the
+    first placement found; ``shortfall`` is the least unplaced work of the
+    last failed period, which the upward search uses to size its steps.
+    """
+
+    def __init__(self, inst: _Instance, seed: int) -> None:
+        self.inst = inst
+        self.best: Placement = _fallback(inst)
+        self.rng = random.Random(seed)
+        self.budget = BUDGET_RATIO * inst.n
+        self.shortfall = 0
+
+    def ranks(self) -> list[float]:
+        """Fresh random tie-breaks between tasks of equal height."""
+        return [self.rng.random() for _ in range(self.inst.n)]
+
+    def attempt(
+        self,
+        T: int,
+        rank: list[float],
+        noise: float = 0.0,
+        fit: float = FIT_WINDOW,
+        flush: bool = True,
+    ) -> bool:
+        """Whether a placement of period ``T`` (or better) is known after trying ``T``."""
+        inst = self.inst
+        if T >= self.best[0]:
+            return True
+        self.shortfall = sum(inst.dmin)
+        tried = []
+        for cohesion in COHESION:
+            coloc = _colocation(inst, T, cohesion)
+            if coloc is None or coloc in tried:
+                continue  # infeasible groups, or the same as a level already tried
+            tried.append(coloc)
+            perturb = (self.rng, noise) if noise else None
+            attempt = _Attempt(inst, T, rank, self.budget, coloc, perturb, fit, flush)
+            got = attempt.run()
+            if got is None:
+                unplaced = sum(inst.dmin[x] for x in attempt.unplaced())
+                self.shortfall = min(self.shortfall, unplaced)
+                continue
+            if not _is_valid(inst, T, *got):  # never expected; the fallback stays then
+                continue
+            self.best = (T, *got)
+            return True
+        return False
+
+    def raise_period(self, floor: int, rank: list[float], free: bool, seed: int) -> int:
+        """Raise ``T`` from ``floor`` until an attempt succeeds; the last period that failed.
+
+        By one (or 0.1% of the floor, in fine time units), then by steps that
+        double from 0.25% of the floor, and at least by the work left unplaced
+        spread over the processors (up to 4 steps). Before, when the floor
+        fails and ``free``, the PipeDream layout is taken if it is better.
+        """
+        tol = max(1, floor // 1000)
+        step = max(1, floor // 400)
+        if self.attempt(floor, rank):
+            return floor - 1
+        if free:
+            # The PipeDream layout (contiguous stages of whole layers) is a schedule too:
+            # where communication dominates it can beat the free search, which it bounds.
+            staged = _staged(self.inst, floor, seed)
+            if staged is not None and staged[0] < self.best[0]:
+                self.best = staged
+        last_fail = floor
+        T = floor + tol
+        while T < self.best[0]:
+            if self.attempt(T, rank):
+                break
+            spread = math.ceil(self.shortfall / self.inst.processors)
+            last_fail = T
+            T += max(step, min(spread, 4 * step))
+            step *= 2
+        return last_fail
+
+    def bisect(self, lo: int, rank: list[float], tol: int) -> None:
+        """Binary search back down between the last failure ``lo`` and the best period."""
+        hi = self.best[0]
+        while hi - lo > tol:
+            mid = (lo + hi) // 2
+            if self.attempt(mid, rank):
+                hi = self.best[0]
+            else:
+                lo = mid
+
+    def improve(self, floor: int, clock: Clock, tol: int) -> None:
+        """A bisection between the floor and the best period with perturbed attempts.
+
+        Priorities and processor choices are perturbed (several attempts per
+        period near the end); without a time limit a fixed number of attempts
+        is made, with one until the clock expires.
+        """
+        fewest, most = IMPROVEMENT_ATTEMPTS
+        attempts = max(fewest, min(most, IMPROVEMENT_WORK // self.inst.n))
+        lo = floor - 1
+        tries = 0
+        while self.best[0] > floor:
+            if clock.limit is None:
+                if tries >= attempts:
+                    break
+            elif clock.expired:
+                break
+            best = self.best[0]
+            target = (lo + best) // 2 if best - lo > 2 * tol else best - tol
+            noise, fit, flush = VARIANTS[tries % len(VARIANTS)]
+            if not self.attempt(max(floor, target), self.ranks(), noise, fit, flush):
+                lo = max(lo, target)
+            tries += 1
+
+
+def _modulo(
+    inst: _Instance, lower_bound: int | None, seed: int, time_limit: float | None
+) -> Placement:
+    """The search of :func:`modulo_schedule` on an instance; starts shifted to begin at 0."""
+    clock = Clock(time_limit)
+    if lower_bound is None:
+        lower_bound = inst.problem.lower_bound
+    search = _Search(inst, seed)
+    floor = min(max(int(lower_bound), inst.min_period), search.best[0])
+    floor = _colocation_floor(inst, floor, search.best[0])
+    free = inst.free
+    # The coarser decomposition's schedule, refined; the search below runs as if it did
+    # not exist (taking it as the incumbent changes its path, often for the worse) unless
+    # it already meets the floor.
+    coarse = _refined(inst, floor, seed, time_limit) if free else None
+    if coarse is not None and coarse[0] >= search.best[0]:
+        coarse = None
+    if coarse is not None and coarse[0] <= floor:
+        search.best = coarse
+    rank = search.ranks()
+    tol = max(1, floor // 1000)
+    last_fail = search.raise_period(floor, rank, free, seed)
+    search.bisect(last_fail, rank, tol)
+    if free:
+        search.best = _rebalance(inst, search.best, floor, seed, clock)
+    search.improve(floor, clock, tol)
+    if coarse is not None and coarse[0] < search.best[0]:
+        search.best = _rebalance(inst, coarse, floor, seed, clock)
+    T, proc, start = search.best
+    lo = min(start)
+    return T, proc, [s - lo for s in start]
+
+
 def _refined(
-    graph: TaskGraph, processors: int, lower_bound: int, seed: int, time_limit: float | None
-) -> Schedule | None:
-    """The schedule of the next coarser decomposition, refined into ``graph`` (if any).
+    inst: _Instance, lower_bound: int, seed: int, time_limit: float | None
+) -> Placement | None:
+    """The schedule of the next coarser decomposition, refined into the instance's (if any).
 
     A LayerPipe graph is coarsened to ``intra``, an ``intra`` graph to
     ``pipedream`` (:func:`lpsched.coarsen.coarsen`); the coarse graph is
-    scheduled by :func:`modulo_schedule`, which coarsens it in turn, and the
-    schedule refined (:func:`lpsched.coarsen.refine`). Fewer, longer tasks pack
-    differently: on ResNet-18, 4 processors, this reaches the bound 1726 that
-    the fine search misses (1755). With a time limit the coarse search makes no
-    improvement attempts.
+    scheduled by the same search, which coarsens it in turn, with every merged
+    task lasting the sum of its parts' durations on each processor, and the
+    schedule refined (:func:`lpsched.coarsen.refine`): its parts then fill the
+    merged task's slot exactly. Fewer, longer tasks pack differently: on
+    ResNet-18, 4 processors, this reaches the bound 1726 that the fine search
+    misses (1755). With a time limit the coarse search makes no improvement
+    attempts. ``None`` also when the refined schedule is not valid (never
+    expected: :mod:`lpsched.coarsen` proves it is).
     """
     from ..coarsen import COARSER, coarsen, refine
 
+    graph, platform = inst.problem.graph, inst.problem.platform
     for decomposition in COARSER:
         coarsening = coarsen(graph, decomposition)
-        if coarsening is not None:
-            sched = modulo_schedule(
-                coarsening.graph,
-                processors,
-                lower_bound=lower_bound,
-                seed=seed,
-                time_limit=None if time_limit is None else 0,
-            )
-            return refine(sched, graph, coarsening)
+        if coarsening is None:
+            continue
+        kinds = range(len(inst.dk[0]))
+        parts = [[graph.index(m) for m in coarsening.parts[t.name]] for t in coarsening.graph.tasks]
+        summed = [[sum(inst.dk[m][k] for m in ms) for k in kinds] for ms in parts]
+        coarse = _Instance.build(Problem(coarsening.graph, platform), None, summed)
+        T, proc, start = _modulo(coarse, lower_bound, seed, None if time_limit is None else 0)
+        names = [t.name for t in coarsening.graph.tasks]
+        sched = Schedule(
+            coarsening.graph,
+            platform,
+            T,
+            dict(zip(names, proc, strict=True)),
+            dict(zip(names, start, strict=True)),
+        )
+        refined = refine(sched, graph, coarsening, lambda v, p: inst.dur(graph.index(v), p))
+        placement = _placement(inst, refined)
+        return placement if _is_valid(inst, *placement) else None
     return None
 
 
-def _staged(graph: TaskGraph, processors: int, lower_bound: int, seed: int) -> Schedule | None:
-    """The PipeDream planner's stages with start times by :func:`modulo_schedule`, if 2+ stages."""
+def _staged(inst: _Instance, lower_bound: int, seed: int) -> Placement | None:
+    """The PipeDream planner's stages with start times by the search, if 2+ stages.
+
+    The planner sees the instance's durations (a coarse graph's merged tasks
+    last the sum of their parts).
+    """
     from .pipedream import plan_stages
 
-    plan = plan_stages(graph, processors)
+    problem = inst.problem
+    table = [[inst.dur(v, p) for p in range(inst.processors)] for v in range(inst.n)]
+    plan = plan_stages(problem, durations=table)
     if len(plan.stages) < 2:
         return None
     stage_of = {name: k for k, stage in enumerate(plan.stages) for name in stage}
-    fixed = {t.name: stage_of[t.layer or t.name] for t in graph.tasks}
-    return modulo_schedule(
-        graph, processors, lower_bound=lower_bound, seed=seed, time_limit=0, fixed_processor=fixed
+    fixed = {t.name: stage_of[t.layer or t.name] for t in problem.graph.tasks}
+    return _modulo(inst.pinned(fixed), lower_bound, seed, 0)
+
+
+def _placement(inst: _Instance, schedule: Schedule) -> Placement:
+    """A schedule of the instance's graph as lists by task index."""
+    tasks = inst.problem.graph.tasks
+    return (
+        schedule.period,
+        [schedule.processor[t.name] for t in tasks],
+        [schedule.start[t.name] for t in tasks],
     )
 
 
 def modulo_schedule(
-    graph: TaskGraph,
-    processors: int,
+    problem: Problem | TaskGraph,
+    platform: Platform | int | None = None,
     *,
     lower_bound: int | None = None,
     seed: int = 0,
     time_limit: float | None = None,
     fixed_processor: Mapping[str, int] | None = None,
 ) -> Schedule:
-    """Schedule ``graph`` periodically on ``processors`` processors by iterative modulo scheduling.
+    """Schedule a problem periodically by iterative modulo scheduling.
 
     Parameters
     ----------
-    graph
-        The task graph. With ``graph.staleness_cap`` set, the weight edges carry
-        the cap as distance and the schedule is valid at the cap; lowering the
-        staleness afterwards is the caller's business
-        (:func:`lpsched.solve.least_staleness`).
-    processors
-        Number of identical processors ``P >= 1``.
+    problem
+        The problem; or a task graph, with its platform as ``platform``. With
+        ``graph.staleness_cap`` set, the weight edges carry the cap as distance
+        and the schedule is valid at the cap; lowering the staleness afterwards
+        is the caller's business (:func:`lpsched.solvers.toolkit.least_staleness`).
+    platform
+        Only with a task graph: the platform, or ``P >= 1`` for the default
+        platform of ``P`` identical processors.
     lower_bound
-        A lower bound on the period (e.g. :attr:`lpsched.bounds.Bounds.lower_bound`);
-        computed when ``None``. The search starts there and stops when it is met.
+        A lower bound on the period (e.g. :attr:`lpsched.problem.Problem.lower_bound`,
+        used when ``None``). The search starts there and stops when it is met.
     seed
         Seed of the tie-breaks between tasks of equal height. Without a
-        ``time_limit`` the result is a function of the graph, ``processors`` and
-        the seed; with one, of how many improvement attempts fit in it too.
+        ``time_limit`` the result is a function of the problem and the seed;
+        with one, of how many improvement attempts fit in it too.
     time_limit
         Seconds after which no new improvement attempt starts (the search for a
         first schedule always completes); without one a fixed number
@@ -1042,138 +1370,28 @@ def modulo_schedule(
     Returns
     -------
     Schedule
-        A schedule satisfying every precedence and resource constraint of
-        DESIGN.md section 1 (checked before returning), starts shifted so that
-        the earliest is 0.
+        A schedule of ``problem.graph`` on ``problem.platform`` that satisfies
+        every precedence and resource constraint of ``formulations/README.md``
+        (checked before returning), starts shifted so that the earliest is 0.
 
     Raises
     ------
     InputError
-        When ``processors < 1``, or a fixed processor is out of range or names
+        When the processor count is not a positive integer, a problem comes
+        with another platform, or a fixed processor is out of range or names
         an unknown task.
     """
-    if isinstance(processors, bool) or not isinstance(processors, int) or processors < 1:
-        raise InputError(f"processors must be a positive integer, got {processors!r}")
-    t_begin = time.perf_counter()
-    prob = _Problem.build(graph, processors, fixed_processor)
-    if lower_bound is None:
-        from ..bounds import lower_bounds
-
-        lower_bound = lower_bounds(graph, processors).lower_bound
-    best: tuple[int, list[int], list[int]] = _fallback(prob)
-    floor = min(max(int(lower_bound), prob.min_period), best[0])
-    floor = _colocation_floor(prob, floor, best[0])
-    # The coarser decomposition's schedule, refined; the search below runs as if it did
-    # not exist (taking it as the incumbent changes its path, often for the worse) unless
-    # it already meets the floor.
-    coarse: tuple[int, list[int], list[int]] | None = None
-    if fixed_processor is None and processors > 1:
-        refined = _refined(graph, processors, floor, seed, time_limit)
-        if refined is not None and refined.period < best[0]:
-            proc = [refined.processor[t.name] for t in graph.tasks]
-            start = [refined.start[t.name] for t in graph.tasks]
-            if _is_valid(prob, refined.period, proc, start):  # as lpsched.coarsen proves
-                coarse = (refined.period, proc, start)
-                if coarse[0] <= floor:
-                    best = coarse
-    rng = random.Random(seed)
-
-    def ranks() -> list[float]:
-        return [rng.random() for _ in range(prob.n)]
-
-    budget = BUDGET_RATIO * prob.n
-    shortfall = [0]
-
-    def attempt(
-        T: int, rank: list[float], noise: float = 0.0, fit: float = FIT_WINDOW, flush: bool = True
-    ) -> bool:
-        nonlocal best
-        if T >= best[0]:
-            return True
-        shortfall[0] = sum(prob.dur)
-        tried = []
-        for cohesion in COHESION:
-            coloc = _colocation(prob, T, cohesion)
-            if coloc is None or coloc in tried:
-                continue  # infeasible groups, or the same as a level already tried
-            tried.append(coloc)
-            stats: dict = {}
-            got = _attempt(
-                prob, T, rank, budget, coloc, stats, (rng, noise) if noise else None, fit, flush
-            )
-            if got is None:
-                unplaced = sum(prob.dur[x] for x in stats["unplaced"])
-                shortfall[0] = min(shortfall[0], unplaced)
-                continue
-            if not _is_valid(prob, T, *got):  # never expected; the fallback stays then
-                continue
-            best = (T, *got)
-            return True
-        return False
-
-    # Raise T from the floor: by one (or 0.1% of the floor, in fine time units), then by
-    # steps that double from 0.25% of the floor, and at least by the work left unplaced
-    # spread over the processors (up to 4 steps).
-    rank = ranks()
-    tol = max(1, floor // 1000)
-    step = max(1, floor // 400)
-    last_fail = floor - 1
-    if not attempt(floor, rank):
-        last_fail = floor
-        if fixed_processor is None and processors > 1:
-            # The PipeDream layout (contiguous stages of whole layers) is a schedule too:
-            # where communication dominates it can beat the free search, which it bounds.
-            staged = _staged(graph, processors, floor, seed)
-            if staged is not None and staged.period < best[0]:
-                best = (
-                    staged.period,
-                    [staged.processor[t.name] for t in graph.tasks],
-                    [staged.start[t.name] for t in graph.tasks],
-                )
-        T = floor + tol
-        while T < best[0]:
-            if attempt(T, rank):
-                break
-            spread = math.ceil(shortfall[0] / processors)
-            last_fail = T
-            T += max(step, min(spread, 4 * step))
-            step *= 2
-    # Binary search back down between the last failure and the success.
-    lo, hi = last_fail, best[0]
-    while hi - lo > tol:
-        mid = (lo + hi) // 2
-        if attempt(mid, rank):
-            hi = best[0]
-        else:
-            lo = mid
-    deadline = None if time_limit is None else t_begin + time_limit
-    if fixed_processor is None and processors > 1:
-        best = _rebalance(graph, prob, best, floor, seed, deadline)
-    # Improvement: a bisection between the floor and the best period with perturbed
-    # priorities and processor choices (several attempts per period near the end).
-    fewest, most = IMPROVEMENT_ATTEMPTS
-    attempts = max(fewest, min(most, IMPROVEMENT_WORK // prob.n))
-    lo = floor - 1
-    tries = 0
-    while best[0] > floor:
-        if deadline is None:
-            if tries >= attempts:
-                break
-        elif time.perf_counter() >= deadline:
-            break
-        target = (lo + best[0]) // 2 if best[0] - lo > 2 * tol else best[0] - tol
-        noise, fit, flush = VARIANTS[tries % len(VARIANTS)]
-        if not attempt(max(floor, target), ranks(), noise, fit, flush):
-            lo = max(lo, target)
-        tries += 1
-    if coarse is not None and coarse[0] < best[0]:
-        best = _rebalance(graph, prob, coarse, floor, seed, deadline)
-    T, proc, start = best
-    lo_start = min(start)
+    if not isinstance(problem, Problem) and not isinstance(platform, Platform):
+        if isinstance(platform, bool) or not isinstance(platform, int) or platform < 1:
+            raise InputError(f"processors must be a positive integer, got {platform!r}")
+    problem = as_problem(problem, platform)
+    inst = _Instance.build(problem, fixed_processor)
+    T, proc, start = _modulo(inst, lower_bound, seed, time_limit)
+    names = [t.name for t in problem.graph.tasks]
     return Schedule(
-        graph=graph,
-        platform=processors,
+        graph=problem.graph,
+        platform=problem.platform,
         period=T,
-        processor={t.name: proc[i] for i, t in enumerate(graph.tasks)},
-        start={t.name: start[i] - lo_start for i, t in enumerate(graph.tasks)},
+        processor=dict(zip(names, proc, strict=True)),
+        start=dict(zip(names, start, strict=True)),
     )

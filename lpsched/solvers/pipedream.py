@@ -7,15 +7,22 @@ replication). A dynamic programme over layer ranges minimises the slowest
 stage, as PipeDream's optimiser does for a straight pipeline (its section 3.1
 without replication):
 
-    A(j, k) = min over i < j of max(A(i, k-1), C(i), t(i, j)),   A(j, 1) = t(0, j),
+    A(j, k) = min over i < j of max(A(i, k-1), C_k(i), t_k(i, j)),   A(j, 1) = t_1(0, j),
 
-with ``t(i, j)`` the work of a stage holding layers ``i .. j-1`` and ``C(i)``
-the communication crossing the cut before layer ``i`` (PipeDream's
-``2 C_i``: activations forward and gradients back; skip connections that
-jump the cut count too). PipeDream overlaps communication with computation,
-hence the ``max``. With ``comm="add"`` the communication is not overlapped: a
-stage then takes its work plus the communication on every edge crossing into
-or out of it, and ``C`` drops out.
+with ``t_k(i, j)`` the work of stage ``k`` holding layers ``i .. j-1`` and
+``C_k(i)`` the communication crossing the cut before layer ``i`` into stage
+``k`` (PipeDream's ``2 C_i``: activations forward and gradients back; skip
+connections that jump the cut count too). PipeDream overlaps communication
+with computation, hence the ``max``. With ``comm="add"`` the communication is
+not overlapped: a stage then takes its work plus the communication on every
+edge crossing into or out of it, and ``C`` drops out.
+
+Stage ``k`` runs on processor ``k - 1``: on heterogeneous processors its work
+is the sum of its tasks' durations at that processor's speed, and a cut's
+communication goes over the link class between the two consecutive stages'
+processors (with ``"add"``, a stage's border with the previous and the next
+stage likewise). Every term depends on the stage's index and its range only,
+so the programme stays exact for this objective.
 
 The stages then become a periodic schedule: processors fixed by the stages,
 start times by :func:`~lpsched.solvers.heuristic.modulo_schedule`, which
@@ -28,12 +35,15 @@ fixed distances are respected as given.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import InputError
 from ..graph import TaskGraph
+from ..platform import LINK_CLASSES, Platform
+from ..problem import Problem, as_problem
 from ..schedule import Schedule
 from .heuristic import modulo_schedule
 
@@ -51,8 +61,8 @@ class StagePlan:
         The stages in order, each a list of layer names; stage ``k`` runs on
         processor ``k``.
     stage_times
-        Each stage's time: its work, plus with ``comm="add"`` the communication
-        on the edges crossing its borders.
+        Each stage's time: its work on its processor, plus with ``comm="add"``
+        the communication on the edges crossing its borders.
     cut_times
         The communication crossing each cut between consecutive stages (all
         zero with ``comm="add"``, where it is part of the stage times).
@@ -129,49 +139,133 @@ def layer_order(graph: TaskGraph) -> list[str]:
     return order
 
 
-def _range_costs(work: np.ndarray, comm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Work and communication of every layer range, and communication across every cut.
+class _StageCosts:
+    """Stage and cut costs of every layer range, per stage (its processor and neighbours).
 
-    ``comm[a, b]`` (``a < b``) is the communication between layers ``a`` and
-    ``b`` in either direction. Returns ``W[i, j]``, the work of layers
-    ``i..j-1``; ``X[i, j]``, the communication on the edges with exactly one
-    end in ``i..j-1`` (``i <= a < j <= b`` or ``a < i <= b < j``); and
-    ``cut[i]``, the communication on the edges with one end before ``i`` and
-    one at or after it. Entries with ``j <= i`` are meaningless.
+    ``work[p, l]`` is layer ``l``'s work on processor ``p`` and ``between[k]``
+    (``a < b``) the communication between layers ``a`` and ``b`` in either
+    direction in link class ``k``. Stage ``s`` runs on processor ``s``; a cut
+    before stage ``s`` is crossed on the link between processors ``s - 1`` and
+    ``s``. Matrices are cached by what they depend on, so a uniform platform
+    builds each once.
     """
-    L = len(work)
-    S = np.zeros((L + 1, L + 1), dtype=np.int64)  # S[a, b] = comm[:a, :b].sum()
-    S[1:, 1:] = comm.cumsum(axis=0).cumsum(axis=1)
 
-    def block(a1, a2, b1, b2):  # comm[a1:a2, b1:b2].sum(), elementwise over index arrays
+    def __init__(
+        self, platform: Platform, work: np.ndarray, between: dict[str, np.ndarray], mode: str
+    ) -> None:
+        self.platform, self.work, self.mode = platform, work, mode
+        L = work.shape[1]
+        self.L = L
+        self.S: dict[str, np.ndarray] = {}
+        for k, comm in between.items():
+            S = np.zeros((L + 1, L + 1), dtype=np.int64)  # S[a, b] = comm[:a, :b].sum()
+            S[1:, 1:] = comm.cumsum(axis=0).cumsum(axis=1)
+            self.S[k] = S
+        self.valid = np.arange(L + 1)[None, :] > np.arange(L + 1)[:, None]
+        self._cache: dict[tuple[object, ...], np.ndarray] = {}
+
+    def _block(
+        self, k: str, a1: np.ndarray, a2: np.ndarray, b1: np.ndarray, b2: np.ndarray
+    ) -> np.ndarray:
+        """``comm[a1:a2, b1:b2].sum()`` in class ``k``, elementwise over index arrays."""
+        S = self.S[k]
         return S[a2, b2] - S[a1, b2] - S[a2, b1] + S[a1, b1]
 
-    i = np.arange(L + 1)[:, None]
-    j = np.arange(L + 1)[None, :]
-    prefix = np.concatenate([[0], np.cumsum(work)])
-    last = np.full((L + 1, L + 1), L)
-    zero = np.zeros((L + 1, L + 1), dtype=np.int64)
-    W = prefix[j] - prefix[i]
-    X = block(i, j, j, last) + block(zero, i, i, j)
-    k = np.arange(L + 1)
-    cut = block(np.zeros(L + 1, dtype=np.int64), k, k, np.full(L + 1, L))
-    return W, X, cut
+    def _link(self, p: int, q: int) -> str | None:
+        """The link class between stage processors ``p`` and ``q``, None if ``q`` is absent."""
+        return self.platform.link_class(p, q) if 0 <= q < self.platform.P else None
+
+    def cut(self, s: int) -> np.ndarray:
+        """``cut[i]``: communication across the cut before layer ``i`` into stage ``s >= 1``.
+
+        The edges with one end before ``i`` and one at or after it (all zero
+        with ``comm="add"``, where it is part of the stage times).
+        """
+        L = self.L
+        if self.mode == "add":
+            return np.zeros(L + 1, dtype=np.int64)
+        k = self.platform.link_class(s - 1, s)
+        key = ("cut", k)
+        if key not in self._cache:
+            i = np.arange(L + 1)
+            zero = np.zeros(L + 1, dtype=np.int64)
+            self._cache[key] = self._block(k, zero, i, i, np.full(L + 1, L))
+        return self._cache[key]
+
+    def stage(self, s: int) -> np.ndarray:
+        """``stage[i, j]``: the time of stage ``s`` holding layers ``i..j-1`` (huge if ``j <= i``).
+
+        Its work on processor ``s``; with ``comm="add"`` plus the communication
+        on the edges with exactly one end in ``i..j-1``, those to earlier
+        layers on the link to processor ``s - 1``, those to later layers on the
+        link to processor ``s + 1``.
+        """
+        left = self._link(s, s - 1) if self.mode == "add" and s > 0 else None
+        right = self._link(s, s + 1) if self.mode == "add" else None
+        key = ("stage", self.platform.processors[s].speed, left, right)
+        if key not in self._cache:
+            L = self.L
+            i = np.arange(L + 1)[:, None]
+            j = np.arange(L + 1)[None, :]
+            prefix = np.concatenate([[0], np.cumsum(self.work[s])])
+            t = prefix[j] - prefix[i]
+            zero = np.zeros((L + 1, L + 1), dtype=np.int64)
+            if left is not None:  # edges a < i <= b < j
+                t = t + self._block(left, zero, i, i, j)
+            if right is not None:  # edges i <= a < j <= b
+                t = t + self._block(right, i, j, j, np.full((L + 1, L + 1), L))
+            big = np.iinfo(np.int64).max // 4
+            self._cache[key] = np.where(self.valid, t, big)
+        return self._cache[key]
 
 
-def plan_stages(graph: TaskGraph, processors: int, *, comm: str = "overlap") -> StagePlan:
-    """Cut the layers into at most ``processors`` contiguous stages, minimising the slowest.
+def _layer_costs(
+    problem: Problem, layers: list[str], durations: Sequence[Sequence[int]], stages: int
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Each layer's work on processors ``0..stages-1``, and the communication between layers."""
+    graph = problem.graph
+    pos = {name: k for k, name in enumerate(layers)}
+    L = len(layers)
+    layer = _layer_of(graph)
+    work = np.zeros((stages, L), dtype=np.int64)
+    for v, name in enumerate(layer):
+        work[:, pos[name]] += np.asarray(durations[v][:stages], dtype=np.int64)
+    between = {k: np.zeros((L, L), dtype=np.int64) for k in LINK_CLASSES}
+    for e, edge in enumerate(graph.edges):
+        a, b = pos[layer[graph.index(edge.src)]], pos[layer[graph.index(edge.dst)]]
+        if a != b:
+            for k in LINK_CLASSES:
+                between[k][min(a, b), max(a, b)] += problem.comm[e][k]
+    return work, between
+
+
+def plan_stages(
+    problem: Problem | TaskGraph,
+    platform: Platform | int | None = None,
+    *,
+    comm: str = "overlap",
+    durations: Sequence[Sequence[int]] | None = None,
+) -> StagePlan:
+    """Cut the layers into at most ``P`` contiguous stages, minimising the slowest.
 
     Parameters
     ----------
-    graph
-        The task graph; tasks are grouped by :attr:`~lpsched.graph.Task.layer`.
-    processors
-        The most stages allowed, ``P >= 1``.
+    problem
+        The problem; or a task graph, with its platform as ``platform``. Tasks
+        are grouped by :attr:`~lpsched.graph.Task.layer`; stage ``s`` runs on
+        processor ``s``, so its work is its tasks' durations there.
+    platform
+        Only with a task graph: the platform, or ``P >= 1`` (the most stages)
+        for the default platform.
     comm
         ``"overlap"`` (PipeDream): communication runs beside computation, so the
         objective is the larger of the slowest stage's work and the busiest cut's
-        communication. ``"add"``: a stage's time is its work plus the
-        communication crossing its borders.
+        communication, a cut crossed on the link between its two stages'
+        processors. ``"add"``: a stage's time is its work plus the
+        communication crossing its borders, on the links to its neighbours.
+    durations
+        ``durations[v][p]`` in place of the problem's (the heuristic passes a
+        coarse graph's merged tasks as the sum of their parts).
 
     Returns
     -------
@@ -179,40 +273,20 @@ def plan_stages(graph: TaskGraph, processors: int, *, comm: str = "overlap") -> 
         An optimal cut (fewest stages among the optimal ones, and among those the
         first in the order the dynamic programme meets them).
     """
-    if isinstance(processors, bool) or not isinstance(processors, int) or processors < 1:
-        raise InputError(f"processors must be a positive integer, got {processors!r}")
+    if not isinstance(problem, Problem) and not isinstance(platform, Platform):
+        if isinstance(platform, bool) or not isinstance(platform, int) or platform < 1:
+            raise InputError(f"processors must be a positive integer, got {platform!r}")
     if comm not in ("overlap", "add"):
         raise InputError(f"comm must be 'overlap' or 'add', got {comm!r}")
-    layers = layer_order(graph)
-    pos = {name: k for k, name in enumerate(layers)}
+    problem = as_problem(problem, platform)
+    layers = layer_order(problem.graph)
     L = len(layers)
-    layer = _layer_of(graph)
-    work = np.zeros(L, dtype=np.int64)
-    for t, name in zip(graph.tasks, layer, strict=True):
-        work[pos[name]] += t.duration
-    between = np.zeros((L, L), dtype=np.int64)
-    for e in graph.edges:
-        a, b = pos[layer[graph.index(e.src)]], pos[layer[graph.index(e.dst)]]
-        if a != b:
-            between[min(a, b), max(a, b)] += e.comm
-    W, X, cut = _range_costs(work, between)
-    big = np.iinfo(np.int64).max // 4
-    valid = np.arange(L + 1)[None, :] > np.arange(L + 1)[:, None]
-    if comm == "add":
-        stage = np.where(valid, W + X, big)
-        cut = np.zeros(L + 1, dtype=np.int64)
-    else:
-        stage = np.where(valid, W, big)
-    # best[j] = A(j, k); cuts[k-1][j] = the i attaining it.
-    best = stage[0].copy()
-    cuts: list[np.ndarray] = [np.zeros(L + 1, dtype=np.int64)]
-    answers = [int(best[L])]
-    for _k in range(2, min(processors, L) + 1):
-        cand = np.maximum(np.maximum(best, cut)[:, None], stage)
-        arg = cand.argmin(axis=0)
-        best = cand[arg, np.arange(L + 1)]
-        cuts.append(arg)
-        answers.append(int(best[L]))
+    most = min(problem.P, L)
+    work, between = _layer_costs(
+        problem, layers, problem.durations if durations is None else durations, most
+    )
+    costs = _StageCosts(problem.platform, work, between, comm)
+    answers, cuts = _programme(costs, most)
     k = int(np.argmin(answers))  # first minimum: the fewest stages
     bounds = [L]
     j = L
@@ -222,25 +296,48 @@ def plan_stages(graph: TaskGraph, processors: int, *, comm: str = "overlap") -> 
     bounds.append(0)
     bounds.sort()
     pairs = list(zip(bounds, bounds[1:], strict=False))
-    times = [int(stage[a, b]) for a, b in pairs]
     return StagePlan(
         layers=layers,
         stages=[layers[a:b] for a, b in pairs],
-        stage_times=times,
-        cut_times=[int(cut[b]) for b in bounds[1:-1]],
+        stage_times=[int(costs.stage(s)[a, b]) for s, (a, b) in enumerate(pairs)],
+        cut_times=[int(costs.cut(s)[b]) for s, b in enumerate(bounds[1:-1], start=1)],
         stage_time=answers[k],
     )
 
 
-def pipedream_schedule(graph: TaskGraph, processors: int) -> Schedule:
+def _programme(costs: _StageCosts, most: int) -> tuple[list[int], list[np.ndarray]]:
+    """The dynamic programme over stages: the best objective with ``1..most`` stages, and cuts.
+
+    ``A(j, s)``, the best slowest stage of layers ``0..j-1`` in stages
+    ``0..s``, is ``min over i < j of max(A(i, s-1), cut_s(i), stage_s(i, j))``:
+    exact, since every term depends on the stage's index and range only.
+    ``cuts[s][j]`` is the ``i`` attaining ``A(j, s)``.
+    """
+    L = costs.L
+    best = costs.stage(0)[0].copy()
+    cuts: list[np.ndarray] = [np.zeros(L + 1, dtype=np.int64)]
+    answers = [int(best[L])]
+    for s in range(1, most):
+        cand = np.maximum(np.maximum(best, costs.cut(s))[:, None], costs.stage(s))
+        arg = cand.argmin(axis=0)
+        best = cand[arg, np.arange(L + 1)]
+        cuts.append(arg)
+        answers.append(int(best[L]))
+    return answers, cuts
+
+
+def pipedream_schedule(
+    problem: Problem | TaskGraph, platform: Platform | int | None = None
+) -> Schedule:
     """The PipeDream baseline: contiguous stages by :func:`plan_stages`, then periodic start times.
 
     Parameters
     ----------
-    graph
-        The task graph.
-    processors
-        Number of processors ``P >= 1``; stage ``k`` runs on processor ``k``.
+    problem
+        The problem; or a task graph, with its platform as ``platform``.
+    platform
+        Only with a task graph: the platform, or ``P >= 1`` for the default
+        platform; stage ``s`` runs on processor ``s``.
 
     Returns
     -------
@@ -248,7 +345,8 @@ def pipedream_schedule(graph: TaskGraph, processors: int) -> Schedule:
         A valid periodic schedule in which every layer's tasks share the
         processor of the layer's stage.
     """
-    plan = plan_stages(graph, processors)
+    plan = plan_stages(problem, platform)
+    problem = as_problem(problem, platform)
     stage_of = {name: k for k, stage in enumerate(plan.stages) for name in stage}
-    fixed = {t.name: stage_of[t.layer or t.name] for t in graph.tasks}
-    return modulo_schedule(graph, processors, fixed_processor=fixed)
+    fixed = {t.name: stage_of[t.layer or t.name] for t in problem.graph.tasks}
+    return modulo_schedule(problem, fixed_processor=fixed)
