@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
 
 from .errors import InputError
 from .graph import TaskGraph
@@ -35,6 +38,8 @@ def solve(
     secondary: str = "comm",
     log: Callable[[str], None] | None = None,
     export: str | None = None,
+    deterministic: bool = False,
+    solver_log: Callable[[str], None] | None = None,
 ) -> Result:
     """Find a periodic schedule of ``graph`` on ``platform``.
 
@@ -48,8 +53,9 @@ def solve(
     solver
         One of :data:`SOLVERS`.
     time_limit
-        Wall-time limit in seconds for the exact solvers (``None``: no limit).
-        A limit never turns ``feasible`` into ``optimal``.
+        Wall-time limit in seconds (``None``: the solver's default, 60 s for
+        the exact solvers, said through ``log``). A solver stops earlier when it
+        has proven its answer; a limit never turns ``feasible`` into ``optimal``.
     seed, workers
         Random seed and number of search workers (CP-SAT); one worker and a
         seed give the same answer twice.
@@ -58,14 +64,21 @@ def solve(
         ``comm`` (communication bytes per iteration), ``staleness`` (total
         staleness) or ``none``. Solvers without one ignore it.
     log
-        Receives progress lines (and the solver's log); ``None`` for silence.
+        Receives progress lines (one per improvement); ``None`` for silence.
     export
         MILP only: write the model for the proven period to this ``.lp`` or ``.mps`` file.
+    deterministic
+        Stop by work, not wall time, so that the same call gives the same
+        schedule on any machine however busy (solvers that declare it).
+    solver_log
+        Receives the underlying solver's raw log; ``None`` for silence.
 
     Returns
     -------
     Result
         The validated schedule with its status, lower bound and wall time.
+        Interrupted from the keyboard (Ctrl-C), the best schedule found so far,
+        validated, with ``stats["interrupted"] = True``.
 
     Raises
     ------
@@ -83,6 +96,13 @@ def solve(
     problem = as_problem(graph, platform)
     info = REGISTRY[solver]
     wanted = None if secondary == "none" or not info.secondaries else secondary
+    if deterministic and not info.deterministic:
+        takes = [s.name for s in REGISTRY.values() if s.deterministic]
+        raise InputError(f"--deterministic needs --solver {' or '.join(takes)}")
+    if time_limit is None and info.default_time_limit is not None:
+        time_limit = info.default_time_limit
+        if log is not None:
+            log(f"{solver}: no time limit given: at most {time_limit:g} s")
     options = Options(
         time_limit=time_limit,
         seed=seed,
@@ -90,19 +110,81 @@ def solve(
         secondary=wanted,
         log=log,
         export=export,
+        deterministic=deterministic,
+        solver_log=solver_log,
     )
     info.check(problem, options)
     lb = problem.lower_bound
-    result = info.run(problem, _remaining(options, start))
+    options = _remaining(options, start)
+    result, interrupted = _run(info, problem, options)
+    if interrupted:
+        result = _interrupted(result, options, lb, solver, start)
     return _finish(result, problem, lb, start)
+
+
+#: Seconds an interrupted solver is given to return its best schedule before the
+#: incumbent it offered is taken instead.
+GRACE_SECONDS = 5.0
+
+
+def _run(info: Any, problem: Problem, options: Options) -> tuple[Result | None, bool]:
+    """Run the solver; on Ctrl-C ask it to stop and keep what it has.
+
+    Python delivers SIGINT to the main thread only, and only between bytecodes:
+    a solver blocked in native code (CP-SAT, HiGHS) would not see it. So the
+    solver runs in a worker thread while the main thread waits; a
+    KeyboardInterrupt sets ``options.stop``, which the solvers poll (CP-SAT
+    stops its search through it), and the solver's result, or the incumbent
+    it offered, is what the caller gets.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return info.run(problem, options), False
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = info.run(problem, options)
+        except BaseException as err:  # re-raised in the caller's thread
+            box["error"] = err
+
+    worker = threading.Thread(target=target, name=f"lpsched-{info.name}", daemon=True)
+    worker.start()
+    interrupted = False
+    while worker.is_alive():
+        try:
+            worker.join(0.1)
+        except KeyboardInterrupt:
+            interrupted = True
+            options.stop.set()
+            worker.join(GRACE_SECONDS)
+            break
+    if "error" in box:
+        raise box["error"]
+    return box.get("result"), interrupted
+
+
+def _interrupted(
+    result: Result | None, options: Options, lb: int, solver: str, start: float
+) -> Result:
+    """What an interrupted solve keeps: the solver's result, else its incumbent."""
+    best = options.incumbent.best
+    if (
+        result is None
+        or result.schedule is None
+        or (best is not None and best.period < result.schedule.period)
+    ):
+        if best is None:
+            raise KeyboardInterrupt
+        result = Result(best, Status.FEASIBLE, lb, solver, time.perf_counter() - start)
+    stats = dict(result.stats)
+    stats["interrupted"] = True
+    return replace(result, stats=stats)
 
 
 def _remaining(options: Options, start: float) -> Options:
     """The options with the time limit less what the bounds took."""
     if options.time_limit is None:
         return options
-    from dataclasses import replace
-
     left = max(0.1, options.time_limit - (time.perf_counter() - start))
     return replace(options, time_limit=left)
 

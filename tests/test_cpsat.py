@@ -2,11 +2,15 @@
 
 The least periods of tiny instances are compared with a brute force that
 shares nothing with the model: it enumerates processor assignments and start
-offsets, and decides the stages by a longest-path test. Every returned schedule
+offsets, and decides the stages by a longest-path test; it computes durations
+per processor and message costs per link class itself. Every returned schedule
 goes through the independent validator.
 """
 
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -16,20 +20,25 @@ from lpsched.bounds import lower_bounds
 from lpsched.errors import InputError
 from lpsched.graph import Edge, Task, TaskGraph, make_graph
 from lpsched.networks import get_network
+from lpsched.platform import Link, Platform, Processor
+from lpsched.problem import Problem
 from lpsched.schedule import Schedule, Status
 from lpsched.solvers import cpsat
-from lpsched.solvers.cpsat import solve_cpsat
-from lpsched.solvers.heuristic import modulo_schedule
+from lpsched.solvers.cpsat import run_cpsat, solve_cpsat
+from lpsched.solvers.registry import SOLVERS, Options
+from lpsched.solvers.toolkit import one_processor
 from lpsched.taskgraph import build_task_graph
-from lpsched.validate import validate
-from tests.brute import brute_force_period, tiny_graphs
+from lpsched.validate import check_schedule, validate
+from tests.brute import brute_force_period, tiny_byte_graphs, tiny_graphs, tiny_platforms
 
 FEW = settings(max_examples=25, deadline=None)
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def assert_valid(schedule: Schedule) -> None:
     problems = validate(schedule)
     assert not problems, [v.message for v in problems[:5]]
+    check_schedule(schedule)
 
 
 def auto_graph(cap: int) -> TaskGraph:
@@ -61,11 +70,43 @@ def ring() -> TaskGraph:
     )
 
 
+def byte_ring() -> TaskGraph:
+    """:func:`ring` with bytes instead of fixed costs (1 us units): the link class decides."""
+    edges = [("a", "b", 0, 1), ("b", "c", 0, 2), ("c", "d", 0, 0), ("d", "a", 2, 1)]
+    return make_graph(
+        [("a", 3), ("b", 2), ("c", 4), ("d", 1)],
+        [Edge(u, v, w, None, b) for u, v, w, b in edges],
+        time_unit="1us",
+    )
+
+
+def platform(speeds: list[float], nodes: list[int] | None = None) -> Platform:
+    """Processors of these speeds and nodes; 1 B/us within a node, 0.5 B/us between."""
+    nodes = nodes or [0] * len(speeds)
+    procs = tuple(Processor(s, None, n) for s, n in zip(speeds, nodes, strict=True))
+    return Platform(procs, Link(1e6, 0.0), Link(0.5e6, 0.0))
+
+
+def heuristic_schedule(graph: TaskGraph, P: int) -> Schedule:
+    """The registry's heuristic on the default platform of ``P`` processors."""
+    return SOLVERS["heuristic"].run(Problem(graph, P), Options()).schedule
+
+
+#: Hand-picked platforms: mixed speeds, the fast processor last (symmetry breaking
+#: across speeds would cut the optimum), two nodes with dearer links between them.
+PLATFORMS = [
+    platform([1.0, 2.0]),
+    platform([0.5, 1.0, 1.0]),
+    platform([1.0, 1.0, 1.0], [0, 0, 1]),
+    platform([2.0, 1.0, 2.0], [0, 1, 1]),
+]
+
+
 # ------------------------------------------------------------------------ tests
 @FEW
 @given(tiny_graphs(), st.integers(1, 3))
 def test_optimal_period_matches_brute_force(graph: TaskGraph, P: int) -> None:
-    result = solve_cpsat(graph, P, workers=2, time_limit=60)
+    result = solve_cpsat(graph, P, workers=1, time_limit=60)
     assert result.schedule is not None
     assert_valid(result.schedule)
     assert result.status is Status.OPTIMAL
@@ -78,7 +119,7 @@ def test_optimal_period_matches_brute_force(graph: TaskGraph, P: int) -> None:
 def test_expensive_messages_match_brute_force(graph: TaskGraph, P: int) -> None:
     # Messages up to 8 against tasks of 1..3: forced co-location (13) and the
     # co-location bound come into play, and must not cut off the optimum.
-    result = solve_cpsat(graph, P, workers=2, time_limit=60)
+    result = solve_cpsat(graph, P, workers=1, time_limit=60)
     assert_valid(result.schedule)
     assert result.status is Status.OPTIMAL
     assert result.period == brute_force_period(graph, P)
@@ -87,7 +128,7 @@ def test_expensive_messages_match_brute_force(graph: TaskGraph, P: int) -> None:
 @pytest.mark.parametrize("P", [1, 2, 3])
 def test_ring_matches_brute_force(P: int) -> None:
     graph = ring()
-    result = solve_cpsat(graph, P, workers=2, time_limit=60)
+    result = solve_cpsat(graph, P, workers=1, time_limit=60)
     assert_valid(result.schedule)
     assert result.period == brute_force_period(graph, P)
     assert result.status is Status.OPTIMAL
@@ -97,7 +138,7 @@ def test_ring_matches_brute_force(P: int) -> None:
 @pytest.mark.parametrize("P", [2, 3])
 def test_auto_staleness_within_cap(cap: int, P: int) -> None:
     graph = auto_graph(cap)
-    result = solve_cpsat(graph, P, workers=2, time_limit=60, secondary="staleness")
+    result = solve_cpsat(graph, P, workers=1, time_limit=60, secondary="staleness")
     sched = result.schedule
     assert sched is not None
     # The schedule carries the distances it chose, each within [1, cap] ...
@@ -113,7 +154,7 @@ def test_auto_staleness_within_cap(cap: int, P: int) -> None:
 
 def test_fixed_distances_are_kept() -> None:
     graph = ring()
-    result = solve_cpsat(graph, 2, workers=2, time_limit=60)
+    result = solve_cpsat(graph, 2, workers=1, time_limit=60)
     assert result.schedule.graph.edges == graph.edges
 
 
@@ -129,10 +170,10 @@ def test_one_processor_is_sequential() -> None:
 def test_never_worse_than_heuristic(name: str, P: int) -> None:
     graph = build_task_graph(get_network(name), "layerpipe", staleness="auto", processors=P)
     lb = lower_bounds(graph, P).lower_bound
-    heur = modulo_schedule(graph, P, lower_bound=lb)
+    heur = heuristic_schedule(graph, P)
     for initial in (heur, None):
         result = solve_cpsat(
-            graph, P, lower_bound=lb, initial=initial, workers=2, time_limit=2, secondary=None
+            graph, P, lower_bound=lb, initial=initial, workers=1, time_limit=2, secondary=None
         )
         assert_valid(result.schedule)
         assert lb <= result.lower_bound <= result.period <= heur.period
@@ -151,7 +192,7 @@ def test_time_limit_gives_feasible_not_optimal() -> None:
     # vgg16 on 8 processors: the bound 751 is not attainable (no packing of the
     # tasks into 8 periods of 770 exists), and 0.05 s proves nothing.
     graph = build_task_graph(get_network("vgg16"), "layerpipe", staleness="auto", processors=8)
-    initial = modulo_schedule(graph, 8)
+    initial = heuristic_schedule(graph, 8)
     result = solve_cpsat(graph, 8, lower_bound=751, initial=initial, time_limit=0.05, workers=1)
     assert result.status is Status.FEASIBLE
     assert result.lower_bound < result.period <= initial.period
@@ -209,6 +250,18 @@ def test_bad_arguments(kwargs: dict) -> None:
         solve_cpsat(ring(), P, **args)
 
 
+@pytest.mark.parametrize("change", [{"capacity": "ports"}, {"memory": 1e9}])
+def test_platforms_the_model_cannot_express_are_refused(change: dict) -> None:
+    base = platform([1.0, 1.0])
+    if "memory" in change:
+        procs = tuple(Processor(1.0, change["memory"], 0) for _ in range(2))
+        plat = Platform(procs, base.intra, base.inter)
+    else:
+        plat = Platform(base.processors, base.intra, base.inter, capacity=change["capacity"])
+    with pytest.raises(InputError, match="cpsat"):
+        solve_cpsat(ring(), plat, workers=1)
+
+
 def test_initial_for_another_graph_is_an_input_error() -> None:
     other = make_graph([("a", 1), ("z", 1)])
     initial = Schedule(other, 2, 2, {"a": 0, "z": 1}, {"a": 0, "z": 0})
@@ -258,12 +311,29 @@ def test_plan_phases_are_known() -> None:
 @pytest.mark.parametrize("P", [1, 2, 3, 5])
 def test_optional_interval_count_matches_the_model(P: int) -> None:
     graph = build_task_graph(get_network("lenet5"), "layerpipe", staleness="auto", processors=P)
-    inst = cpsat._Instance.build(graph, P)
+    inst = cpsat._Instance.build(Problem(graph, P))
     prep = cpsat._prepare(inst, sum(inst.d))
     assert prep is not None
     model = cpsat._build_model(inst, prep, lo=1).model.proto
     optional = [c for c in model.constraints if c.has_interval() and c.enforcement_literal]
     assert cpsat._optional_intervals(inst) == len(optional)
+
+
+@pytest.mark.parametrize("lo", [None, 1])
+def test_optional_interval_count_with_slow_processors(lo: int | None) -> None:
+    # A processor 100 times slower cannot run the longer tasks at T = sum of the
+    # fastest durations (C10), and the groups {0, 1}, {2}, {3} break symmetry apart.
+    graph = build_task_graph(get_network("lenet5"), "layerpipe", staleness="auto", processors=4)
+    problem = Problem(graph, platform([1.0, 1.0, 0.01, 2.0]))
+    inst = cpsat._Instance.build(problem)
+    T = sum(inst.d)
+    assert any(row[2] > T for row in inst.dp)
+    prep = cpsat._prepare(inst, T)
+    assert prep is not None
+    model = cpsat._build_model(inst, prep, lo=lo).model.proto
+    optional = [c for c in model.constraints if c.has_interval() and c.enforcement_literal]
+    assert cpsat._optional_intervals(inst, T) == len(optional)
+    assert cpsat._optional_intervals(inst, T) < cpsat._optional_intervals(inst)
 
 
 @pytest.mark.parametrize("P", [2, 3])
@@ -279,3 +349,145 @@ def test_large_models_skip_the_variable_period(P: int, monkeypatch: pytest.Monke
         assert result.period == brute_force_period(graph, P)
         assert not any(s["phase"] == "variable period" for s in result.stats["steps"])
         assert any("variable period: skipped" in line for line in lines)
+
+
+# ------------------------------------------------------------ heterogeneous platforms
+HETERO = settings(max_examples=40, deadline=None)
+SEVERAL = tiny_platforms().filter(lambda p: p.P > 1)
+
+
+@HETERO
+@given(tiny_byte_graphs(), SEVERAL)
+def test_platforms_match_brute_force(graph: TaskGraph, plat: Platform) -> None:
+    # Speeds 0.5..2 and one or two nodes (a byte costs 1 unit within a node, 2
+    # between): durations per processor (C3, C9), link classes (C5) and symmetry
+    # only within interchangeable groups (C11, C12) must keep the optimum.
+    result = solve_cpsat(Problem(graph, plat), workers=1, secondary=None)
+    assert_valid(result.schedule)
+    expected = brute_force_period(graph, plat)
+    assert result.period == expected
+    assert result.status is Status.OPTIMAL
+    assert result.lower_bound == expected
+
+
+@HETERO
+@given(tiny_graphs(max_tasks=5, max_comm=4), SEVERAL)
+def test_fixed_costs_on_platforms_match_brute_force(graph: TaskGraph, plat: Platform) -> None:
+    result = solve_cpsat(graph, plat, workers=1, secondary=None)
+    assert_valid(result.schedule)
+    assert result.period == brute_force_period(graph, plat)
+    assert result.status is Status.OPTIMAL
+
+
+@pytest.mark.parametrize("plat", PLATFORMS, ids=lambda p: p.describe()[:40])
+@pytest.mark.parametrize("make", [byte_ring, lambda: auto_graph(2)], ids=["ring", "auto"])
+def test_hand_picked_platforms_match_brute_force(make, plat: Platform) -> None:
+    graph = make()
+    result = solve_cpsat(graph, plat, workers=1, secondary="comm")
+    assert_valid(result.schedule)
+    assert result.period == brute_force_period(graph, plat)
+    assert result.status is Status.OPTIMAL
+
+
+def test_the_fast_processor_gets_the_long_task() -> None:
+    # Two independent tasks of 4 and 1 on speeds (1, 2): the optimum (2) puts the
+    # long one on processor 1. Breaking symmetry across the speeds (the task of
+    # rank 0 on processor 0 only) would leave 4.
+    graph = make_graph([("long", 4), ("short", 1)])
+    result = solve_cpsat(graph, platform([1.0, 2.0]), workers=1, secondary=None)
+    assert_valid(result.schedule)
+    assert result.period == brute_force_period(graph, platform([1.0, 2.0])) == 2
+    assert result.schedule.processor["long"] == 1
+    assert result.status is Status.OPTIMAL
+
+
+def test_inter_node_messages_cost_more() -> None:
+    # Two tasks of 2 in a loop of distance 2, a byte each way: split within a node
+    # the loop takes 2 + 1 + 2 + 1 = 6 <= 2T (T = 3); across nodes 8 (T = 4, no
+    # better than one processor). With a third processor in another node the pair
+    # within node 0 must be found (groups {0, 1} and {2}).
+    graph = make_graph(
+        [("a", 2), ("b", 2)],
+        [Edge("a", "b", 0, None, 1), Edge("b", "a", 2, None, 1)],
+        time_unit="1us",
+    )
+    cases = [(platform([1.0, 1.0]), 3), (platform([1.0, 1.0], [0, 1]), 4)]
+    cases += [(platform([1.0, 1.0, 1.0], [1, 0, 0]), 3)]
+    for plat, period in cases:
+        assert brute_force_period(graph, plat) == period
+        result = solve_cpsat(graph, plat, workers=1, secondary=None)
+        assert_valid(result.schedule)
+        assert result.period == period
+        assert result.status is Status.OPTIMAL
+
+
+@pytest.mark.parametrize("plan", PLANS, ids=lambda plan: "+".join(p for p, _ in plan))
+def test_every_plan_on_platforms(plan, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cpsat, "PLAN", plan)
+    for plat in PLATFORMS[1:]:
+        for graph in (byte_ring(), auto_graph(2)):
+            result = solve_cpsat(graph, plat, workers=1, lower_bound=1, secondary=None)
+            assert_valid(result.schedule)
+            assert result.period == brute_force_period(graph, plat)
+            if result.status is Status.OPTIMAL:
+                assert result.lower_bound == result.period
+
+
+def test_registry_entry_takes_platforms() -> None:
+    info = SOLVERS["cpsat"]
+    assert info.heterogeneous and info.topology
+    problem = Problem(byte_ring(), PLATFORMS[3])
+    options = Options(workers=1, secondary="comm")
+    info.check(problem, options)
+    lines: list[str] = []
+    result = info.run(problem, Options(workers=1, secondary="comm", log=lines.append))
+    assert_valid(result.schedule)
+    assert result.schedule.platform == problem.platform
+    assert result.period == brute_force_period(problem.graph, problem.platform)
+    assert result.status is Status.OPTIMAL
+    # the warm start: the heuristic when it takes the platform, else one processor
+    assert lines[0].startswith(("heuristic: period", "one processor: period"))
+
+
+def test_run_cpsat_starts_from_the_given_schedule() -> None:
+    problem = Problem(auto_graph(3), platform([0.5, 1.0, 1.0]))
+    initial = one_processor(problem)
+    lines: list[str] = []
+    options = Options(workers=1, secondary=None, initial=initial, log=lines.append)
+    result = run_cpsat(problem, options)
+    assert lines[0] == f"initial: period {initial.period}, lower bound {problem.lower_bound}"
+    assert_valid(result.schedule)
+    assert result.period <= initial.period
+    assert result.period == brute_force_period(problem.graph, problem.platform)
+
+
+def test_segments_phase_skipped_on_mixed_speeds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cpsat, "PLAN", (("segments", 1.0),))
+    lines: list[str] = []
+    graph = build_task_graph(get_network("lenet5"), "layerpipe", staleness="auto", processors=2)
+    plat = platform([1.0, 2.0])
+    result = solve_cpsat(graph, plat, workers=1, secondary=None, lower_bound=1, log=lines.append)
+    assert_valid(result.schedule)
+    assert not any(s["phase"] == "segments" for s in result.stats["steps"])
+    assert "cpsat: segments: skipped, the processors are not identical" in lines
+
+
+def test_uniform_fast_platform_is_the_scaled_problem() -> None:
+    # Every processor at speed 2: the problem with durations ceil(d / 2), exactly.
+    graph = auto_graph(2)
+    fast = platform([2.0, 2.0])
+    result = solve_cpsat(graph, fast, workers=1, secondary=None)
+    assert_valid(result.schedule)
+    scaled = Problem(graph, fast).relaxed_graph()
+    assert result.period == brute_force_period(graph, fast) == brute_force_period(scaled, 2)
+
+
+def test_equation_numbers_match_the_formulation() -> None:
+    # Every C-number the code cites is in formulations/cpsat.md and the other way
+    # round, numbered C1..Cn without gaps.
+    code = (ROOT / "lpsched" / "solvers" / "cpsat.py").read_text(encoding="utf-8")
+    doc = (ROOT / "formulations" / "cpsat.md").read_text(encoding="utf-8")
+    cited = {int(k) for k in re.findall(r"\bC(\d+)\b", code)}
+    defined = {int(k) for k in re.findall(r"\(C(\d+)\)", doc)}
+    assert defined == set(range(1, len(defined) + 1))
+    assert cited == defined

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -9,7 +12,7 @@ from hypothesis import strategies as st
 from lpsched.bounds import iteration_bound, lower_bounds
 from lpsched.networks import get_network
 from lpsched.schedule import Status
-from lpsched.solvers import cpsat
+from lpsched.solvers import cpsat, segments
 from lpsched.solvers.cpsat import solve_cpsat
 from lpsched.solvers.segments import loop_segments
 from lpsched.taskgraph import build_task_graph
@@ -85,3 +88,13 @@ def test_segments_phase_reaches_the_bound(name: str, P: int, monkeypatch) -> Non
     loop = [index[name] for name in iteration_bound(graph)[1]]
     proc = [result.schedule.processor[t.name] for t in graph.tasks]
     assert pieces_of(proc, loop) <= P + P // 2
+
+
+def test_imports_no_private_name() -> None:
+    # segments takes CP-SAT's settings from the public cpsat.cp_solver, nothing private.
+    tree = ast.parse(Path(segments.__file__).read_text(encoding="utf-8"))
+    names = [
+        a.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for a in node.names
+    ]
+    assert "cp_solver" in names
+    assert not [name for name in names if name.startswith("_")]

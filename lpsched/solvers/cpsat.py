@@ -1,16 +1,32 @@
 """Exact periodic scheduling with CP-SAT (OR-Tools); the model is ``formulations/cpsat.md``.
 
-For a fixed period ``T`` the model (equations (1)-(13) of the formulation) is a
+For a fixed period ``T`` the model (constraints C1-C15 of the formulation) is a
 feasibility problem whose constraints are all linear, because ``T`` is a
 constant: start ``S_v = r_v + T*k_v`` with offset ``r_v`` and stage ``k_v``.
 Feasibility is monotone in ``T`` (section 3), so the least period is certified
 by proving ``T* - 1`` infeasible. The search (:data:`PLAN`) takes cheap proofs
 from a bin-packing relaxation (section 4), gives the heuristic a share of the
-time, lets the same model with ``T`` a variable (17) squeeze the best schedule
+time, lets the same model with ``T`` a variable (C19) squeeze the best schedule
 by large-neighbourhood search, and then tries one period below the best with
 the fixed-period model, which both finds schedules and proves infeasibility.
 At the optimal period a second model minimises communication volume or total
 staleness, hinted with the first solution (section 5).
+
+The model takes a :class:`~lpsched.problem.Problem` as it is: a task lasts
+``d_vp`` on processor ``p`` (C3, C9, C13), a message costs what its link class
+charges (C3 with the same-node booleans C5), and only processors that
+``platform.interchangeable()`` groups together are treated as symmetric (C11,
+C12). On a uniform platform this is exactly the model for identical processors.
+What the phases do on other platforms:
+
+* ``packing`` (and its first-fit test): generalised, as a relaxation; the items
+  are the tasks at their fastest durations, which every schedule's loads
+  exceed, so a period it refutes is infeasible.
+* ``segments``: skipped; its assignment model (:mod:`lpsched.solvers.segments`)
+  needs a task to last the same on every processor.
+* ``heuristic``: iterative modulo scheduling of the problem when the registry's
+  heuristic declares that it takes the platform, else skipped.
+* ``variable``, ``descend``, ``bisect``, ``lower``: the full model, unchanged.
 """
 
 from __future__ import annotations
@@ -20,14 +36,31 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from ortools.sat.python import cp_model
 
 from ..errors import InputError
 from ..graph import TaskGraph
-from ..schedule import Result, Schedule, Status
+from ..platform import Platform
+from ..problem import Problem, as_problem
+from ..schedule import Result, Schedule
+from .registry import SOLVERS, Options
+from .toolkit import Clock, claim, least_staleness, one_processor
+
+__all__ = [
+    "MAX_PACKING_ARCS",
+    "MAX_VARIABLE_INTERVALS",
+    "PLAN",
+    "SECONDARY_OBJECTIVES",
+    "SEGMENT_SLICE",
+    "UNLIMITED_PHASE_SECONDS",
+    "cp_solver",
+    "run_cpsat",
+    "solve_cpsat",
+]
 
 Log = Callable[[str], None]
 
@@ -65,7 +98,7 @@ MAX_PACKING_ARCS = 60_000
 SEGMENT_SLICE = 5.0
 
 #: The model with the period a variable is skipped when it would hold more optional
-#: intervals (8) than this. Above it, CP-SAT's first descent does not check the time
+#: intervals (C9) than this. Above it, CP-SAT's first descent does not check the time
 #: limit: ResNet-50 on 32 processors (11,680 intervals with ``intra``, 19,680 with
 #: ``layerpipe``) took 26 s and 22 s for a limit of 6 s and 8 s, and found nothing
 #: (formulation, section 3).
@@ -78,19 +111,20 @@ class _Edge:
     src: int
     dst: int
     distance: int  # the fixed distance (for an auto weight edge: the cap)
-    comm: int
+    intra: int  # cost between two processors of one node
+    inter: int  # cost between two nodes
     nbytes: int
     layer: str | None  # set when the distance is the staleness variable s_l
 
 
 @dataclass
 class _Instance:
-    """The graph in index form."""
+    """The problem in index form."""
 
-    graph: TaskGraph
-    P: int
+    problem: Problem
     names: list[str]
-    d: list[int]
+    dp: list[list[int]]  # d_vp: duration of v on p
+    d: list[int]  # min_p d_vp: for relaxations (windows, packing, C14) and the orders
     edges: list[_Edge]
     layers: list[str]  # layers whose staleness is a variable (auto only)
     cap: int | None
@@ -98,30 +132,74 @@ class _Instance:
     anchor: int  # the task whose offset is 0
     strongly_connected: bool
     pairs: list[tuple[int, int]]  # unordered ends of the edges between two tasks
-    slack: int = 0  # (16) soft distances: up to this much more on every loop-closing edge
+    node: list[int]  # node of each processor
+    groups: list[list[int]]  # interchangeable processors, each group in index order
+    classes: tuple[str, ...]  # link classes some pair of processors uses
+    relaxed_graph: TaskGraph  # fastest durations, cheapest links (the problem if uniform)
+    slack: int = 0  # (C18) soft distances: up to this much more on every loop-closing edge
 
     @classmethod
-    def build(cls, graph: TaskGraph, processors: int) -> _Instance:
+    def build(cls, problem: Problem) -> _Instance:
+        graph, P = problem.graph, problem.P
         names = [t.name for t in graph.tasks]
         idx = {name: i for i, name in enumerate(names)}
-        d = graph.durations
+        dp = [list(row) for row in problem.durations]
+        d = [min(row) for row in dp]
         cap = graph.staleness_cap
         edges = []
         layers: list[str] = []
-        for e in graph.edges:
+        for i, e in enumerate(graph.edges):
             layer = e.weights if cap is not None else None
             if layer is not None and layer not in layers:
                 layers.append(layer)
-            edges.append(_Edge(idx[e.src], idx[e.dst], e.distance, e.comm, e.bytes, layer))
+            # On one processor no message is ever sent.
+            cost = problem.comm[i] if P > 1 else {"intra": 0, "inter": 0}
+            edges.append(
+                _Edge(
+                    idx[e.src], idx[e.dst], e.distance, cost["intra"], cost["inter"], e.bytes, layer
+                )
+            )
         n = len(names)
         order = sorted(range(n), key=lambda v: (-d[v], v))
         comps = _sccs(n, [(e.src, e.dst) for e in edges])
         big = max(comps, key=len)
         anchor = min(big, key=lambda v: (-d[v], v))
         pairs = sorted({_pair(e.src, e.dst) for e in edges if e.src != e.dst})
+        node = [q.node for q in problem.platform.processors]
+        groups = [sorted(g) for g in problem.platform.interchangeable()]
         return cls(
-            graph, processors, names, d, edges, layers, cap, order, anchor, len(big) == n, pairs
+            problem,
+            names,
+            dp,
+            d,
+            edges,
+            layers,
+            cap,
+            order,
+            anchor,
+            len(big) == n,
+            pairs,
+            node,
+            groups,
+            _link_classes(node),
+            problem.relaxed_graph(),
         )
+
+    @property
+    def graph(self) -> TaskGraph:
+        return self.problem.graph
+
+    @property
+    def P(self) -> int:  # noqa: N802 (the formulation's name)
+        return self.problem.P
+
+    @property
+    def n(self) -> int:
+        return len(self.d)
+
+    def position(self, p: int) -> int:
+        """Index of processor ``p`` in its interchangeable group (C11, C12)."""
+        return next(g.index(p) for g in self.groups if p in g)
 
     def distance_range(self, e: _Edge) -> tuple[int, int]:
         """Smallest and largest distance that edge ``e`` can have."""
@@ -131,16 +209,59 @@ class _Instance:
         assert self.cap is not None
         return 1, self.cap + self.slack
 
-    def relaxed(self, T: int) -> _Instance:
-        """The instance with soft distances (16), slack enough for any packing at ``T``.
+    def cost(self, e: _Edge, p: int, q: int) -> int:
+        """``c_e(p, q)``: 0 on one processor, else the cost of the pair's link class."""
+        if p == q:
+            return 0
+        return e.intra if self.node[p] == self.node[q] else e.inter
+
+    def cost_range(self, e: _Edge) -> tuple[int, int]:
+        """Least and largest cost of ``e`` between two different processors of the platform."""
+        costs = [e.intra if c == "intra" else e.inter for c in self.classes]
+        return (min(costs), max(costs)) if costs else (0, 0)
+
+    def base_cost(self, e: _Edge) -> int:
+        """C3: the cost ``y_uv`` charges: ``c_intra`` when some node holds two processors.
+
+        Else every processor is a node of its own, every crossing is ``inter``
+        and ``y_uv`` charges ``c_inter`` (then no ``z_uv`` is needed).
+        """
+        return e.intra if "intra" in self.classes else e.inter
+
+    def node_cost(self, e: _Edge) -> int:
+        """C3: what ``z_uv`` adds across nodes, ``c_inter - c_intra`` (0 with one class)."""
+        return e.inter - e.intra if len(self.classes) == 2 else 0
+
+    def node_pairs(self) -> list[tuple[int, int]]:
+        """The pairs whose cost depends on the node (C5): some edge with ``c_inter != c_intra``."""
+        out = {_pair(e.src, e.dst) for e in self.edges if e.src != e.dst and self.node_cost(e)}
+        return sorted(out)
+
+    def longest_allowed(self, v: int, T: int) -> int:
+        """``max_p d_vp`` over the processors fast enough for period ``T`` (C10)."""
+        return max((x for x in self.dp[v] if x <= T), default=min(self.dp[v]))
+
+    def soft(self, T: int) -> _Instance:
+        """The instance with soft distances (C18), slack enough for any packing at ``T``.
 
         With every task of a processor back to back and stages along a topological
         order of the distance-0 edges, no edge needs more than ``slack`` extra
         iterations, so the relaxed model has a solution whenever the loads fit.
         """
-        worst = max((self.d[e.src] + e.comm for e in self.edges), default=0)
-        slack = len(self.d) * (2 + -(-worst // T))
+        worst = max((max(self.dp[e.src]) + self.cost_range(e)[1] for e in self.edges), default=0)
+        slack = self.n * (2 + -(-worst // T))
         return replace(self, slack=slack)
+
+
+def _link_classes(node: list[int]) -> tuple[str, ...]:
+    """The link classes that join some pair of processors."""
+    count = Counter(node)
+    out = []
+    if any(c >= 2 for c in count.values()):
+        out.append("intra")
+    if len(count) >= 2:
+        out.append("inter")
+    return tuple(out)
 
 
 def _pair(u: int, v: int) -> tuple[int, int]:
@@ -201,18 +322,18 @@ class _Prep:
     """
 
     T: int
-    windows: list[tuple[int, int]]  # (6) start windows
-    stages: list[tuple[int, int]]  # (6) the stages the windows allow
-    together: set[tuple[int, int]]  # (13) pairs that cannot be on different processors
+    windows: list[tuple[int, int]]  # (C7) start windows
+    stages: list[tuple[int, int]]  # (C7) the stages the windows allow
+    together: set[tuple[int, int]]  # (C15) pairs that cannot be on different processors
 
 
 def _longest(inst: _Instance, T: int) -> np.ndarray | None:
-    """All-pairs longest paths of the loosest constraints (3), by Floyd-Warshall.
+    """All-pairs longest paths of the loosest constraints C3, by Floyd-Warshall.
 
-    Loosest: no communication and the largest distances. ``None`` when a cycle
-    is positive.
+    Loosest: the fastest durations, no communication and the largest
+    distances. ``None`` when a cycle is positive.
     """
-    n = len(inst.d)
+    n = inst.n
     D = np.full((n, n), -np.inf)
     for e in inst.edges:
         if e.src != e.dst:
@@ -232,45 +353,59 @@ def _prepare(inst: _Instance, T: int, lo: int | None = None) -> _Prep | None:
     ``None`` when ``T`` is proven infeasible by the precedences alone (a cycle
     longer than its distance allows).
     """
-    d = inst.d
     for e in inst.edges:  # a self-loop binds T alone
-        if e.src == e.dst and inst.distance_range(e)[1] * T < d[e.src]:
+        if e.src == e.dst and inst.distance_range(e)[1] * T < inst.d[e.src]:
             return None
     D = _longest(inst, T)
     if D is None:
         return None
-    n = len(d)
+    windows, stages = _windows(inst, D, T, lo)
+    return _Prep(T, windows, stages, _together(inst, D, T))
+
+
+def _windows(
+    inst: _Instance, D: np.ndarray, T: int, lo: int | None
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """C7: start windows and stage ranges (section 2.3)."""
+    n = inst.n
     if inst.strongly_connected:
         # Both ends of a window move inwards as T falls: S_v / T and the windows
         # at T bound every smaller period too (section 2.3).
         a = inst.anchor
         windows = [(int(D[a, v]), int(-D[v, a])) for v in range(n)]
-        stages = [(lo_v // T, hi_v // T) for lo_v, hi_v in windows]
-    else:
-        # Least stages: S_v in [0, T - 1 + L], L bounding any simple path (section 2.3).
-        periods = (T,) if lo is None else (lo, T)
-        worst = [0] * n
-        for e in inst.edges:
-            if e.src != e.dst:
-                for t in periods:
-                    step = d[e.src] + e.comm + (1 - inst.distance_range(e)[0]) * t - 1
-                    worst[e.src] = max(worst[e.src], step)
-        windows = [(0, T - 1 + sum(worst))] * n
-        stages = [(0, (T - 1 + sum(worst)) // min(periods))] * n
+        return windows, [(lo_v // T, hi_v // T) for lo_v, hi_v in windows]
+    # Least stages: S_v in [0, T - 1 + L], L bounding any simple path (section 2.3), with
+    # the longest duration and the dearest link a task and a message can have.
+    periods = (T,) if lo is None else (lo, T)
+    worst = [0] * n
+    for e in inst.edges:
+        if e.src != e.dst:
+            top = inst.longest_allowed(e.src, T) + inst.cost_range(e)[1]
+            for t in periods:
+                step = top + (1 - inst.distance_range(e)[0]) * t - 1
+                worst[e.src] = max(worst[e.src], step)
+    span = T - 1 + sum(worst)
+    return [(0, span)] * n, [(0, span // min(periods))] * n
+
+
+def _together(inst: _Instance, D: np.ndarray, T: int) -> set[tuple[int, int]]:
+    """C15: pairs that a loop leaves no room to put on different processors (section 2.3)."""
+    d = inst.d
     together = set()
     # The way back from v to u crosses processors too, at no less than the cheapest message.
-    back = min((e.comm for e in inst.edges if e.src != e.dst), default=0)
+    back = min((inst.cost_range(e)[0] for e in inst.edges if e.src != e.dst), default=0)
     for e in inst.edges:
         u, v = e.src, e.dst
         if u != v and D[v, u] > -np.inf:
-            if d[u] + e.comm + back - inst.distance_range(e)[1] * T + D[v, u] > 0:
+            cheapest = inst.cost_range(e)[0]
+            if d[u] + cheapest + back - inst.distance_range(e)[1] * T + D[v, u] > 0:
                 together.add(_pair(u, v))
-    return _Prep(T, windows, stages, together)
+    return together
 
 
 def _groups(inst: _Instance, together: set[tuple[int, int]]) -> list[list[int]]:
     """Tasks joined by forced co-locations (union-find)."""
-    parent = list(range(len(inst.d)))
+    parent = list(range(inst.n))
 
     def find(a: int) -> int:
         while parent[a] != a:
@@ -281,7 +416,7 @@ def _groups(inst: _Instance, together: set[tuple[int, int]]) -> list[list[int]]:
     for u, v in together:
         parent[find(u)] = find(v)
     out: dict[int, list[int]] = {}
-    for v in range(len(inst.d)):
+    for v in range(inst.n):
         out.setdefault(find(v), []).append(v)
     return list(out.values())
 
@@ -290,8 +425,11 @@ def _groups(inst: _Instance, together: set[tuple[int, int]]) -> list[list[int]]:
 def _packing(inst: _Instance, prep: _Prep, limit: float, workers: int, seed: int) -> str:
     """Decide whether the co-location groups fit into ``P`` bins of size ``T`` (section 4).
 
-    Returns ``"infeasible"`` (then so is the schedule), ``"feasible"`` or
-    ``"unknown"`` (time out, or the arc-flow graph is too large to try).
+    Items are the groups at the fastest durations: every schedule loads each
+    processor with at least that much, so the relaxation holds on any platform.
+    Returns ``"infeasible"`` (then so is the schedule), ``"feasible"`` (the
+    relaxation, not the schedule) or ``"unknown"`` (time out, or the arc-flow
+    graph is too large to try).
     """
     T, P = prep.T, inst.P
     sizes = [sum(inst.d[v] for v in g) for g in _groups(inst, prep.together)]
@@ -303,9 +441,24 @@ def _packing(inst: _Instance, prep: _Prep, limit: float, workers: int, seed: int
         return "feasible"
     if _first_fit(sorted(count.elements(), reverse=True), P, T):
         return "feasible"
+    m = _arc_flow(count, P, T)
+    if m is None:
+        return "unknown"
+    status = cp_solver(workers, seed, limit, None).solve(m)
+    if status == cp_model.INFEASIBLE:
+        return "infeasible"
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return "feasible"
+    return "unknown"
+
+
+def _arc_flow(count: Counter[int], P: int, T: int) -> cp_model.CpModel | None:
+    """The arc-flow model of bin packing; ``None`` above :data:`MAX_PACKING_ARCS` arcs.
+
+    Valerio de Carvalho (1999): a bin is a path 0 -> T whose item arcs take items
+    in non-increasing size.
+    """
     types = sorted(count, reverse=True)
-    # Arc-flow graph (Valerio de Carvalho 1999): a bin is a path 0 -> T whose item
-    # arcs take items in non-increasing size.
     arcs: set[tuple[int, int, int]] = set()
     reach = {0}
     for t, s in enumerate(types):
@@ -314,7 +467,7 @@ def _packing(inst: _Instance, prep: _Prep, limit: float, workers: int, seed: int
             nxt = {i + s for i in frontier if i + s <= T}
             arcs.update((i, i + s, t) for i in frontier if i + s <= T)
             if len(arcs) > MAX_PACKING_ARCS:
-                return "unknown"
+                return None
             if not nxt:
                 break
             reach |= nxt
@@ -341,13 +494,7 @@ def _packing(inst: _Instance, prep: _Prep, limit: float, workers: int, seed: int
         by_type.setdefault(t, []).append(f)
     for t, s in enumerate(types):
         m.add(sum(by_type.get(t, [])) >= count[s])
-    solver = _solver(workers, seed, limit, None)
-    status = solver.solve(m)
-    if status == cp_model.INFEASIBLE:
-        return "infeasible"
-    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return "feasible"
-    return "unknown"
+    return m
 
 
 def _first_fit(items: list[int], P: int, T: int) -> bool:
@@ -366,109 +513,171 @@ def _first_fit(items: list[int], P: int, T: int) -> bool:
 # ------------------------------------------------------------------------- the model
 @dataclass
 class _Model:
-    """One model (fixed or variable period) and its variables."""
+    """One model (fixed or variable period) and its variables, filled by the ``_add_*``."""
 
     model: cp_model.CpModel
     T: int | cp_model.IntVar
-    x: list[list[cp_model.IntVar | int]]  # x[v][p]
-    used: list[list[cp_model.IntVar]]
-    r: list[cp_model.IntVar]
-    k: list[cp_model.IntVar]
-    S: list[cp_model.IntVar]
-    y: dict[tuple[int, int], cp_model.IntVar]
-    st: dict[str, cp_model.IntVar]
-    excess: list[cp_model.IntVar]
+    lo: int | None  # with a variable period, its least value; else None
+    hi: int  # the period (fixed), or its largest value
+    x: list[list[cp_model.IntVar | int]] = field(default_factory=list)  # x[v][p]
+    used: list[dict[int, cp_model.IntVar]] = field(default_factory=list)  # C12: used[i][p]
+    r: list[cp_model.IntVar] = field(default_factory=list)
+    k: list[cp_model.IntVar] = field(default_factory=list)
+    S: list[cp_model.IntVar] = field(default_factory=list)
+    second: list[Any] = field(default_factory=list)  # r_v + T: C9's second copies
+    y: dict[tuple[int, int], cp_model.IntVar] = field(default_factory=dict)
+    z: dict[tuple[int, int], cp_model.IntVar] = field(default_factory=dict)
+    st: dict[str, cp_model.IntVar] = field(default_factory=dict)
+    stT: dict[str, Any] = field(default_factory=dict)  # s_l T
+    excess: list[cp_model.IntVar] = field(default_factory=list)
+
+    def times_T(self, var: cp_model.IntVar, vlo: int, vhi: int, name: str) -> Any:
+        """``T * var``: a linear expression for a fixed T, else a product (C19)."""
+        if isinstance(self.T, int):
+            return self.T * var
+        assert self.lo is not None
+        corners = [a * b for a in (self.lo, self.hi) for b in (vlo, vhi)]
+        z = self.model.new_int_var(min(corners), max(corners), name)
+        self.model.add_multiplication_equality(z, [self.T, var])
+        return z
+
+
+def _is_zero(b: cp_model.IntVar | int) -> bool:
+    return isinstance(b, int) and b == 0
 
 
 def _build_model(
     inst: _Instance, prep: _Prep, lo: int | None = None, fixed: Sequence[int] | None = None
 ) -> _Model:
-    """The model of the formulation, equations (1)-(13).
+    """The model of the formulation, C1-C15, one ``_add_*`` function per family.
 
     With ``lo`` set the period is a variable in ``[lo, prep.T]`` (then ``prep``
     must have been computed at the largest period ``prep.T``: its windows and
     co-locations hold for every smaller one), else the constant ``prep.T``.
     With ``fixed`` (a processor per task) every ``x_vp`` is that constant and
-    the symmetry breaking (9), (10) is left out: only times and staleness remain.
+    the symmetry breaking C11, C12 is left out: only times and staleness remain.
+    The families are added in this order so that the model, and with it
+    CP-SAT's search, stays the same from one release to the next.
     """
     m = cp_model.CpModel()
-    n, P, d = len(inst.d), inst.P, inst.d
-    hi = prep.T
-    T: int | cp_model.IntVar = hi if lo is None else m.new_int_var(lo, hi, "T")
+    T: int | cp_model.IntVar = prep.T if lo is None else m.new_int_var(lo, prep.T, "T")
+    mod = _Model(m, T, lo, prep.T)
+    _add_assignment(mod, inst, fixed)
+    _add_speed_limits(mod, inst)
+    _add_processor_order(mod, inst, fixed)
+    _add_offsets(mod, inst, prep)
+    _add_anchor(mod, inst)
+    _add_different_processors(mod, inst, prep, fixed)
+    _add_different_nodes(mod, inst, fixed)
+    _add_staleness(mod, inst)
+    _add_precedences(mod, inst)
+    _add_second_copies(mod, inst)
+    for p in range(inst.P):
+        _add_modulo_resource(mod, inst, p)
+        _add_load(mod, inst, p, fixed)
+    _add_cumulative(mod, inst)
+    return mod
 
-    def times_T(var: cp_model.IntVar, vlo: int, vhi: int, name: str):
-        """``T * var``: a linear expression for a fixed T, else a product (17)."""
-        if isinstance(T, int):
-            return T * var
-        assert lo is not None
-        corners = [a * b for a in (lo, hi) for b in (vlo, vhi)]
-        z = m.new_int_var(min(corners), max(corners), name)
-        m.add_multiplication_equality(z, [T, var])
-        return z
 
-    # (1) assignment; (9) the i-th task of the symmetry order uses processors 0..i.
+def _add_assignment(mod: _Model, inst: _Instance, fixed: Sequence[int] | None) -> None:
+    """C1 one processor per task; C11 the i-th task of the order uses positions 0..i of a group.
+
+    C10 with a fixed period: ``x_vp = 0`` where ``d_vp > T``.
+    """
+    m, P = mod.model, inst.P
     rank = {v: i for i, v in enumerate(inst.order)}
-    x: list[list[cp_model.IntVar | int]] = []
-    for v in range(n):
+    position = [inst.position(p) for p in range(P)]
+    for v in range(inst.n):
         row: list[cp_model.IntVar | int] = []
         for p in range(P):
             if fixed is not None:
                 row.append(int(fixed[v] == p))
             elif P == 1:
                 row.append(1)
-            elif p > rank[v]:
+            elif position[p] > rank[v] or inst.dp[v][p] > mod.hi:
                 row.append(0)
             else:
                 row.append(m.new_bool_var(f"x[{inst.names[v]},{p}]"))
-        x.append(row)
+        mod.x.append(row)
         if P > 1 and fixed is None:
             m.add_exactly_one(b for b in row if not isinstance(b, int))
-    # (10) processors open in order: used[i][p] = processor p holds one of the first
-    # i+1 tasks of the order; task i may take p > 0 only if p-1 was used before.
-    used: list[list[cp_model.IntVar]] = []
-    for i, v in enumerate(inst.order if P > 1 and fixed is None else []):
-        for p in range(1, min(i, P - 1) + 1):
-            m.add_implication(x[v][p], used[i - 1][p - 1])
-        cur: list[cp_model.IntVar] = []
-        for p in range(min(i, P - 2) + 1):
-            u = m.new_bool_var(f"used[{i},{p}]")
-            if p < i:
-                m.add_max_equality(u, [used[i - 1][p], x[v][p]])
-            else:
-                m.add(u == x[v][p])
-            cur.append(u)
-        used.append(cur)
 
-    # (2) offsets and stages, S_v = r_v + T k_v with 0 <= r_v < T; (6) start windows.
-    r, k, S = [], [], []
-    for v in range(n):
+
+def _add_speed_limits(mod: _Model, inst: _Instance) -> None:
+    """C10 with a variable period: ``x_vp = 1`` needs ``T >= d_vp`` (implied by C9)."""
+    if mod.lo is None:
+        return
+    for v, row in enumerate(mod.x):
+        for p, b in enumerate(row):
+            if not isinstance(b, int) and inst.dp[v][p] > mod.lo:
+                mod.model.add(mod.T >= inst.dp[v][p]).only_enforce_if(b)
+
+
+def _add_processor_order(mod: _Model, inst: _Instance, fixed: Sequence[int] | None) -> None:
+    """C12: a group's processors open in order along the symmetry order.
+
+    ``used[i][g_j]``: processor ``g_j`` (position ``j`` of its group) holds one of
+    the first ``i + 1`` tasks; task ``i`` may take ``g_j``, ``j > 0``, only if
+    ``g_{j-1}`` was used before.
+    """
+    if inst.P == 1 or fixed is not None:
+        return
+    m, x = mod.model, mod.x
+    for i, v in enumerate(inst.order):
+        for g in inst.groups:
+            for j in range(1, min(i, len(g) - 1) + 1):
+                if not _is_zero(x[v][g[j]]):
+                    m.add_implication(x[v][g[j]], mod.used[i - 1][g[j - 1]])
+        cur: dict[int, cp_model.IntVar] = {}
+        for g in inst.groups:
+            for j in range(min(i, len(g) - 2) + 1):
+                p = g[j]
+                u = m.new_bool_var(f"used[{i},{p}]")
+                if j < i:
+                    m.add_max_equality(u, [mod.used[i - 1][p], x[v][p]])
+                else:
+                    m.add(u == x[v][p])
+                cur[p] = u
+        mod.used.append(cur)
+
+
+def _add_offsets(mod: _Model, inst: _Instance, prep: _Prep) -> None:
+    """C2 ``S_v = r_v + T k_v`` with ``0 <= r_v < T``; C7 start windows and stage ranges."""
+    m, T = mod.model, mod.T
+    for v in range(inst.n):
         wlo, whi = prep.windows[v]
         name = inst.names[v]
         klo, khi = prep.stages[v]
-        rv = m.new_int_var(0, hi - 1, f"r[{name}]")
+        rv = m.new_int_var(0, mod.hi - 1, f"r[{name}]")
         kv = m.new_int_var(klo, khi, f"k[{name}]")
         sv = m.new_int_var(wlo, whi, f"S[{name}]")
-        if lo is not None:
+        if mod.lo is not None:
             m.add(rv <= T - 1)
-        m.add(sv == rv + times_T(kv, klo, khi, f"Tk[{name}]"))
-        r.append(rv)
-        k.append(kv)
-        S.append(sv)
-    # (7) rotation symmetry: the anchor's offset is 0.
-    m.add(r[inst.anchor] == 0)
+        m.add(sv == rv + mod.times_T(kv, klo, khi, f"Tk[{name}]"))
+        mod.r.append(rv)
+        mod.k.append(kv)
+        mod.S.append(sv)
 
-    # (4) y_uv = [p_u != p_v] for every pair of tasks joined by an edge;
-    # (13) y_uv = 0 where a cycle leaves no room for the communication.
-    y: dict[tuple[int, int], cp_model.IntVar] = {}
-    for u, v in inst.pairs if P > 1 else []:
+
+def _add_anchor(mod: _Model, inst: _Instance) -> None:
+    """C8 rotation symmetry: the anchor's offset is 0."""
+    mod.model.add(mod.r[inst.anchor] == 0)
+
+
+def _add_different_processors(
+    mod: _Model, inst: _Instance, prep: _Prep, fixed: Sequence[int] | None
+) -> None:
+    """C4 ``y_uv = [p_u != p_v]`` for every pair joined by an edge; C15 ``y_uv = 0``."""
+    m, x = mod.model, mod.x
+    for u, v in inst.pairs if inst.P > 1 else []:
         b = m.new_bool_var(f"y[{inst.names[u]},{inst.names[v]}]")
         if (u, v) in prep.together:
             m.add(b == 0)
         if fixed is not None:
             m.add(b == int(fixed[u] != fixed[v]))
-            y[(u, v)] = b
+            mod.y[(u, v)] = b
             continue
-        for p in range(P):
+        for p in range(inst.P):
             xu, xv = x[u][p], x[v][p]
             if isinstance(xu, int) and isinstance(xv, int):
                 if xu != xv:
@@ -477,75 +686,148 @@ def _build_model(
             m.add(xu - xv <= b)
             m.add(xv - xu <= b)
             m.add(xu + xv + b <= 2)
-        y[(u, v)] = b
+        mod.y[(u, v)] = b
 
-    # (5) staleness of the auto layers; (16) with soft distances, the excess over
-    # the cap (or over an edge's distance) is what the relaxed model minimises.
-    st: dict[str, cp_model.IntVar] = {}
-    stT: dict[str, object] = {}
-    excess: list[cp_model.IntVar] = []
+
+def _add_different_nodes(mod: _Model, inst: _Instance, fixed: Sequence[int] | None) -> None:
+    """C5 ``z_uv = [node(p_u) != node(p_v)]`` where an edge's cost depends on the node.
+
+    With ``a_vm = sum of x_vp over the processors p of node m``, C4's three rows
+    per node make ``z_uv`` exact, whatever the sign of ``c_inter - c_intra``.
+    """
+    m, x = mod.model, mod.x
+    members: dict[int, list[int]] = {}
+    for p, nd in enumerate(inst.node):
+        members.setdefault(nd, []).append(p)
+    for u, v in inst.node_pairs():
+        b = m.new_bool_var(f"z[{inst.names[u]},{inst.names[v]}]")
+        mod.z[(u, v)] = b
+        if fixed is not None:
+            m.add(b == int(inst.node[fixed[u]] != inst.node[fixed[v]]))
+            continue
+        for procs in members.values():
+            au = sum(x[u][p] for p in procs)
+            av = sum(x[v][p] for p in procs)
+            m.add(au - av <= b)
+            m.add(av - au <= b)
+            m.add(au + av + b <= 2)
+
+
+def _add_staleness(mod: _Model, inst: _Instance) -> None:
+    """C6 staleness ``s_l`` of the auto layers; C18 with soft distances, the excess over the cap."""
+    m = mod.model
     for layer in inst.layers:
         assert inst.cap is not None
         top = inst.cap + inst.slack
-        st[layer] = m.new_int_var(1, top, f"s[{layer}]")
-        stT[layer] = times_T(st[layer], 1, top, f"sT[{layer}]")
+        mod.st[layer] = m.new_int_var(1, top, f"s[{layer}]")
+        mod.stT[layer] = mod.times_T(mod.st[layer], 1, top, f"sT[{layer}]")
         if inst.slack:
             z = m.new_int_var(0, inst.slack, f"excess[{layer}]")
-            m.add(z >= st[layer] - inst.cap)
-            excess.append(z)
+            m.add(z >= mod.st[layer] - inst.cap)
+            mod.excess.append(z)
 
-    # (3) precedence: S_v + w T >= S_u + d_u + c y_uv.
+
+def _duration(inst: _Instance, x: list[list[cp_model.IntVar | int]], v: int) -> Any:
+    """``sum_p d_vp x_vp``: the constant ``d_v`` when every processor gives the same."""
+    row = inst.dp[v]
+    if min(row) == max(row):
+        return row[0]
+    return sum(dv * b for dv, b in zip(row, x[v], strict=True) if not _is_zero(b))
+
+
+def _comm(mod: _Model, inst: _Instance, e: _Edge) -> Any:
+    """C3's message term ``c_intra y_uv + (c_inter - c_intra) z_uv``."""
+    if inst.P == 1:
+        return 0
+    key = _pair(e.src, e.dst)
+    base = inst.base_cost(e)
+    comm = base * mod.y[key] if base else 0
+    extra = inst.node_cost(e)
+    if extra:
+        comm = comm + extra * mod.z[key]
+    return comm
+
+
+def _add_precedences(mod: _Model, inst: _Instance) -> None:
+    """C3 ``S_v + w T >= S_u + sum_p d_up x_up + c_e``; C18 excess distances when soft."""
+    m, T = mod.model, mod.T
     for e in inst.edges:
         u, v = e.src, e.dst
         wlo, whi = inst.distance_range(e)
         if e.layer is not None:
-            dist = stT[e.layer]
+            dist = mod.stT[e.layer]
         elif whi > wlo:
             z = m.new_int_var(0, whi - wlo, f"excess[{inst.names[u]},{inst.names[v]}]")
-            excess.append(z)
-            dist = wlo * T + times_T(z, 0, whi - wlo, "")
+            mod.excess.append(z)
+            dist = wlo * T + mod.times_T(z, 0, whi - wlo, "")
         else:
             dist = e.distance * T
         if u == v:
-            m.add(dist >= d[u])
+            m.add(dist >= _duration(inst, mod.x, u))
             continue
-        comm = e.comm * y[_pair(u, v)] if e.comm and P > 1 else 0
-        m.add(S[v] + dist >= S[u] + d[u] + comm)
+        m.add(mod.S[v] + dist >= mod.S[u] + _duration(inst, mod.x, u) + _comm(mod, inst, e))
 
-    # (8) modulo resource: on each processor the copies [r_v, r_v + d_v) and
-    # [r_v + T, r_v + T + d_v) of its tasks are pairwise disjoint.
-    if isinstance(T, int):
-        second = [r[v] + T for v in range(n)]
-    else:
-        second = []
-        for v in range(n):
-            a = m.new_int_var(lo or 0, 2 * hi - 1, f"r2[{inst.names[v]}]")
-            m.add(a == r[v] + T)
-            second.append(a)
-    for p in range(P):
-        ivs = []
-        for v in range(n):
-            pres = x[v][p]
-            if isinstance(pres, int) and pres == 0:
-                continue
-            for start in (r[v], second[v]):
-                if isinstance(pres, int):
-                    ivs.append(m.new_fixed_size_interval_var(start, d[v], ""))
-                else:
-                    ivs.append(m.new_optional_fixed_size_interval_var(start, d[v], pres, ""))
-        m.add_no_overlap(ivs)
-        if P > 1 and fixed is None:
-            # (11) load (redundant with (8)).
-            m.add(sum(d[v] * x[v][p] for v in range(n) if not isinstance(x[v][p], int)) <= T)
-    if P > 1:
-        # (12) at most P tasks at once (redundant; exact on [T, 2T)).
-        ivs = [
-            m.new_fixed_size_interval_var(start, d[v], "")
-            for v in range(n)
-            for start in (r[v], second[v])
-        ]
-        m.add_cumulative(ivs, [1] * len(ivs), P)
-    return _Model(m, T, x, used, r, k, S, y, st, excess)
+
+def _add_second_copies(mod: _Model, inst: _Instance) -> None:
+    """The starts ``r_v + T`` of C9's second copies (a variable when ``T`` is one)."""
+    if isinstance(mod.T, int):
+        mod.second = [mod.r[v] + mod.T for v in range(inst.n)]
+        return
+    for v in range(inst.n):
+        a = mod.model.new_int_var(mod.lo or 0, 2 * mod.hi - 1, f"r2[{inst.names[v]}]")
+        mod.model.add(a == mod.r[v] + mod.T)
+        mod.second.append(a)
+
+
+def _add_modulo_resource(mod: _Model, inst: _Instance, p: int) -> None:
+    """C9 on processor ``p``: its tasks' copies ``[r_v, r_v + d_vp)``, ``+T`` never overlap."""
+    m = mod.model
+    ivs = []
+    for v in range(inst.n):
+        pres = mod.x[v][p]
+        if _is_zero(pres):
+            continue
+        for start in (mod.r[v], mod.second[v]):
+            if isinstance(pres, int):
+                ivs.append(m.new_fixed_size_interval_var(start, inst.dp[v][p], ""))
+            else:
+                ivs.append(m.new_optional_fixed_size_interval_var(start, inst.dp[v][p], pres, ""))
+    m.add_no_overlap(ivs)
+
+
+def _add_load(mod: _Model, inst: _Instance, p: int, fixed: Sequence[int] | None) -> None:
+    """C13 load of processor ``p``, ``sum_v d_vp x_vp <= T`` (redundant with C9)."""
+    if inst.P == 1 or fixed is not None:
+        return
+    x = mod.x
+    load = sum(inst.dp[v][p] * x[v][p] for v in range(inst.n) if not isinstance(x[v][p], int))
+    mod.model.add(load <= mod.T)
+
+
+def _add_cumulative(mod: _Model, inst: _Instance) -> None:
+    """C14 at most ``P`` tasks at once, at their fastest durations (redundant with C9)."""
+    if inst.P == 1:
+        return
+    m = mod.model
+    ivs = [
+        m.new_fixed_size_interval_var(start, inst.d[v], "")
+        for v in range(inst.n)
+        for start in (mod.r[v], mod.second[v])
+    ]
+    m.add_cumulative(ivs, [1] * len(ivs), inst.P)
+
+
+def _optional_intervals(inst: _Instance, T: int | None = None) -> int:
+    """How many optional intervals C9 holds: two per task and processor allowed by C10, C11."""
+    if inst.P == 1:
+        return 0
+    position = [inst.position(p) for p in range(inst.P)]
+    return 2 * sum(
+        1
+        for rank, v in enumerate(inst.order)
+        for p in range(inst.P)
+        if position[p] <= rank and (T is None or inst.dp[v][p] <= T)
+    )
 
 
 # --------------------------------------------------------------------------- solutions
@@ -576,9 +858,10 @@ def _extract(inst: _Instance, mod: _Model, solver: cp_model.CpSolver) -> _Soluti
 def _normalise(inst: _Instance, sol: _Solution, prep: _Prep) -> _Solution:
     """Move a valid solution into the model's conventions, to be a complete hint.
 
-    Processors are renamed in order of first use along the symmetry order (9)-(10);
-    times shift so that the anchor starts at 0 (7); without strong connectivity
-    the stages are then lowered to the least ones (section 2.3).
+    Processors are renamed within their groups in order of first use along the
+    symmetry order (C11, C12); times shift so that the anchor starts at 0 (C8);
+    without strong connectivity the stages are then lowered to the least ones
+    (section 2.3).
     """
     T = sol.T
     proc = _rename_processors(inst, sol.proc)
@@ -595,8 +878,9 @@ def _normalise(inst: _Instance, sol: _Solution, prep: _Prep) -> _Solution:
                 if u == v:
                     continue
                 w = sol.staleness[e.layer] if e.layer is not None else e.distance
-                c = e.comm if proc[u] != proc[v] else 0
-                need = -(-(off[u] + T * kk[u] + inst.d[u] + c - w * T - off[v]) // T)
+                c = inst.cost(e, proc[u], proc[v])
+                du = inst.dp[u][proc[u]]
+                need = -(-(off[u] + T * kk[u] + du + c - w * T - off[v]) // T)
                 if need > kk[v]:
                     kk[v] = need
                     changed = True
@@ -605,10 +889,16 @@ def _normalise(inst: _Instance, sol: _Solution, prep: _Prep) -> _Solution:
 
 
 def _rename_processors(inst: _Instance, proc: list[int]) -> list[int]:
+    """Each group's processors renamed in order of first use along the symmetry order."""
+    group = {p: g for g in inst.groups for p in g}
+    taken = {id(g): 0 for g in inst.groups}
     rename: dict[int, int] = {}
     for v in inst.order:
-        if proc[v] not in rename:
-            rename[proc[v]] = len(rename)
+        p = proc[v]
+        if p not in rename:
+            g = group[p]
+            rename[p] = g[taken[id(g)]]
+            taken[id(g)] += 1
     return [rename[p] for p in proc]
 
 
@@ -619,7 +909,7 @@ def _hint(inst: _Instance, mod: _Model, sol: _Solution) -> None:
     T = sol.T
     if not isinstance(mod.T, int):
         m.add_hint(mod.T, T)
-    for v in range(len(inst.d)):
+    for v in range(inst.n):
         for p, b in enumerate(mod.x[v]):
             if not isinstance(b, int):
                 m.add_hint(b, int(sol.proc[v] == p))
@@ -628,38 +918,45 @@ def _hint(inst: _Instance, mod: _Model, sol: _Solution) -> None:
         m.add_hint(mod.k[v], sol.start[v] // T)
     for i, row in enumerate(mod.used):
         seen = {sol.proc[v] for v in inst.order[: i + 1]}
-        for p, b in enumerate(row):
+        for p, b in row.items():
             m.add_hint(b, int(p in seen))
     for (u, v), b in mod.y.items():
         m.add_hint(b, int(sol.proc[u] != sol.proc[v]))
+    for (u, v), b in mod.z.items():
+        m.add_hint(b, int(inst.node[sol.proc[u]] != inst.node[sol.proc[v]]))
     for layer, var in mod.st.items():
         m.add_hint(var, sol.staleness[layer])
 
 
-def _least_staleness(inst: _Instance, sol: _Solution) -> dict[str, int]:
-    """The least staleness of each auto layer that the solution's start times allow."""
-    need = {layer: 1 for layer in inst.layers}
-    for e in inst.edges:
-        if e.layer is None:
-            continue
-        c = e.comm if sol.proc[e.src] != sol.proc[e.dst] else 0
-        slack = sol.start[e.src] + inst.d[e.src] + c - sol.start[e.dst]
-        need[e.layer] = max(need[e.layer], -(-slack // sol.T))
-    return need
+def _partial_hint(inst: _Instance, mod: _Model, sol: _Solution) -> None:
+    """Hint a model at a smaller period with a solution's processors (renamed)."""
+    proc = _rename_processors(inst, sol.proc)
+    for v, row in enumerate(mod.x):
+        for p, b in enumerate(row):
+            if not isinstance(b, int):
+                mod.model.add_hint(b, int(proc[v] == p))
 
 
-def _to_schedule(inst: _Instance, sol: _Solution) -> Schedule:
-    graph = inst.graph
-    if inst.cap is not None:
-        graph = graph.with_staleness(_least_staleness(inst, sol))
+def _schedule_of(inst: _Instance, sol: _Solution) -> Schedule:
+    """The solution on the problem's graph as given (an auto graph keeps its cap)."""
     first = min(sol.start)  # starts from 0: a common shift changes nothing
     return Schedule(
-        graph=graph,
-        platform=inst.P,
+        graph=inst.graph,
+        platform=inst.problem.platform,
         period=sol.T,
         processor={name: sol.proc[v] for v, name in enumerate(inst.names)},
         start={name: sol.start[v] - first for v, name in enumerate(inst.names)},
     )
+
+
+def _least_staleness(inst: _Instance, sol: _Solution) -> dict[str, int]:
+    """The least staleness of each auto layer that the solution's start times allow."""
+    return least_staleness(_schedule_of(inst, sol)).graph.staleness()
+
+
+def _to_schedule(inst: _Instance, sol: _Solution) -> Schedule:
+    """The solution as a schedule; an auto graph gets the least staleness (P4)."""
+    return least_staleness(_schedule_of(inst, sol))
 
 
 def _from_schedule(inst: _Instance, sched: Schedule) -> _Solution:
@@ -669,39 +966,13 @@ def _from_schedule(inst: _Instance, sched: Schedule) -> _Solution:
     if inst.layers:
         assert inst.cap is not None
         sol.staleness = {layer: inst.cap for layer in inst.layers}
-        sol.staleness = _least_staleness(inst, sol)
+        if sol.T >= 1 and all(0 <= p < inst.P for p in proc):  # else _is_valid refuses it
+            sol.staleness = _least_staleness(inst, sol)
     return sol
 
 
-def _sequential(inst: _Instance) -> _Solution:
-    """Everything on processor 0 in a topological order of the distance-0 edges.
-
-    Valid at ``T = sum d_v`` for every graph without a zero-distance cycle: each
-    distance-0 edge points forward, and every other edge spans at least ``T``.
-    """
-    n = len(inst.d)
-    indeg = [0] * n
-    succ: list[list[int]] = [[] for _ in range(n)]
-    for e in inst.edges:
-        if inst.distance_range(e)[0] == 0 and e.src != e.dst:
-            succ[e.src].append(e.dst)
-            indeg[e.dst] += 1
-    ready = [v for v in range(n) if indeg[v] == 0]
-    start = [0] * n
-    t = 0
-    while ready:
-        v = ready.pop()
-        start[v] = t
-        t += inst.d[v]
-        for w in succ[v]:
-            indeg[w] -= 1
-            if indeg[w] == 0:
-                ready.append(w)
-    return _Solution(sum(inst.d), [0] * n, start, {layer: 1 for layer in inst.layers})
-
-
 def _is_valid(inst: _Instance, sol: _Solution) -> bool:
-    """The definition of DESIGN.md section 1, as a cheap guard on hints and warm starts."""
+    """(P1), (P2) of formulations/README.md, as a cheap guard on hints and warm starts."""
     T = sol.T
     if T < 1 or any(not 0 <= p < inst.P for p in sol.proc):
         return False
@@ -709,14 +980,15 @@ def _is_valid(inst: _Instance, sol: _Solution) -> bool:
         return False
     for e in inst.edges:
         w = sol.staleness[e.layer] if e.layer is not None else e.distance
-        c = e.comm if sol.proc[e.src] != sol.proc[e.dst] else 0
-        if sol.start[e.dst] + w * T < sol.start[e.src] + inst.d[e.src] + c:
+        pu, pv = sol.proc[e.src], sol.proc[e.dst]
+        c = inst.cost(e, pu, pv)
+        if sol.start[e.dst] + w * T < sol.start[e.src] + inst.dp[e.src][pu] + c:
             return False
     arcs: dict[int, list[tuple[int, int]]] = {}
     for v, p in enumerate(sol.proc):
-        if inst.d[v] > T:
+        if inst.dp[v][p] > T:
             return False
-        arcs.setdefault(p, []).append((sol.start[v] % T, inst.d[v]))
+        arcs.setdefault(p, []).append((sol.start[v] % T, inst.dp[v][p]))
     for lst in arcs.values():
         lst.sort()
         for (a, da), (b, _db) in zip(lst, lst[1:], strict=False):
@@ -727,22 +999,23 @@ def _is_valid(inst: _Instance, sol: _Solution) -> bool:
     return True
 
 
+def _comm_bytes(inst: _Instance, sol: _Solution) -> int:
+    return sum(e.nbytes for e in inst.edges if sol.proc[e.src] != sol.proc[e.dst])
+
+
 # ------------------------------------------------------------------------------ solving
-class _Clock:
-    def __init__(self, limit: float | None) -> None:
-        self.t0 = time.perf_counter()
-        self.limit = limit
+def cp_solver(workers: int, seed: int, limit: float, log: Log | None) -> cp_model.CpSolver:
+    """A CP-SAT solver with lpsched's settings.
 
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.t0
-
-    def remaining(self) -> float:
-        if self.limit is None:
-            return math.inf
-        return self.limit - self.elapsed()
-
-
-def _solver(workers: int, seed: int, limit: float, log: Log | None) -> cp_model.CpSolver:
+    Parameters
+    ----------
+    workers, seed
+        Search workers and random seed.
+    limit
+        Seconds (at least 0.01 are given); ``math.inf`` for none.
+    log
+        Receives CP-SAT's log lines; ``None`` for silence.
+    """
     solver = cp_model.CpSolver()
     prm = solver.parameters
     prm.num_workers = workers
@@ -756,12 +1029,34 @@ def _solver(workers: int, seed: int, limit: float, log: Log | None) -> cp_model.
     return solver
 
 
+def _heuristic_schedule(
+    inst: _Instance, lower_bound: int, seed: int, time_limit: float | None
+) -> Schedule | None:
+    """The heuristic's schedule from ``lower_bound`` up; ``None`` if it cannot take the platform.
+
+    On a uniform platform, iterative modulo scheduling of the relaxed graph (the
+    problem itself) on ``P`` identical processors, as it always was; on another
+    platform, of the problem, when the registry's heuristic declares that it
+    takes such platforms (``SolverInfo.check``).
+    """
+    from .heuristic import modulo_schedule
+
+    if inst.problem.uniform:
+        graph, P = inst.relaxed_graph, inst.P
+        return modulo_schedule(graph, P, lower_bound=lower_bound, seed=seed, time_limit=time_limit)
+    try:
+        SOLVERS["heuristic"].check(inst.problem, Options(seed=seed, secondary=None))
+    except InputError:
+        return None
+    return modulo_schedule(inst.problem, lower_bound=lower_bound, seed=seed, time_limit=time_limit)
+
+
 @dataclass
 class _Search:
     """State shared by the phases of :func:`solve_cpsat`."""
 
     inst: _Instance
-    clock: _Clock
+    clock: Clock
     workers: int
     seed: int
     log: Log | None
@@ -812,15 +1107,14 @@ class _Search:
         """Iterative modulo scheduling (:mod:`lpsched.solvers.heuristic`) with a budget.
 
         Without a time limit on the call its default effort is used, so that one
-        seed gives one answer.
+        seed gives one answer. Skipped when no heuristic takes the platform.
         """
-        from .heuristic import modulo_schedule
-
         t0 = time.perf_counter()
         limit = None if self.clock.limit is None else max(0.01, budget)
-        sched = modulo_schedule(
-            self.inst.graph, self.inst.P, lower_bound=self.lo, seed=self.seed, time_limit=limit
-        )
+        sched = _heuristic_schedule(self.inst, self.lo, self.seed, limit)
+        if sched is None:
+            self.say("heuristic: skipped, no heuristic schedules this platform")
+            return
         sol = _from_schedule(self.inst, sched)
         better = _is_valid(self.inst, sol) and sol.T < self.best.T
         if better:
@@ -836,7 +1130,7 @@ class _Search:
         """
         if self.best.T <= self.lo:
             return
-        size = _optional_intervals(self.inst)
+        size = _optional_intervals(self.inst, self.best.T)
         if size > MAX_VARIABLE_INTERVALS:
             self.say(f"variable period: skipped, {size} optional intervals")
             return
@@ -848,7 +1142,7 @@ class _Search:
         mod.model.minimize(mod.T)
         _hint(self.inst, mod, _normalise(self.inst, self.best, prep))
         left = budget - (time.perf_counter() - t0)  # building the model counts against it
-        solver = _solver(self.workers, self.next_seed(), left, self.log)
+        solver = cp_solver(self.workers, self.next_seed(), left, self.log)
         status = solver.solve(mod.model)
         outcome = solver.status_name(status).lower()
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -871,24 +1165,34 @@ class _Search:
         Each try assigns processors with :func:`lpsched.solvers.segments.loop_segments`
         (``P + P // 2`` pieces, a new seed each time, at most :data:`SEGMENT_SLICE` seconds)
         and gives the assignment to the fixed-period model at ``T = lo``, which then
-        only decides the start times. Finds, never proves.
+        only decides the start times. Finds, never proves. Skipped on a platform
+        that is not uniform: the assignment model needs identical processors.
         """
         from ..bounds import iteration_bound
-        from .segments import loop_segments
 
         inst, T = self.inst, self.lo
         if self.best.T <= T or inst.P == 1:
             return
-        _, names = iteration_bound(inst.graph)
+        if not inst.problem.uniform:
+            self.say("segments: skipped, the processors are not identical")
+            return
+        _, names = iteration_bound(inst.relaxed_graph)
         if len(names) < 2:
             return
         index = {name: v for v, name in enumerate(inst.names)}
-        loop = [index[name] for name in names]
         t0 = time.perf_counter()
-        stop = t0 + budget
+        outcome, tries = self.segment_tries([index[name] for name in names], t0 + budget)
+        seconds = time.perf_counter() - t0
+        self.step("segments", T, outcome, seconds)
+        self.say(f"T={T} {outcome} (loop segments, {tries} tries, {seconds:.2f} s)")
+
+    def segment_tries(self, loop: list[int], stop: float) -> tuple[str, int]:
+        """:meth:`segments`' tries until one succeeds or ``stop``; the outcome and the count."""
+        from .segments import loop_segments
+
+        inst, T = self.inst, self.lo
         prep = _prepare(inst, T)
         tries = 0
-        outcome = "unknown"
         while prep is not None and time.perf_counter() < stop - 0.05:
             tries += 1
             left = stop - time.perf_counter()
@@ -908,27 +1212,24 @@ class _Search:
             left = stop - time.perf_counter()
             if left <= 0.01:
                 break
-            solver = _solver(self.workers, self.next_seed(), min(left, SEGMENT_SLICE), self.log)
+            solver = cp_solver(self.workers, self.next_seed(), min(left, SEGMENT_SLICE), self.log)
             if solver.solve(mod.model) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
                 self.best = _extract(inst, mod, solver)
-                outcome = "feasible"
-                break
-        seconds = time.perf_counter() - t0
-        self.step("segments", T, outcome, seconds)
-        self.say(f"T={T} {outcome} (loop segments, {tries} tries, {seconds:.2f} s)")
+                return "feasible", tries
+        return "unknown", tries
 
     # -- phase 3: fixed periods ---------------------------------------------------
     def decide(self, T: int, model: str, limit: float) -> tuple[str, _Solution | None]:
         """Decide period ``T``: packing relaxation, then the hard or the soft model.
 
-        ``"hard"`` is the model (1)-(13); ``"soft"`` the relaxation (16) that
+        ``"hard"`` is the model C1-C15; ``"soft"`` the relaxation C18 that
         minimises the distance excess.
 
         Returns ``("feasible", solution)``, ``("infeasible", None)`` (proven) or
         ``("unknown", None)``.
         """
         deadline = time.perf_counter() + limit
-        inst = self.inst if model == "hard" else self.inst.relaxed(T)
+        inst = self.inst if model == "hard" else self.inst.soft(T)
         prep = _prepare(inst, T)
         if prep is None:
             return "infeasible", None
@@ -941,7 +1242,7 @@ class _Search:
         left = deadline - time.perf_counter()  # the packing and the model took their share
         if left <= 0.01:
             return "unknown", None
-        solver = _solver(self.workers, self.next_seed(), left, self.log)
+        solver = cp_solver(self.workers, self.next_seed(), left, self.log)
         status = solver.solve(mod.model)
         if status == cp_model.MODEL_INVALID:
             raise RuntimeError(f"CP-SAT model invalid: {mod.model.validate()}")
@@ -950,7 +1251,7 @@ class _Search:
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             if model == "hard" or solver.objective_value < 0.5:
                 return "feasible", _extract(inst, mod, solver)
-            if solver.best_objective_bound > 0.5:  # (16): no schedule without excess
+            if solver.best_objective_bound > 0.5:  # C18: no schedule without excess
                 return "infeasible", None
         return "unknown", None
 
@@ -976,7 +1277,7 @@ class _Search:
         A period gets half the time left (all of it below 10 s); when that proves
         nothing, the model with a variable period searches from the best schedule
         for a quarter of the time left (with a new seed), and the loop goes on.
-        With ``soft``, each period first gets a share in the soft model (16).
+        With ``soft``, each period first gets a share in the soft model C18.
         """
         while self.best.T > self.lo and self.clock.remaining() > 0.05:
             T = self.best.T - 1
@@ -1006,21 +1307,46 @@ class _Search:
             if outcome != "feasible":
                 search_lo = T + 1
 
+    def run(self, plan: Sequence[tuple[str, float]]) -> None:
+        """The phases of ``plan`` in order until the best period meets the bound (section 3)."""
+        clock = self.clock
+        for phase, fraction in plan:
+            if self.best.T <= self.lo or clock.remaining() <= 0.05:
+                break
+            if phase == "packing":
+                self.raise_by_packing(clock.share(fraction, cap=10.0))
+            elif phase == "heuristic":
+                self.heuristic(clock.share(fraction, UNLIMITED_PHASE_SECONDS))
+            elif phase == "segments":
+                self.segments(clock.share(fraction, UNLIMITED_PHASE_SECONDS))
+            elif phase == "variable":
+                self.variable(clock.share(fraction, UNLIMITED_PHASE_SECONDS))
+            elif phase in ("lower", "lower-hard"):
+                model = "soft" if phase == "lower" else "hard"
+                self.attempt(self.lo, model, clock.share(fraction, UNLIMITED_PHASE_SECONDS))
+            elif phase in ("descend", "descend-soft"):
+                self.descend(soft=phase == "descend-soft")
+            elif phase == "bisect":
+                self.bisect()
+            else:
+                raise ValueError(f"unknown phase {phase!r}")
 
-def _optional_intervals(inst: _Instance) -> int:
-    """How many optional intervals (8) the model holds: two per task and allowed processor (9)."""
-    if inst.P == 1:
-        return 0
-    return 2 * sum(min(rank + 1, inst.P) for rank in range(len(inst.d)))
 
-
-def _partial_hint(inst: _Instance, mod: _Model, sol: _Solution) -> None:
-    """Hint a model at a smaller period with a solution's processors (renamed)."""
-    proc = _rename_processors(inst, sol.proc)
-    for v, row in enumerate(mod.x):
-        for p, b in enumerate(row):
-            if not isinstance(b, int):
-                mod.model.add_hint(b, int(proc[v] == p))
+def _secondary_terms(
+    inst: _Instance, mod: _Model, sol: _Solution, objective: str
+) -> tuple[list[Any], int]:
+    """The terms of C16 or C17 and the solution's value of that objective."""
+    if objective == "comm":
+        # C16 communication volume: bytes of the edges between different processors.
+        weight: dict[tuple[int, int], int] = {}
+        for e in inst.edges:
+            if e.src != e.dst and e.nbytes:
+                key = _pair(e.src, e.dst)
+                weight[key] = weight.get(key, 0) + e.nbytes
+        terms = [w * mod.y[key] for key, w in weight.items() if key in mod.y]
+        return terms, _comm_bytes(inst, sol)
+    # C17 total staleness.
+    return list(mod.st.values()), sum(_least_staleness(inst, sol).values())
 
 
 def _secondary(search: _Search, objective: str, limit: float) -> None:
@@ -1030,19 +1356,7 @@ def _secondary(search: _Search, objective: str, limit: float) -> None:
     prep = _prepare(inst, sol.T)
     assert prep is not None
     mod = _build_model(inst, prep)
-    if objective == "comm":
-        # (14) communication volume: bytes of the edges between different processors.
-        weight: dict[tuple[int, int], int] = {}
-        for e in inst.edges:
-            if e.src != e.dst and e.nbytes:
-                key = _pair(e.src, e.dst)
-                weight[key] = weight.get(key, 0) + e.nbytes
-        terms = [w * mod.y[key] for key, w in weight.items() if key in mod.y]
-        value = _comm_bytes(inst, sol)
-    else:
-        # (15) total staleness.
-        terms = list(mod.st.values())
-        value = sum(_least_staleness(inst, sol).values())
+    terms, value = _secondary_terms(inst, mod, sol, objective)
     if not terms:
         return
     mod.model.minimize(sum(terms))
@@ -1051,7 +1365,7 @@ def _secondary(search: _Search, objective: str, limit: float) -> None:
         hinted.staleness = _least_staleness(inst, hinted)
     _hint(inst, mod, hinted)
     t0 = time.perf_counter()
-    solver = _solver(search.workers, search.seed, limit - (t0 - built), search.log)
+    solver = cp_solver(search.workers, search.seed, limit - (t0 - built), search.log)
     status = solver.solve(mod.model)
     info = {
         "objective": objective,
@@ -1072,13 +1386,86 @@ def _secondary(search: _Search, objective: str, limit: float) -> None:
     )
 
 
-def _comm_bytes(inst: _Instance, sol: _Solution) -> int:
-    return sum(e.nbytes for e in inst.edges if sol.proc[e.src] != sol.proc[e.dst])
+# ------------------------------------------------------------------------ entry points
+def _check_platform(problem: Problem) -> None:
+    """Refuse what the model does not express: links as busy ports, memory capacities."""
+    platform = problem.platform
+    if platform.capacity != "delay":
+        raise InputError(
+            f"cpsat schedules links as delays only; capacity {platform.capacity!r} is not "
+            "supported, use capacity: delay"
+        )
+    if any(p.memory is not None for p in platform.processors):
+        raise InputError("cpsat does not respect a memory capacity yet; drop the memory")
+
+
+def _check_request(secondary: str | None, time_limit: float | None) -> None:
+    if secondary is not None and secondary not in SECONDARY_OBJECTIVES:
+        raise InputError(
+            f"unknown secondary objective {secondary!r}; choose from {SECONDARY_OBJECTIVES}"
+        )
+    if time_limit is not None and not time_limit > 0:
+        raise InputError(f"time limit must be positive, got {time_limit}")
+
+
+def _warm_start(problem: Problem, options: Options) -> tuple[Schedule, str]:
+    """The schedule to start from and where it came from.
+
+    ``options.initial`` when given; else the registry's heuristic when it accepts
+    the platform (with its default effort, so that a seed gives one answer); else
+    every task on the fastest processor (:func:`lpsched.solvers.toolkit.one_processor`).
+    """
+    if options.initial is not None:
+        return options.initial, "initial"
+    info = SOLVERS["heuristic"]
+    plain = Options(seed=options.seed, workers=options.workers, secondary=None)
+    try:
+        info.check(problem, plain)
+    except InputError:
+        return one_processor(problem), "one processor"
+    result = info.run(problem, plain)
+    if result.schedule is None:
+        return one_processor(problem), "one processor"
+    return result.schedule, "heuristic"
+
+
+def run_cpsat(problem: Problem, options: Options) -> Result:
+    """The registry's ``cpsat``: :func:`solve_cpsat` from a warm start.
+
+    Parameters
+    ----------
+    problem
+        The task graph on its platform (any speeds, nodes and link classes).
+    options
+        Time limit, seed, workers, secondary objective, log and ``initial``. The
+        warm start is ``options.initial``, else the registry's heuristic when it
+        takes the platform, else every task on the fastest processor. The time
+        the warm start takes is not counted against the time limit.
+
+    Returns
+    -------
+    Result
+        As :func:`solve_cpsat`, with the lower bound ``problem.lower_bound``.
+    """
+    _check_request(options.secondary, options.time_limit)
+    initial, source = _warm_start(problem, options)
+    if options.log is not None:
+        options.log(f"{source}: period {initial.period}, lower bound {problem.lower_bound}")
+    return solve_cpsat(
+        problem,
+        lower_bound=problem.lower_bound,
+        initial=initial,
+        time_limit=options.time_limit,
+        workers=options.workers,
+        seed=options.seed,
+        secondary=options.secondary,
+        log=options.log,
+    )
 
 
 def solve_cpsat(
-    graph: TaskGraph,
-    processors: int,
+    problem: Problem | TaskGraph,
+    platform: Platform | int | None = None,
     *,
     lower_bound: int | None = None,
     initial: Schedule | None = None,
@@ -1092,17 +1479,21 @@ def solve_cpsat(
 
     Parameters
     ----------
-    graph
-        The task graph. With ``graph.staleness_cap`` set (the ``auto`` policy) each
-        weighted layer's staleness is a decision in ``[1, cap]``; otherwise the
-        distances are used as given.
-    processors
-        Number of identical processors ``P >= 1``.
+    problem
+        The problem, or a task graph (then ``platform`` is needed). With
+        ``graph.staleness_cap`` set (the ``auto`` policy) each weighted layer's
+        staleness is a decision in ``[1, cap]``; otherwise the distances are used
+        as given.
+    platform
+        With a task graph: the platform, or ``P >= 1`` for the default platform
+        of ``P`` identical processors.
     lower_bound
-        A known lower bound on the period (default: :func:`lpsched.bounds.lower_bounds`).
+        A known lower bound on the period (default: ``problem.lower_bound``).
     initial
-        A valid schedule of ``graph`` to start from: its period is the first upper
-        bound and it hints the first model. The result is never worse.
+        A valid schedule of the problem to start from: its period is the first
+        upper bound and it hints the first model. The result is never worse.
+        Without one the search starts from every task on the fastest processor
+        (the heuristic phase of :data:`PLAN` then runs as usual).
     time_limit
         Wall-time limit in seconds for the whole call (``None``: none).
     workers
@@ -1131,90 +1522,73 @@ def solve_cpsat(
     Raises
     ------
     InputError
-        On ``processors < 1``, an unknown ``secondary``, a non-positive time limit,
-        an ``initial`` schedule without some task of ``graph``, or a ``lower_bound``
-        above the period of a valid ``initial`` schedule.
+        On a bad platform or processor count, a platform with ``capacity:
+        ports`` or a memory capacity (the model has neither), an unknown ``secondary``, a
+        non-positive time limit, an ``initial`` schedule without some task of
+        the graph, or a ``lower_bound`` above the period of a valid ``initial``
+        schedule.
     """
-    clock = _Clock(time_limit)
-    if isinstance(processors, bool) or not isinstance(processors, int) or processors < 1:
-        raise InputError(f"processors must be a positive integer, got {processors!r}")
-    if secondary is not None and secondary not in SECONDARY_OBJECTIVES:
-        raise InputError(
-            f"unknown secondary objective {secondary!r}; choose from {SECONDARY_OBJECTIVES}"
-        )
-    if time_limit is not None and not time_limit > 0:
-        raise InputError(f"time limit must be positive, got {time_limit}")
+    clock = Clock(time_limit)
+    problem = as_problem(problem, platform)
+    _check_platform(problem)
+    _check_request(secondary, time_limit)
     if workers is None:
         workers = max(1, min(8, os.cpu_count() or 1))
-
-    inst = _Instance.build(graph, processors)
-    if lower_bound is None:
-        from ..bounds import lower_bounds
-
-        lower_bound = lower_bounds(graph, processors).lower_bound
-    lo = max(int(lower_bound), max(inst.d), -(-sum(inst.d) // processors))
-    best = _sequential(inst)
-    if initial is not None:
-        for name in inst.names:
-            if name not in initial.processor or name not in initial.start:
-                raise InputError(f"initial schedule: no assignment for task {name!r}")
-    if initial is not None and initial.period < best.T:
-        start = _from_schedule(inst, initial)
-        if not _is_valid(inst, start):
-            if log is not None:
-                log("cpsat: the initial schedule is not valid for this graph; ignored")
-        elif start.T < lo:
-            raise InputError(
-                f"lower bound {lo} exceeds the period {start.T} of the valid initial schedule"
-            )
-        else:
-            best = start
+    inst = _Instance.build(problem)
+    bound = problem.lower_bound if lower_bound is None else int(lower_bound)
+    lo = max(bound, max(inst.d), -(-sum(inst.d) // inst.P))
+    best = _first_solution(inst, initial, lo, log)
     search = _Search(inst, clock, workers, seed, log, lo, best, {"steps": [], "workers": workers})
-    search.say(f"period in [{lo}, {best.T}], {len(inst.d)} tasks, {processors} processors")
-
-    def share(fraction: float, cap: float = UNLIMITED_PHASE_SECONDS) -> float:
-        return max(0.0, min(cap, fraction * clock.remaining()))
-
-    # The search of section 3.
-    for phase, fraction in PLAN:
-        if search.best.T <= search.lo or clock.remaining() <= 0.05:
-            break
-        if phase == "packing":
-            search.raise_by_packing(share(fraction, cap=10.0))
-        elif phase == "heuristic":
-            search.heuristic(share(fraction))
-        elif phase == "segments":
-            search.segments(share(fraction))
-        elif phase == "variable":
-            search.variable(share(fraction))
-        elif phase in ("lower", "lower-hard"):
-            search.attempt(search.lo, "soft" if phase == "lower" else "hard", share(fraction))
-        elif phase in ("descend", "descend-soft"):
-            search.descend(soft=phase == "descend-soft")
-        elif phase == "bisect":
-            search.bisect()
-        else:
-            raise ValueError(f"unknown phase {phase!r}")
-
-    wanted = (secondary == "comm" and processors > 1) or (secondary == "staleness" and inst.layers)
+    search.say(f"period in [{lo}, {best.T}], {inst.n} tasks, {inst.P} processors")
+    search.run(PLAN)
+    wanted = (secondary == "comm" and inst.P > 1) or (secondary == "staleness" and inst.layers)
     if wanted:
-        limit = share(1.0, cap=UNLIMITED_PHASE_SECONDS + clock.elapsed())
+        assert secondary is not None
+        limit = clock.share(1.0, cap=UNLIMITED_PHASE_SECONDS + clock.elapsed())
         if limit > 0.05:
             _secondary(search, secondary, limit)
+    return _result(search)
 
+
+def _first_solution(
+    inst: _Instance, initial: Schedule | None, lo: int, log: Log | None
+) -> _Solution:
+    """The first upper bound: ``initial`` when valid and better, else one processor."""
+    best = _from_schedule(inst, one_processor(inst.problem))
+    if initial is None:
+        return best
+    for name in inst.names:
+        if name not in initial.processor or name not in initial.start:
+            raise InputError(f"initial schedule: no assignment for task {name!r}")
+    if initial.period >= best.T:
+        return best
+    start = _from_schedule(inst, initial)
+    if not _is_valid(inst, start):
+        if log is not None:
+            log("cpsat: the initial schedule is not valid for this graph; ignored")
+        return best
+    if start.T < lo:
+        raise InputError(
+            f"lower bound {lo} exceeds the period {start.T} of the valid initial schedule"
+        )
+    return start
+
+
+def _result(search: _Search) -> Result:
+    """The best schedule with its status: ``OPTIMAL`` only at the proven bound."""
+    inst = search.inst
     schedule = _to_schedule(inst, search.best)
     lo = search.lo
     if lo > schedule.period:  # a proof contradicted by a valid schedule: a bug
         raise RuntimeError(f"cpsat: proven bound {lo} above the period {schedule.period}")
-    status = Status.OPTIMAL if schedule.period == lo else Status.FEASIBLE
-    search.stats["proven_lower_bound"] = search.lo
+    search.stats["proven_lower_bound"] = lo
     return Result(
         schedule=schedule,
-        status=status,
+        status=claim(schedule.period, lo),
         lower_bound=lo,
         solver="cpsat",
-        solve_seconds=clock.elapsed(),
-        network=graph.name,
-        decomposition=graph.decomposition,
+        solve_seconds=search.clock.elapsed(),
+        network=inst.graph.name,
+        decomposition=inst.graph.decomposition,
         stats=search.stats,
     )

@@ -9,13 +9,15 @@ names. A new solver is one entry in :data:`SOLVERS`.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import InputError
 from ..problem import Problem
 from ..schedule import Result, Schedule
+from .toolkit import Incumbent
 
 Log = Callable[[str], None]
 
@@ -38,6 +40,20 @@ class Options:
         MILP only: a ``.lp`` or ``.mps`` path for the model of the best period.
     initial
         A valid schedule of the problem to start from (a warm start).
+    deterministic
+        Stop by work, not by wall time, so that the answer does not depend on
+        how busy the machine is: CP-SAT takes ``time_limit`` as deterministic
+        seconds (``max_deterministic_time``) with one worker; other solvers
+        count their own work.
+    solver_log
+        Receives the underlying solver's raw log (``-vv``); ``None`` for silence.
+    stop
+        Set when the caller wants the solver to stop now (Ctrl-C): a solver
+        checks it between steps and ends its running search as soon as it can,
+        returning the best schedule found.
+    incumbent
+        Where a solver offers every improving schedule as it finds it, so that
+        an interrupted solve still has one (:class:`~lpsched.solvers.toolkit.Incumbent`).
     """
 
     time_limit: float | None = None
@@ -47,6 +63,10 @@ class Options:
     log: Log | None = None
     export: str | None = None
     initial: Schedule | None = None
+    deterministic: bool = False
+    solver_log: Log | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+    incumbent: Incumbent = field(default_factory=Incumbent)
 
 
 @dataclass(frozen=True)
@@ -71,6 +91,15 @@ class SolverInfo:
         Whether it schedules processors of different speeds.
     topology
         Whether it schedules platforms of several nodes with different links.
+    ports
+        Whether it schedules ``capacity: ports`` (transfers on link ports).
+    memory
+        Whether it keeps every processor's footprint within its memory.
+    deterministic
+        Whether ``Options.deterministic`` makes its answer independent of load.
+    default_time_limit
+        Seconds it is given when the caller names no limit (exact solvers), so
+        that no run is silently unbounded; ``None``: it needs none.
     """
 
     name: str
@@ -82,6 +111,10 @@ class SolverInfo:
     export: bool = False
     heterogeneous: bool = False
     topology: bool = False
+    ports: bool = False
+    memory: bool = False
+    deterministic: bool = False
+    default_time_limit: float | None = None
 
     def check(self, problem: Problem, options: Options) -> None:
         """Raise :class:`InputError` when this solver cannot take the request."""
@@ -92,6 +125,14 @@ class SolverInfo:
             takes = [s.name for s in SOLVERS.values() if s.export]
             raise InputError(f"--export needs --solver {' or '.join(takes)}")
         platform = problem.platform
+        if any(p.memory is not None for p in platform.processors) and not self.memory:
+            raise InputError(
+                f"--solver {self.name} does not respect a memory capacity yet; drop --memory"
+            )
+        if platform.capacity == "ports" and not self.ports:
+            raise InputError(
+                f"--solver {self.name} does not schedule capacity: ports yet; use capacity: delay"
+            )
         if len(set(platform.speeds)) > 1 and not self.heterogeneous:
             raise InputError(
                 f"--solver {self.name} does not schedule processors of different speeds"
@@ -132,74 +173,37 @@ def _heuristic(problem: Problem, options: Options) -> Result:
     from .heuristic import modulo_schedule
     from .toolkit import claim
 
-    graph = uniform_graph(problem)
-    sched = modulo_schedule(graph, problem.P, lower_bound=problem.lower_bound, seed=options.seed)
+    sched = modulo_schedule(problem, lower_bound=problem.lower_bound, seed=options.seed)
     lb = problem.lower_bound
-    return Result(lift(problem, sched), claim(sched.period, lb), lb, "heuristic", 0.0)
+    return Result(sched, claim(sched.period, lb), lb, "heuristic", 0.0)
 
 
 def _pipedream(problem: Problem, options: Options) -> Result:
     from .pipedream import pipedream_schedule
     from .toolkit import claim
 
-    sched = pipedream_schedule(uniform_graph(problem), problem.P)
+    sched = pipedream_schedule(problem)
     lb = problem.lower_bound
-    return Result(lift(problem, sched), claim(sched.period, lb), lb, "pipedream", 0.0)
-
-
-def _uniform_initial(problem: Problem, options: Options) -> Schedule:
-    from .heuristic import modulo_schedule
-
-    if options.initial is not None:
-        return options.initial
-    return modulo_schedule(
-        uniform_graph(problem), problem.P, lower_bound=problem.lower_bound, seed=options.seed
-    )
+    return Result(sched, claim(sched.period, lb), lb, "pipedream", 0.0)
 
 
 def _cpsat(problem: Problem, options: Options) -> Result:
-    from .cpsat import solve_cpsat
+    from .cpsat import run_cpsat
 
-    initial = _uniform_initial(problem, options)
-    if options.log is not None:
-        options.log(f"heuristic: period {initial.period}, lower bound {problem.lower_bound}")
-    result = solve_cpsat(
-        uniform_graph(problem),
-        problem.P,
-        lower_bound=problem.lower_bound,
-        initial=initial,
-        time_limit=options.time_limit,
-        workers=options.workers,
-        seed=options.seed,
-        secondary=options.secondary,
-        log=options.log,
-    )
-    return lift_result(problem, result)
+    return run_cpsat(problem, options)
 
 
 def _milp(backend: str) -> Callable[[Problem, Options], Result]:
     def run(problem: Problem, options: Options) -> Result:
-        from .milp import solve_milp
+        from .milp import run_milp
 
-        initial = _uniform_initial(problem, options)
-        if options.log is not None:
-            options.log(f"heuristic: period {initial.period}, lower bound {problem.lower_bound}")
-        result = solve_milp(
-            uniform_graph(problem),
-            problem.P,
-            backend=backend,
-            lower_bound=problem.lower_bound,
-            initial=initial,
-            time_limit=options.time_limit,
-            seed=options.seed,
-            secondary=options.secondary,
-            export=options.export,
-            log=options.log,
-        )
-        return lift_result(problem, result)
+        return run_milp(problem, options, backend)
 
     return run
 
+
+#: The time limit of an exact solver when the caller names none.
+DEFAULT_EXACT_SECONDS = 60.0
 
 SOLVERS: dict[str, SolverInfo] = {
     s.name: s
@@ -208,11 +212,15 @@ SOLVERS: dict[str, SolverInfo] = {
             "heuristic",
             "modulo list scheduling (Rau's iterative modulo scheduling with processor choice)",
             _heuristic,
+            heterogeneous=True,
+            topology=True,
         ),
         SolverInfo(
             "pipedream",
             "PipeDream planner: contiguous stages by dynamic programming (the baseline)",
             _pipedream,
+            heterogeneous=True,
+            topology=True,
         ),
         SolverInfo(
             "cpsat",
@@ -221,6 +229,8 @@ SOLVERS: dict[str, SolverInfo] = {
             exact=True,
             warm_start=True,
             secondaries=("comm", "staleness"),
+            heterogeneous=True,
+            topology=True,
         ),
         SolverInfo(
             "milp",
@@ -230,6 +240,9 @@ SOLVERS: dict[str, SolverInfo] = {
             warm_start=True,
             secondaries=("comm",),
             export=True,
+            heterogeneous=True,
+            topology=True,
+            default_time_limit=DEFAULT_EXACT_SECONDS,
         ),
         SolverInfo(
             "milp-cbc",
@@ -239,6 +252,9 @@ SOLVERS: dict[str, SolverInfo] = {
             warm_start=True,
             secondaries=("comm",),
             export=True,
+            heterogeneous=True,
+            topology=True,
+            default_time_limit=DEFAULT_EXACT_SECONDS,
         ),
     )
 }

@@ -17,90 +17,79 @@ it and the next piece, so the unit tasks keep the room they give while the model
 stays at ``O(KP + nP)`` variables. Tasks off the loop are placed freely, those of
 one unit as a divisible filler. Nothing here is a proof: a failure says nothing
 about the period.
+
+The processors are identical: a task lasts ``d_v`` on each of them. CP-SAT runs
+this phase only on uniform platforms (:mod:`lpsched.solvers.cpsat`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
 
-from .cpsat import _solver
+from .cpsat import cp_solver
 
 __all__ = ["loop_segments"]
 
 
-def loop_segments(
-    durations: Sequence[int],
-    loop: Sequence[int],
-    processors: int,
-    period: int,
-    pieces: int,
-    *,
-    limit: float,
-    workers: int,
-    seed: int,
-) -> list[int] | None:
-    """A processor per task, with ``loop`` cut into at most ``pieces`` contiguous pieces.
+@dataclass
+class _Loop:
+    """The loop rotated to start at a longer task, with its runs of unit tasks."""
 
-    Parameters
-    ----------
-    durations
-        ``d_v`` of every task.
-    loop
-        Task indices of a cycle, in order (each at most once).
-    processors
-        ``P``.
-    period
-        ``T``: the load of every processor is at most ``T``.
-    pieces
-        ``K``: the loop is cut into exactly ``min(K, M)`` non-empty pieces, ``M``
-        the number of its tasks longer than one unit (consecutive pieces may share
-        a processor).
-    limit, workers, seed
-        CP-SAT's time limit (seconds), workers and random seed.
+    order: list[int]  # the loop's tasks from its first longer task on
+    big: list[int]  # positions in ``order`` of the tasks longer than one unit
+    run: list[int]  # unit tasks after longer task j, up to the next one
+    prefix: list[int]  # prefix sums of the steps (a longer task and its run)
 
-    Returns
-    -------
-    list[int] or None
-        ``proc[v]`` in ``0..P-1``, or ``None`` when no such assignment was found
-        within the limit, none exists, or every task of the loop lasts one unit.
-    """
-    d = list(durations)
-    P, T = processors, period
-    n = len(d)
-    on_loop = set(loop)
-    # Rotate the loop to start at a longer task; a unit task's run follows its longer task.
+
+def _rotate(d: Sequence[int], loop: Sequence[int]) -> _Loop | None:
+    """The loop from a longer task on; ``None`` when every task of it lasts one unit."""
     heads = [i for i, v in enumerate(loop) if d[v] > 1]
     if not heads:
         return None
     order = list(loop[heads[0] :]) + list(loop[: heads[0]])
-    big = [i for i, v in enumerate(order) if d[v] > 1]  # positions of the longer tasks
-    M = len(big)
-    K = max(1, min(pieces, M))
+    big = [i for i, v in enumerate(order) if d[v] > 1]
     ends = [*big[1:], len(order)]
-    run = [ends[j] - big[j] - 1 for j in range(M)]  # unit tasks after longer task j
-    step = [d[order[big[j]]] + run[j] for j in range(M)]
+    run = [ends[j] - big[j] - 1 for j in range(len(big))]
     prefix = [0]
-    for w in step:
-        prefix.append(prefix[-1] + w)
-    off = [v for v in range(n) if v not in on_loop and d[v] > 1]
-    units = sum(1 for v in range(n) if v not in on_loop and d[v] == 1)
+    for j in range(len(big)):
+        prefix.append(prefix[-1] + d[order[big[j]]] + run[j])
+    return _Loop(order, big, run, prefix)
 
+
+@dataclass
+class _Pieces:
+    """The assignment model and the variables the answer is read from."""
+
+    model: cp_model.CpModel
+    cut: list[cp_model.IntVar]  # piece s holds longer tasks cut[s] .. cut[s+1]-1
+    keep: list[cp_model.IntVar]  # units of the run after piece s's last longer task it keeps
+    on: list[list[cp_model.IntVar]]  # on[s][p]: piece s on processor p
+    x: list[list[cp_model.IntVar]]  # x[j][p]: the j-th longer task off the loop on p
+    fill: list[cp_model.IntVar]  # unit tasks off the loop on each processor
+
+
+def _pieces_model(
+    lp: _Loop, d: Sequence[int], off: list[int], units: int, P: int, T: int, K: int
+) -> _Pieces:
+    """The CP-SAT model of the module docstring: ``K`` pieces, loads at most ``T``."""
+    M = len(lp.big)
     mdl = cp_model.CpModel()
     # Piece s holds longer tasks cut[s] .. cut[s+1]-1 with the runs between them; the run
     # after its last longer task is split: keep[s] units stay, the rest open piece s+1.
     cut = [mdl.new_int_var(0, M, f"cut{s}") for s in range(K + 1)]
     mdl.add(cut[0] == 0)
     mdl.add(cut[K] == M)
-    total = [mdl.new_int_var(0, prefix[-1], f"total{s}") for s in range(K + 1)]
-    tail = [mdl.new_int_var(0, max(run), f"tail{s}") for s in range(K)]
-    keep = [mdl.new_int_var(0, max(run), f"keep{s}") for s in range(K)]
+    total = [mdl.new_int_var(0, lp.prefix[-1], f"total{s}") for s in range(K + 1)]
+    tail = [mdl.new_int_var(0, max(lp.run), f"tail{s}") for s in range(K)]
+    keep = [mdl.new_int_var(0, max(lp.run), f"keep{s}") for s in range(K)]
     for s in range(K + 1):
-        mdl.add_element(cut[s], prefix, total[s])
+        mdl.add_element(cut[s], lp.prefix, total[s])
         if s:
             mdl.add(cut[s] >= cut[s - 1] + 1)  # no empty piece
-            mdl.add_element(cut[s] - 1, run, tail[s - 1])
+            mdl.add_element(cut[s] - 1, lp.run, tail[s - 1])
             mdl.add(keep[s - 1] <= tail[s - 1])
     mdl.add(keep[K - 1] == tail[K - 1])  # the last run closes the loop on the last piece
     length = []
@@ -124,25 +113,29 @@ def loop_segments(
     for p in range(P):
         load = sum(size[s][p] for s in range(K)) + sum(d[v] * x[j][p] for j, v in enumerate(off))
         mdl.add(load + fill[p] <= T)
+    return _Pieces(mdl, cut, keep, on, x, fill)
 
-    solver = _solver(workers, seed, limit, None)
-    if solver.solve(mdl) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return None
+
+def _read(
+    lp: _Loop, pc: _Pieces, solver: cp_model.CpSolver, n: int, off: list[int], P: int
+) -> list[int]:
+    """A processor per task from a solution of :func:`_pieces_model`."""
+    K = len(pc.on)
     proc = [-1] * n
-    where = [next(q for q in range(P) if solver.value(on[s][q])) for s in range(K)]
+    where = [next(q for q in range(P) if solver.value(pc.on[s][q])) for s in range(K)]
     for s in range(K):
-        first, last = solver.value(cut[s]), solver.value(cut[s + 1]) - 1
+        first, last = solver.value(pc.cut[s]), solver.value(pc.cut[s + 1]) - 1
         # from the longer task that opens the piece to the kept part of the last run
-        stop = big[last] + 1 + solver.value(keep[s])
-        for i in range(big[first], stop):
-            proc[order[i]] = where[s]
+        stop = lp.big[last] + 1 + solver.value(pc.keep[s])
+        for i in range(lp.big[first], stop):
+            proc[lp.order[i]] = where[s]
         if s + 1 < K:  # the rest of that run opens the next piece
-            for i in range(stop, big[last + 1]):
-                proc[order[i]] = where[s + 1]
-    assert all(proc[v] >= 0 for v in loop)
+            for i in range(stop, lp.big[last + 1]):
+                proc[lp.order[i]] = where[s + 1]
+    assert all(proc[v] >= 0 for v in lp.order)
     for j, v in enumerate(off):
-        proc[v] = next(q for q in range(P) if solver.value(x[j][q]))
-    room = [solver.value(f) for f in fill]
+        proc[v] = next(q for q in range(P) if solver.value(pc.x[j][q]))
+    room = [solver.value(f) for f in pc.fill]
     p = 0
     for v in range(n):
         if proc[v] < 0:  # a unit task off the loop
@@ -151,3 +144,55 @@ def loop_segments(
             proc[v] = p
             room[p] -= 1
     return proc
+
+
+def loop_segments(
+    durations: Sequence[int],
+    loop: Sequence[int],
+    processors: int,
+    period: int,
+    pieces: int,
+    *,
+    limit: float,
+    workers: int,
+    seed: int,
+) -> list[int] | None:
+    """A processor per task, with ``loop`` cut into at most ``pieces`` contiguous pieces.
+
+    Parameters
+    ----------
+    durations
+        ``d_v`` of every task (the same on every processor).
+    loop
+        Task indices of a cycle, in order (each at most once).
+    processors
+        ``P``.
+    period
+        ``T``: the load of every processor is at most ``T``.
+    pieces
+        ``K``: the loop is cut into exactly ``min(K, M)`` non-empty pieces, ``M``
+        the number of its tasks longer than one unit (consecutive pieces may share
+        a processor).
+    limit, workers, seed
+        CP-SAT's time limit (seconds), workers and random seed.
+
+    Returns
+    -------
+    list[int] or None
+        ``proc[v]`` in ``0..P-1``, or ``None`` when no such assignment was found
+        within the limit, none exists, or every task of the loop lasts one unit.
+    """
+    d = list(durations)
+    n = len(d)
+    lp = _rotate(d, loop)
+    if lp is None:
+        return None
+    K = max(1, min(pieces, len(lp.big)))
+    on_loop = set(loop)
+    off = [v for v in range(n) if v not in on_loop and d[v] > 1]
+    units = sum(1 for v in range(n) if v not in on_loop and d[v] == 1)
+    pc = _pieces_model(lp, d, off, units, processors, period, K)
+    solver = cp_solver(workers, seed, limit, None)
+    if solver.solve(pc.model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    return _read(lp, pc, solver, n, off, processors)

@@ -7,6 +7,7 @@ one formulation.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -48,6 +49,32 @@ class Clock:
     def expired(self) -> bool:
         """Whether the limit has passed."""
         return self.remaining() <= 0
+
+
+class Incumbent:
+    """The best schedule found so far, offered by a solver as it searches (thread-safe).
+
+    An interrupted solve returns it: a solver offers every schedule it is about
+    to rely on (valid for its problem), the lowest period wins.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._best: Schedule | None = None
+
+    def offer(self, schedule: Schedule | None) -> None:
+        """Keep ``schedule`` when it beats the best so far."""
+        if schedule is None:
+            return
+        with self._lock:
+            if self._best is None or schedule.period < self._best.period:
+                self._best = schedule
+
+    @property
+    def best(self) -> Schedule | None:
+        """The best schedule offered, or ``None``."""
+        with self._lock:
+            return self._best
 
 
 def claim(period: int | None, bound: int, proven: bool = False) -> Status:
