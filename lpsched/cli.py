@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 from .errors import InfeasibleError, InputError
-from .graph import GRAPH_FORMATS, TaskGraph, read_json, write_text_atomic
-from .units import format_bytes
+from .files import brief, check_output, file_kind, shown, write_bytes_atomic
+from .graph import TaskGraph, read_json, write_text_atomic
+from .units import format_bytes, limit_text
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,29 +47,92 @@ _NETWORK_FLAGS = (
 #: Bytes per element of each ``--dtype``.
 DTYPES = {"fp32": 4, "bf16": 2, "fp16": 2}
 
+#: Limits of the solve flags. Seeds are 32-bit (CP-SAT's ``random_seed`` is an int32);
+#: more than 256 search workers helps no solver; a time limit of more than 11 days is a
+#: typing error, and NaN or infinity no limit at all.
+MAX_SEED = 2**31 - 1
+MAX_WORKERS = 256
+MAX_TIME_LIMIT = 1e6
+
+#: What each output flag may end in.
+FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
+EXPORT_SUFFIXES = (".lp", ".mps")
+
+_INTEGER = re.compile(r"\s*[+-]?[0-9]+\s*")
+_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
+
+
+# ---------------------------------------------------------------- flag types
+def _flag_int(text: str, what: str, minimum: int, maximum: int) -> int:
+    """An integer flag in ``minimum..maximum``, exactly (``3.0`` and ``2**70`` refused)."""
+    if not _INTEGER.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{what} must be an integer, got {brief(text)}")
+    digits = text.strip().lstrip("+-").lstrip("0")
+    value = int(text) if len(digits) <= 18 else (maximum + 1 if "-" not in text else minimum - 1)
+    if not minimum <= value <= maximum:
+        raise argparse.ArgumentTypeError(
+            f"{what} must be between {minimum} and {limit_text(maximum)}, got {brief(text)}"
+        )
+    return value
+
+
+def seed_flag(text: str) -> int:
+    """``--seed``: 0 .. 2**31-1."""
+    return _flag_int(text, "seed", 0, MAX_SEED)
+
+
+def workers_flag(text: str) -> int:
+    """``--workers``: 1 .. 256."""
+    return _flag_int(text, "workers", 1, MAX_WORKERS)
+
+
+def time_limit_flag(text: str) -> float:
+    """``--time-limit``: seconds, positive and finite, at most :data:`MAX_TIME_LIMIT`."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (0 < value <= MAX_TIME_LIMIT):  # NaN fails every comparison
+        raise argparse.ArgumentTypeError(
+            f"time limit must be a positive number of seconds up to {MAX_TIME_LIMIT:.0f}, "
+            f"got {brief(text)}"
+        )
+    return value
+
 
 # ---------------------------------------------------------------- instances
 def _parse_options(pairs: Sequence[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` network options; values are ints, floats, int lists (``1,2``) or strings."""
+    """``KEY=VALUE`` network options; values are ints, floats, int lists (``1,2``) or strings.
+
+    A key given twice is refused (which one was meant?).
+    """
     out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
+        key = key.strip()
         if not sep or not key:
-            raise InputError(f"--net-opt expects KEY=VALUE, got {pair!r}")
+            raise InputError(f"--net-opt expects KEY=VALUE, got {brief(pair)}")
+        if key in out:
+            raise InputError(f"--net-opt {brief(key)} given twice")
         out[key] = _parse_value(raw)
     return out
 
 
 def _parse_value(raw: str) -> Any:
+    """An option value: ASCII integers exactly, finite decimals, ``true``/``false``, else text.
+
+    Integers of more than 18 digits, ``nan`` and ``inf`` stay text: the network's
+    option check then refuses them with its limit, instead of a float being rounded.
+    """
     if "," in raw:
         return [_parse_value(x) for x in raw.split(",") if x]
-    for cast in (int, float):
-        try:
-            return cast(raw)
-        except ValueError:
-            pass
-    if raw.lower() in ("true", "false"):
-        return raw.lower() == "true"
+    text = raw.strip()
+    if _INTEGER.fullmatch(text) and len(text.lstrip("+-")) <= 18:
+        return int(text)
+    if _FLOAT.fullmatch(text) and math.isfinite(float(text)):
+        return float(text)
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
     return raw
 
 
@@ -100,7 +166,8 @@ def load_instance(args: argparse.Namespace, processors: int | None = None) -> Ta
     A task-graph file is scheduled exactly as given: ``--decomposition`` and
     ``--staleness`` apply to networks only and are an error with a graph file.
     """
-    from .networks import BUILTIN_NETWORKS, get_network, load_network
+    from .networks import BUILTIN_NETWORKS, get_network
+    from .networks.io import network_from_dict, read_network_data
     from .taskgraph import build_task_graph
 
     spec: str = args.net
@@ -108,31 +175,49 @@ def load_instance(args: argparse.Namespace, processors: int | None = None) -> Ta
     path = Path(spec)
     if spec in BUILTIN_NETWORKS:
         network = get_network(spec, **options)
-    elif path.exists():
-        if path.suffix.lower() == ".json":
-            data = read_json(path)
-            if isinstance(data, dict) and data.get("format") in GRAPH_FORMATS:
-                for flag in _NETWORK_FLAGS:
-                    if getattr(args, flag, None):
-                        option = "--" + flag.replace("_", "-")
-                        raise InputError(
-                            f"{spec} is a task graph, scheduled as given: {option} "
-                            "applies to networks only"
-                        )
-                return TaskGraph.from_dict(data, source=str(path))
+    elif _exists(path):
+        is_json = path.suffix.lower() == ".json"
+        data = read_json(path) if is_json else read_network_data(path)
+        if file_kind(data) == "lpsched-graph":
+            if not is_json:
+                raise InputError(
+                    f"{spec}: is a task-graph file, but only files ending in .json are read "
+                    "as task graphs: rename it"
+                )
+            _refuse_network_flags(args, spec)
+            return TaskGraph.from_dict(data, source=str(path))
         if options:
             raise InputError("--net-opt applies to built-in networks only")
-        network = load_network(path)
+        network = network_from_dict(data, str(path), default_name=path.stem)
     else:
         known = ", ".join(BUILTIN_NETWORKS)
-        raise InputError(f"unknown network {spec!r}: not a built-in ({known}) nor a file")
-    return build_task_graph(
+        raise InputError(f"unknown network {brief(spec)}: not a built-in ({known}) nor a file")
+    graph = build_task_graph(
         network,
         decomposition=getattr(args, "decomposition", None) or "layerpipe",
         staleness=getattr(args, "staleness", None) or "auto",
         costs=_costs(args, network),
         processors=processors,
     )
+    graph.check_limits()  # each task fits; their sum may not
+    return graph
+
+
+def _exists(path: Path) -> bool:
+    """Whether ``path`` names something; a name too long or with a NUL names nothing."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
+
+
+def _refuse_network_flags(args: argparse.Namespace, spec: str) -> None:
+    for flag in _NETWORK_FLAGS:
+        if getattr(args, flag, None):
+            option = "--" + flag.replace("_", "-")
+            raise InputError(
+                f"{spec} is a task graph, scheduled as given: {option} applies to networks only"
+            )
 
 
 def _link_value(text: str | None, kind: str, what: str) -> Any:
@@ -182,12 +267,12 @@ def platform_spec(args: argparse.Namespace, procs: int | None = None) -> dict[st
         spec: dict[str, Any] = {}
     elif name in PRESETS:
         spec = preset_spec(name)
-    elif Path(name).exists():
+    elif _exists(Path(name)):
         spec = read_spec(name)
         spec.setdefault("name", Path(name).stem)
     else:
         raise InputError(
-            f"unknown platform {name!r}: not a preset ({', '.join(PRESETS)}) nor a file"
+            f"unknown platform {brief(name)}: not a preset ({', '.join(PRESETS)}) nor a file"
         )
     memory = getattr(args, "memory", None)
     return override(
@@ -208,12 +293,12 @@ def load_platform(args: argparse.Namespace) -> Any:
 
     procs = getattr(args, "procs", None)
     spec = platform_spec(args, procs)
-    if "processors" not in spec:
+    name = getattr(args, "platform", None)
+    if "processors" not in spec and name is None:  # a file without them says so below
         if getattr(args, "speeds", None):
             raise InputError("--speeds needs --procs or --platform")
         raise InputError("give --procs P or --platform NAME|FILE")
-    name = getattr(args, "platform", None)
-    source = name if name is not None and Path(name).exists() else "platform"
+    source = name if name is not None and _exists(Path(name)) else "platform"
     return Platform.from_dict(spec, source=source)
 
 
@@ -258,6 +343,8 @@ def _si(value: float) -> str:
 
 def cmd_graph(args: argparse.Namespace) -> int:
     """Build a task graph and write it as JSON."""
+    if args.output:
+        check_outputs([("-o", args.output, None)], inputs=[args.net])
     graph = load_instance(args)
     text = graph.to_json()
     if args.output:
@@ -276,9 +363,11 @@ def cmd_graph(args: argparse.Namespace) -> int:
 def cmd_bounds(args: argparse.Namespace) -> int:
     """Print the lower bounds of an instance."""
     from .bounds import lower_bounds
+    from .platform import check_scale
 
     platform = load_platform(args)
     graph = load_instance(args, platform.P)
+    check_scale(platform, graph)
     bounds = lower_bounds(graph, platform)
     if args.json:
         print(json.dumps(bounds.to_dict()))
@@ -289,13 +378,17 @@ def cmd_bounds(args: argparse.Namespace) -> int:
 
 def cmd_solve(args: argparse.Namespace) -> int:
     """Solve one instance and report, write and plot the schedule."""
+    from .platform import check_scale
     from .solve import solve
 
+    check_outputs(
+        [("-o", args.output, None), ("--gantt", args.gantt, FIGURE_SUFFIXES)]
+        + [("--export", args.export, EXPORT_SUFFIXES)],
+        inputs=[args.net, getattr(args, "platform", None)],
+    )
     platform = load_platform(args)
     graph = load_instance(args, platform.P)
-    for path in (args.output, args.gantt, args.export):
-        if path and not Path(path).resolve().parent.is_dir():
-            raise InputError(f"{path}: directory does not exist")
+    check_scale(platform, graph)
     log = _stderr if args.verbose else None
     if args.verbose:
         _stderr(f"platform: {platform.describe()}")
@@ -312,12 +405,14 @@ def cmd_solve(args: argparse.Namespace) -> int:
     )
     if result.schedule is None:
         raise InfeasibleError(result.summary())
+    # The chart is drawn before anything is written, so that a plotting error leaves no
+    # schedule file behind; both are then written as the others are (links followed,
+    # FIFOs written through).
+    chart = render_gantt(result, args.gantt) if args.gantt else None
     if args.output:
         result.to_json(args.output)
-    if args.gantt:
-        from .plot import save_gantt
-
-        save_gantt(result, args.gantt)
+    if chart is not None:
+        write_bytes_atomic(args.gantt, chart)
     if args.json:
         print(result.to_json())
         return 0
@@ -325,6 +420,49 @@ def cmd_solve(args: argparse.Namespace) -> int:
     if args.verbose:
         print(_processor_table(result))
     return 0
+
+
+def check_outputs(
+    outputs: Sequence[tuple[str, str | None, Sequence[str] | None]],
+    inputs: Sequence[str | None] = (),
+) -> None:
+    """Check every output path of a command before any work: ``(flag, path, suffixes)``.
+
+    Refuses a bad extension, a directory, a missing or read-only directory, two
+    flags naming one file (the second would overwrite the first), and an output
+    that is one of the command's input files (``solve net.yaml -o net.yaml``).
+    """
+    import os
+
+    given = {os.path.realpath(p): p for p in inputs if p is not None and _exists(Path(p))}
+    seen: dict[str, str] = {}
+    for flag, path, suffixes in outputs:
+        if path is None:
+            continue
+        check_output(path, suffixes, flag)
+        real = os.path.realpath(path)
+        if real in given:
+            raise InputError(f"{flag} {shown(path)} is the input file {shown(given[real])}")
+        if real in seen:
+            raise InputError(f"{seen[real]} and {flag} name the same file {shown(path)}")
+        seen[real] = flag
+
+
+def render_gantt(result: Any, path: str) -> bytes:
+    """The Gantt chart of ``result`` as the bytes of a PNG, SVG or PDF file (by ``path``)."""
+    import io
+
+    from .plot import gantt_figure
+
+    buffer = io.BytesIO()
+    try:
+        gantt_figure(result).savefig(buffer, format=Path(path).suffix.lower()[1:], dpi=120)
+    except ValueError as err:  # a chart matplotlib cannot draw: one line, not a traceback
+        if isinstance(err, InputError):
+            raise
+        reason = brief(str(err).strip().splitlines()[0] if str(err).strip() else repr(err))
+        raise InputError(f"--gantt {path}: cannot draw the chart ({reason})") from None
+    return buffer.getvalue()
 
 
 def _processor_table(result: Any) -> str:
@@ -376,7 +514,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _add_executor_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--jobs", "-j", type=int, help="rows solved in parallel (default: all cores)")
+    p.add_argument(
+        "--jobs", "-j", type=int, help="rows solved in parallel, 1..1024 (default: all cores)"
+    )
     p.add_argument(
         "--executor",
         choices=["local", "dask"],
@@ -393,12 +533,24 @@ def _sweep_common(args: argparse.Namespace) -> dict[str, Any]:
 
     The network is resolved here, so that the cost model follows the same
     rules as ``lpsched solve`` (``--time-unit auto`` fitted to the network).
+    The numbers, the output paths and the processor counts are checked first,
+    so that bad input is refused before anything is built or written.
     """
-    from .sweep import parse_procs, resolve_network
+    import os
 
-    for path in (getattr(args, "output", None), getattr(args, "plot", None)):
-        if path and not Path(path).resolve().parent.is_dir():
-            raise InputError(f"{path}: directory does not exist")
+    from .files import brief, check_output
+    from .sweep import check_numbers, parse_procs, resolve_network
+
+    check_numbers(args.time_limit, args.seed, args.workers, args.jobs)
+    output, plot = getattr(args, "output", None), getattr(args, "plot", None)
+    if output is not None:
+        check_output(output, None, "-o")
+    if plot is not None:
+        from .plot import check_figure_path
+
+        check_figure_path(plot, "--plot")
+        if output is not None and os.path.realpath(output) == os.path.realpath(plot):
+            raise InputError(f"-o and --plot name the same file {brief(plot)}")
     procs = parse_procs(args.procs)
     instance = resolve_network(args.net, _parse_options(args.net_opt or []))
     cost_flags = ("batch_size", "throughput", "time_unit")
@@ -444,8 +596,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from .sweep import format_table, parse_names, sweep
     from .taskgraph import DECOMPOSITIONS
 
-    if args.plot and Path(args.plot).suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise InputError(f"{args.plot}: --plot must be .png, .svg or .pdf")
     if args.resume and not args.output:
         raise InputError("--resume needs -o/--output (the CSV to resume)")
     kwargs = _sweep_common(args)
@@ -470,7 +620,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.plot:
         from .plot import plot_speedup, save_figure
 
-        save_figure(plot_speedup(df), args.plot)
+        save_figure(plot_speedup(df), args.plot, what="--plot")
         _stderr(f"wrote {args.plot}")
     if args.output:
         _stderr(f"wrote {args.output}: {len(df)} rows")
@@ -496,11 +646,13 @@ def _report_failures(df: Any) -> int:
 
 
 def _sweep_summary(df: Any) -> list[str]:
-    """One line per solver, decomposition and platform: optimal rows, best period, mean gap."""
+    """One line per solver, decomposition and platform: optimal rows, best period, mean gap.
+
+    The speedup is ``sum(d) / T`` (the total work over the period), the gap in percent.
+    """
     import pandas as pd
 
-    from .sweep import DEFAULT_PLATFORM
-    from .units import format_ms
+    from .sweep import DEFAULT_PLATFORM, four_digits
 
     lines = []
     for (dec, solver, plat), part in df.groupby(["decomposition", "solver", "platform"], sort=True):
@@ -513,9 +665,9 @@ def _sweep_summary(df: Any) -> list[str]:
             ms = best["period_ms"]
             period = f"period {best['period']}"
             if not pd.isna(ms):
-                period += f", {format_ms(ms / 1e3)}"
+                period += f", {four_digits(ms)} ms"  # as the table shows it
             line += (
-                f", best speedup {best['speedup']:.2f} at P={best['procs']} ({period}), "
+                f", best speedup (work/T) {best['speedup']:.2f} at P={best['procs']} ({period}), "
                 f"mean gap {100 * ok['gap'].mean():.1f}%"
             )
         missing = len(part) - len(ok)
@@ -526,7 +678,11 @@ def _sweep_summary(df: Any) -> list[str]:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    """LayerPipe's optimal period against the PipeDream planner's, per processor count."""
+    """LayerPipe's best period against the PipeDream planner's, per processor count.
+
+    The summary line says how many LayerPipe periods are proven optimal; it
+    never calls LayerPipe optimal when only some are.
+    """
     from .compare import compare, format_comparison, format_summary
 
     kwargs = _sweep_common(args)
@@ -641,10 +797,18 @@ def _add_sweep_args(p: argparse.ArgumentParser) -> None:
         "--staleness",
         help="sync, an integer, layerpipe2, auto or auto:CAP (default auto, cap 2P-1)",
     )
-    p.add_argument("--time-limit", type=float, help="seconds per exact solve")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument(
-        "--workers", type=int, help="CP-SAT workers per row (default 1 when rows run in parallel)"
+        "--time-limit",
+        type=float,
+        help="seconds per row of an exact solver, up to 1000000 (the ETA counts on it)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="random seed of every row, 0..2**31-1 (default 0)"
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="CP-SAT workers per row, 1..256 (default 1 when rows run in parallel)",
     )
     _add_executor_args(p)
 
@@ -691,9 +855,17 @@ def build_parser() -> argparse.ArgumentParser:
         default="heuristic",
         help="heuristic (default, fast), pipedream (the baseline planner), cpsat, milp, milp-cbc",
     )
-    p.add_argument("--time-limit", type=float, help="seconds for the whole solve (exact solvers)")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the search (default 0)")
-    p.add_argument("--workers", type=int, help="CP-SAT search workers (default: all cores)")
+    p.add_argument(
+        "--time-limit",
+        type=time_limit_flag,
+        help="seconds for the whole solve (exact solvers), up to 1000000",
+    )
+    p.add_argument(
+        "--seed", type=seed_flag, default=0, help="random seed of the search, 0..2**31-1 (0)"
+    )
+    p.add_argument(
+        "--workers", type=workers_flag, help="CP-SAT search workers, 1..256 (default: all cores)"
+    )
     p.add_argument(
         "--secondary",
         choices=list(SECONDARY),
@@ -732,11 +904,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the table as JSON rows")
     p.set_defaults(func=cmd_sweep)
 
-    p = sub.add_parser("compare", help="LayerPipe (optimal) against PipeDream, per P")
+    p = sub.add_parser(
+        "compare",
+        help="LayerPipe (exact solver) against the PipeDream planner, per P",
+        description="LayerPipe's best period (by --solver) against the PipeDream planner's, "
+        "per processor count; the summary says how many LayerPipe periods are proven optimal.",
+    )
     _add_network_args(p, decomposition=False)
     _add_platform_args(p, "7-9")
     p.add_argument(
-        "--solver", "-s", choices=list(SOLVERS), default="cpsat", help="LayerPipe solver"
+        "--solver",
+        "-s",
+        choices=list(SOLVERS),
+        default="cpsat",
+        help="LayerPipe solver (default cpsat; the summary says how many rows it proved)",
     )
     _add_sweep_args(p)
     p.add_argument("-o", "--output", help="write the comparison table (CSV) here")
@@ -756,6 +937,11 @@ def _silence_stdout() -> None:
         pass
 
 
+def _one_line(err: Exception) -> str:
+    """The message on one line, whatever a file name or a value in it holds."""
+    return str(err).replace("\r", "\\r").replace("\n", "\\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
@@ -767,11 +953,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         _silence_stdout()
         return 0
     except InputError as err:
-        _stderr(f"lpsched: error: {err}")
+        _stderr(f"lpsched: error: {_one_line(err)}")
         return 2
     except InfeasibleError as err:
-        _stderr(f"lpsched: infeasible: {err}")
+        _stderr(f"lpsched: infeasible: {_one_line(err)}")
         return 1
+    except MemoryError:
+        _stderr("lpsched: error: out of memory: the instance is too large for this machine")
+        return 2
     except KeyboardInterrupt:
         _stderr("lpsched: interrupted")
         return 130

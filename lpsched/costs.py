@@ -29,6 +29,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .errors import InputError
+from .files import brief
+from .graph import MAX_BYTES, MAX_UNIT_SECONDS, MAX_UNITS, MIN_UNIT_SECONDS
+from .units import check_integer, check_real, limit_text
+
+#: Limits of the cost model's numbers, chosen so that no duration overflows and every
+#: one a real machine has fits: batch sizes up to 2**20 samples; throughputs from 1
+#: MAC/s (the tests' unit costs) to 10**18 MAC/s (an exa-MAC machine); elements of at
+#: most 64 bytes.
+MAX_BATCH_SIZE = 2**20
+MIN_THROUGHPUT = 1.0
+MAX_THROUGHPUT = 1e18
+MAX_BYTES_PER_ELEMENT = 64.0
 
 #: Seconds per unit suffix understood by :func:`parse_time_unit`.
 _UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
@@ -47,20 +59,23 @@ def parse_time_unit(text: str | float) -> float:
         When the text is not a positive duration.
     """
     if isinstance(text, bool):
-        raise InputError(f"time unit must be a duration like '25us', got {text!r}")
+        raise InputError(f"time unit must be a duration like '25us', got {brief(text)}")
     if isinstance(text, numbers.Real):
         value = float(text)
     elif isinstance(text, str):
         m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(s|ms|us|ns)?\s*", text)
         if m is None:
             raise InputError(
-                f"time unit must be a duration like '25us', '0.1ms' or '1e-4', got {text!r}"
+                f"time unit must be a duration like '25us', '0.1ms' or '1e-4', got {brief(text)}"
             )
         value = float(m.group(1)) * _UNITS[m.group(2) or "s"]
     else:
-        raise InputError(f"time unit must be a duration like '25us', got {text!r}")
+        raise InputError(f"time unit must be a duration like '25us', got {brief(text)}")
     if not math.isfinite(value) or value <= 0:
-        raise InputError(f"time unit must be positive, got {text!r}")
+        raise InputError(f"time unit must be positive, got {brief(text)}")
+    # 1 ns to 1 hour; the tolerance lets "1ns" (1 * 1e-9, maybe an ulp off) through.
+    if not MIN_UNIT_SECONDS * (1 - _REL_TOL) <= value <= MAX_UNIT_SECONDS * (1 + _REL_TOL):
+        raise InputError(f"time unit must be between 1ns and 1h, got {brief(text)}")
     return value
 
 
@@ -72,6 +87,14 @@ def format_time_unit(seconds: float) -> str:
             suffix, scale = name, _UNITS[name]
             break
     return f"{float(f'{seconds / scale:.12g}'):g}{suffix}"
+
+
+def _g(x: float) -> str:
+    """``x`` with four significant digits, even for an int beyond the float range."""
+    try:
+        return f"{x:.4g}"
+    except OverflowError:
+        return "more than 1e308"
 
 
 def _ceil(x: float) -> int:
@@ -126,9 +149,16 @@ class CostModel:
         if math.isinf(self.bytes_per_element):
             raise InputError("cost model: bytes_per_element must be finite")
         # Plain Python numbers, so that durations and JSON output never carry numpy types.
-        object.__setattr__(self, "batch_size", int(self.batch_size))
-        for name in ("throughput", "bytes_per_element"):
-            object.__setattr__(self, name, float(getattr(self, name)))
+        batch = check_integer(self.batch_size, "cost model: batch size", 1, MAX_BATCH_SIZE)
+        object.__setattr__(self, "batch_size", batch)
+        throughput = check_real(
+            self.throughput, "cost model: throughput (MAC/s)", MIN_THROUGHPUT, MAX_THROUGHPUT
+        )
+        object.__setattr__(self, "throughput", throughput)
+        width = check_real(
+            self.bytes_per_element, "cost model: bytes_per_element", 0, MAX_BYTES_PER_ELEMENT
+        )
+        object.__setattr__(self, "bytes_per_element", width)
         object.__setattr__(self, "time_unit", parse_time_unit(self.time_unit))
 
     @property
@@ -143,19 +173,54 @@ class CostModel:
             raise InputError(f"cost model: MAC count must be a number, got {macs_total!r}")
         if not macs_total >= 0:
             raise InputError(f"cost model: MAC count must be >= 0, got {macs_total!r}")
-        return macs_total / self.throughput / self.time_unit
+        try:
+            return macs_total / self.throughput / self.time_unit
+        except OverflowError:  # an int beyond the float range
+            return math.inf
 
     def compute(self, macs_total: float) -> int:
         """Duration of ``macs_total`` MACs: whole units, rounded up, at least 1.
 
         Zero work still lasts one unit: every task must occupy its processor
         for a positive time (``formulations/README.md``, (P2)).
+
+        Raises
+        ------
+        InputError
+            When the duration exceeds :data:`~lpsched.graph.MAX_UNITS`.
         """
-        return max(1, _ceil(self.exact_compute(macs_total)))
+        exact = self.exact_compute(macs_total)
+        if not exact <= MAX_UNITS:  # NaN and infinity too
+            raise InputError(
+                f"cost model: {_g(macs_total)} MACs last {_g(exact)} time units of "
+                f"{self.unit_name}, more than the limit of {limit_text(MAX_UNITS)} "
+                "(a coarser time unit or a higher throughput makes them fewer)"
+            )
+        return max(1, _ceil(exact))
+
+    def _units(self, macs_total: float) -> float:
+        """``compute`` without its limit, as a float: what :meth:`rounding_error` sums."""
+        exact = self.exact_compute(macs_total)
+        return max(1, _ceil(exact)) if exact <= MAX_UNITS else max(1.0, exact)
 
     def data_bytes(self, elements: float) -> int:
-        """Bytes of ``elements`` values, rounded up to whole bytes."""
-        return _ceil(elements * self.bytes_per_element)
+        """Bytes of ``elements`` values, rounded up to whole bytes.
+
+        Raises
+        ------
+        InputError
+            Beyond :data:`~lpsched.graph.MAX_BYTES`.
+        """
+        try:
+            size = elements * self.bytes_per_element
+        except OverflowError:
+            size = math.inf
+        if not size <= MAX_BYTES:
+            raise InputError(
+                f"cost model: a tensor of {_g(elements)} elements exceeds the limit of "
+                f"{limit_text(MAX_BYTES)} bytes"
+            )
+        return _ceil(size)
 
     def rounding_error(self, macs: Iterable[float]) -> float:
         """Relative rounding error of a set of task costs given in MACs.
@@ -165,7 +230,8 @@ class CostModel:
         a whole number of units; ``math.inf`` when every cost is zero.
         """
         macs = list(macs)
-        rounded = sum(self.compute(m) for m in macs)
+        # _units, not compute: suggest_time_unit tries units too fine for big tasks.
+        rounded = sum(self._units(m) for m in macs)
         exact = sum(self.exact_compute(m) for m in macs)
         if exact == 0:
             return math.inf if rounded else 0.0

@@ -22,13 +22,21 @@ import math
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import InputError
-from .units import format_bandwidth, format_bytes, format_time, parse_quantity
+from .files import brief, parse_yaml, read_text, refuse_kind
+from .graph import MAX_UNITS, TaskGraph
+from .units import (
+    check_integer,
+    format_bandwidth,
+    format_bytes,
+    format_time,
+    limit_text,
+    parse_quantity,
+)
 
 PLATFORM_FORMAT = "lpsched-platform/1"
 
@@ -43,6 +51,17 @@ LINK_CLASSES = ("intra", "inter")
 #: The most processors a platform may have: far beyond any machine a schedule is
 #: solved for, and small enough that per-processor tables stay cheap.
 MAX_PROCESSORS = 4096
+
+#: Limits of a link: at least 1 byte per second (or unlimited), a latency of at most one
+#: hour. Slower links or longer latencies make every message exceed the time-unit limits.
+MIN_BANDWIDTH = 1.0
+MAX_LATENCY = 3600.0
+
+#: The least memory a processor may have: one byte (``None`` is unlimited).
+MIN_MEMORY = 1.0
+
+#: The most extra bytes per parameter byte an optimiser may keep (Adam keeps 2).
+MAX_OPTIMIZER_STATE = 100.0
 
 #: The default link: the cost model's historical 50 GB/s and 10 us (between a PCIe
 #: 4.0 x16 link and one NVLink bundle, with the start-up cost of an NCCL message).
@@ -178,6 +197,11 @@ class Platform:
                 f"platform: capacity must be one of {', '.join(CAPACITIES)}, got {self.capacity!r}"
             )
         _check_number(self.optimizer_state, "platform: optimizer_state", allow_zero=True)
+        if self.optimizer_state > MAX_OPTIMIZER_STATE:
+            raise InputError(
+                f"platform: optimizer_state must be at most {MAX_OPTIMIZER_STATE:g}, "
+                f"got {brief(self.optimizer_state)}"
+            )
         object.__setattr__(self, "optimizer_state", float(self.optimizer_state))
 
     # ------------------------------------------------------------------ access
@@ -315,10 +339,14 @@ def _speeds(speeds: Sequence[float]) -> str:
 # --------------------------------------------------------------------------- checks
 def _check_number(value: Any, what: str, *, allow_zero: bool = False) -> None:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InputError(f"{what} must be a number, got {value!r}")
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        raise InputError(f"{what} must be a number, got {brief(value)}")
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an int beyond the float range
+        finite = False
+    if not finite or value < 0 or (value == 0 and not allow_zero):
         raise InputError(
-            f"{what} must be {'>= 0' if allow_zero else '> 0'} and finite, got {value!r}"
+            f"{what} must be {'>= 0' if allow_zero else '> 0'} and finite, got {brief(value)}"
         )
 
 
@@ -330,8 +358,11 @@ def _check_processor(p: Processor, i: int) -> None:
         raise InputError(f"platform: processors[{i}].speed must be in 1e-6..1e6, got {p.speed!r}")
     if p.memory is not None:
         _check_number(p.memory, f"platform: processors[{i}].memory")
-    if isinstance(p.node, bool) or not isinstance(p.node, numbers.Integral) or p.node < 0:
-        raise InputError(f"platform: processors[{i}].node must be an integer >= 0, got {p.node!r}")
+        if p.memory < MIN_MEMORY:
+            raise InputError(
+                f"platform: processors[{i}].memory must be at least 1 byte, got {brief(p.memory)}"
+            )
+    check_integer(p.node, f"platform: processors[{i}].node", 0, MAX_PROCESSORS - 1)
 
 
 def _check_link(link: Link, what: str) -> None:
@@ -339,18 +370,25 @@ def _check_link(link: Link, what: str) -> None:
         raise InputError(f"platform: links.{what} must be a Link, got {link!r}")
     bw = link.bandwidth
     if isinstance(bw, bool) or not isinstance(bw, numbers.Real) or not bw > 0:
-        raise InputError(f"platform: links.{what}.bandwidth must be > 0, got {bw!r}")
+        raise InputError(f"platform: links.{what}.bandwidth must be > 0, got {brief(bw)}")
+    if bw < MIN_BANDWIDTH:
+        raise InputError(
+            f"platform: links.{what}.bandwidth must be at least 1 B/s, got {brief(bw)}"
+        )
     _check_number(link.latency, f"platform: links.{what}.latency", allow_zero=True)
+    if link.latency > MAX_LATENCY:
+        raise InputError(
+            f"platform: links.{what}.latency must be at most 1 hour ({MAX_LATENCY:g} s), "
+            f"got {brief(link.latency)}"
+        )
 
 
 def _count(value: Any, what: str) -> int:
+    # Exact, as every integer lpsched reads: 8.0 processors is refused, not read as 8.
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        else:
-            raise InputError(f"{what} must be an integer, got {value!r}")
+        raise InputError(f"{what} must be an integer, got {brief(value)}")
     if not 1 <= value <= MAX_PROCESSORS:
-        raise InputError(f"{what} must be between 1 and {MAX_PROCESSORS}, got {value}")
+        raise InputError(f"{what} must be between 1 and {MAX_PROCESSORS}, got {brief(value)}")
     return int(value)
 
 
@@ -358,23 +396,25 @@ def _count(value: Any, what: str) -> int:
 def read_spec(path: str | Path) -> dict[str, Any]:
     """The mapping in a YAML or JSON platform file (not yet checked)."""
     p = Path(path)
+    text = read_text(p)
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{p}: no such file") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{p}: not a UTF-8 text file") from None
-    except OSError as err:
-        raise InputError(f"{p}: cannot read ({err.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except (yaml.YAMLError, RecursionError) as err:
-        where = getattr(err, "problem_mark", None)
-        line = f" at line {where.line + 1}" if where is not None else ""
-        raise InputError(f"{p}: invalid YAML{line}") from None
+        data = parse_yaml(text, str(p))
+    except InputError as err:
+        # "p:3: malformed YAML: ..." as "p: invalid YAML at line 3 (...)"
+        raise InputError(_yaml_message(str(err), str(p))) from None
     if not isinstance(data, dict):
         raise InputError(f"{p}: expected a mapping of platform keys")
+    refuse_kind(data, str(p), "lpsched-platform", PLATFORM_FORMAT)
     return data
+
+
+def _yaml_message(message: str, source: str) -> str:
+    rest = message.removeprefix(source)
+    line, _, problem = rest.partition(": ")
+    at = f" at line {line[1:]}" if line.startswith(":") else ""
+    if "YAML" not in problem:
+        return message
+    return f"{source}: invalid YAML{at} ({problem.removeprefix('malformed YAML: ')})"
 
 
 def preset_spec(name: str) -> dict[str, Any]:
@@ -397,19 +437,20 @@ def preset(name: str, processors: int | None = None) -> Platform:
 def _from_spec(data: Any) -> Platform:
     if not isinstance(data, dict):
         raise InputError("platform: expected a mapping")
-    unknown = [k for k in data if k not in _KEYS]
-    if unknown:
-        raise InputError(f"platform: unknown key {unknown[0]!r}; known: {', '.join(_KEYS)}")
+    refuse_kind(data, "platform", "lpsched-platform", PLATFORM_FORMAT)
     fmt = data.get("format", PLATFORM_FORMAT)
     if fmt != PLATFORM_FORMAT:
-        raise InputError(f"platform: format must be {PLATFORM_FORMAT!r}, got {fmt!r}")
+        raise InputError(f"platform: format must be {PLATFORM_FORMAT!r}, got {brief(fmt)}")
+    unknown = [k for k in data if k not in _KEYS]
+    if unknown:
+        raise InputError(f"platform: unknown key {brief(unknown[0])}; known: {', '.join(_KEYS)}")
     procs = _processors(data)
     links = data.get("links", {}) or {}
     if not isinstance(links, dict):
         raise InputError("platform: links must be a mapping with intra and inter")
     bad = [k for k in links if k not in LINK_CLASSES]
     if bad:
-        raise InputError(f"platform: unknown link class {bad[0]!r}; known: intra, inter")
+        raise InputError(f"platform: unknown link class {brief(bad[0])}; known: intra, inter")
     intra = _link(links.get("intra"), "intra", Link())
     inter = _link(links.get("inter"), "inter", intra)
     opt = data.get("optimizer_state", 0)
@@ -433,16 +474,18 @@ def _processors(data: Mapping[str, Any]) -> tuple[Processor, ...]:
     if isinstance(raw, list):
         if "nodes" in data or "processors_per_node" in data:
             raise InputError("platform: with a list of processors, give each its 'node'")
+        _count(len(raw), "platform: number of processors")
         out = []
         for i, entry in enumerate(raw):
             if not isinstance(entry, dict):
                 raise InputError(f"platform: processors[{i}] must be a mapping")
             bad = [k for k in entry if k not in _PROCESSOR_KEYS]
             if bad:
-                raise InputError(f"platform: processors[{i}]: unknown key {bad[0]!r}")
+                raise InputError(f"platform: processors[{i}]: unknown key {brief(bad[0])}")
             node = entry.get("node", 0)
             if isinstance(node, bool) or not isinstance(node, int) or node < 0:
                 raise InputError(f"platform: processors[{i}].node must be an integer >= 0")
+            check_integer(node, f"platform: processors[{i}].node", 0, MAX_PROCESSORS - 1)
             out.append(
                 Processor(
                     _speed(entry.get("speed", speed), f"processors[{i}].speed"),
@@ -476,7 +519,7 @@ def _nodes(data: Mapping[str, Any], n: int) -> int:
 
 def _speed(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InputError(f"platform: {what} must be a number, got {value!r}")
+        raise InputError(f"platform: {what} must be a number, got {brief(value)}")
     _check_number(value, f"platform: {what}")
     return float(value)
 
@@ -494,7 +537,7 @@ def _link(raw: Any, what: str, default: Link) -> Link:
         raise InputError(f"platform: links.{what} must be a mapping of bandwidth and latency")
     bad = [k for k in raw if k not in ("bandwidth", "latency")]
     if bad:
-        raise InputError(f"platform: links.{what}: unknown key {bad[0]!r}")
+        raise InputError(f"platform: links.{what}: unknown key {brief(bad[0])}")
     bw = raw.get("bandwidth", default.bandwidth)
     bandwidth = (
         math.inf
@@ -597,3 +640,45 @@ def platform_of(value: Platform | int) -> Platform:
     if isinstance(value, Platform):
         return value
     return Platform.default(_count(value, "--procs"))
+
+
+def check_scale(platform: Platform, graph: TaskGraph) -> None:
+    """Refuse a graph whose durations or messages on ``platform`` exceed the graph's limits.
+
+    A task of speed-1 duration ``d`` lasts ``ceil(d / speed)`` on a processor and a
+    message of ``b`` bytes ``(latency + b / bandwidth) / unit`` time units, so a slow
+    processor or link can take a graph within :data:`~lpsched.graph.MAX_UNITS` past it.
+    Checked on the slowest processor and the slowest link class in use: the longest
+    task, the total work and the largest message must each stay within the limit.
+
+    Raises
+    ------
+    InputError
+        Naming what exceeds the limit and what makes it smaller.
+    """
+    limit = limit_text(MAX_UNITS)
+    slowest = min(Fraction(repr(float(s))) for s in platform.speeds)
+    longest = max(graph.tasks, key=lambda t: t.duration)
+    if Fraction(longest.duration) / slowest > MAX_UNITS:
+        raise InputError(
+            f"task {brief(longest.name)} lasts {float(longest.duration / slowest):.4g} time "
+            f"units at speed {float(slowest):g}, more than the limit of {limit}"
+        )
+    if Fraction(graph.total_work) / slowest > MAX_UNITS:
+        raise InputError(
+            f"the total work lasts {float(graph.total_work / slowest):.4g} time units at speed "
+            f"{float(slowest):g}, more than the limit of {limit}"
+        )
+    unit = graph.time_unit_seconds
+    sizes = [e.bytes for e in graph.edges if e.comm is None and e.bytes > 0]
+    if unit is None or not sizes:
+        return  # no message takes time (or the Problem refuses bytes without a time unit)
+    for cls_name in platform.link_classes:
+        link = getattr(platform, cls_name)
+        units = (link.latency + max(sizes) / link.bandwidth) / unit
+        if units > MAX_UNITS:
+            raise InputError(
+                f"a message of {max(sizes)} bytes takes {units:.4g} time units of "
+                f"{graph.time_unit} on the {cls_name} link, more than the limit of {limit} "
+                "(a faster link or a coarser time unit makes it fewer)"
+            )

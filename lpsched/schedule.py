@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
-from .graph import TaskGraph, read_json, write_text_atomic
+from .files import brief, parse_yaml, read_text, refuse_kind
+from .graph import MAX_INT, TaskGraph, read_json, write_text_atomic
 from .platform import MAX_PROCESSORS, Platform, platform_of
 from .problem import scaled_duration
-from .units import format_bytes, format_ms
+from .units import check_integer, check_real, format_bytes, format_ms, format_time
 
 SCHEDULE_FORMAT = "lpsched-schedule/2"
 
@@ -126,11 +127,12 @@ class Schedule:
         return None if unit is None else self.period * unit
 
     def describe_period(self) -> str:
-        """``"19.28 ms (771 x 25us)"``, or ``"771 time units"`` without a physical unit."""
+        """``"19.28 ms (771 x 25 us)"``, or ``"771 time units"`` without a physical unit."""
         seconds = self.period_seconds
-        if seconds is None:
+        unit = self.graph.time_unit_seconds
+        if seconds is None or unit is None:
             return f"{self.period} time units"
-        return f"{format_ms(seconds)} ({self.period} x {self.graph.time_unit})"
+        return f"{format_ms(seconds)} ({self.period} x {format_time(unit)})"
 
     # ---------------------------------------------------------------- metrics
     @property
@@ -308,93 +310,155 @@ class Result:
 
         Only the structure is checked here; whether the schedule is valid is
         the validator's job (:func:`lpsched.validate.validate`). Numbers must
-        be what they say: a period of ``9.7``, ``"9"`` or ``true`` is refused.
+        be what they say: a period of ``9.7``, ``"9"``, ``true`` or
+        ``Infinity`` is refused, as are processors ``1.9`` or ``true``.
+
+        Raises
+        ------
+        InputError
+            One line naming ``source`` and the field.
         """
         if not isinstance(data, dict):
             raise InputError(f"{source}: expected a JSON object")
+        refuse_kind(data, source, "lpsched-schedule", SCHEDULE_FORMAT)
         if data.get("format") not in SCHEDULE_FORMATS:
             raise InputError(
-                f"{source}: format must be {SCHEDULE_FORMAT!r}, got {data.get('format')!r}"
+                f"{source}: format must be {SCHEDULE_FORMAT!r}, got {brief(data.get('format'))}"
             )
         graph = TaskGraph.from_dict(data.get("graph"), source=f"{source}: graph")
         try:
-            procs = _as_int(data["processors"], "processors")
-            period = _as_int(data["period"], "period")
-            if "platform" in data:
-                platform = Platform.from_dict(data["platform"], source=f"{source}: platform")
-                if platform.P != procs:
-                    raise InputError(
-                        f"{source}: processors is {procs} but the platform has {platform.P}"
-                    )
-            else:
-                if not 1 <= procs <= MAX_PROCESSORS:
-                    raise InputError(
-                        f"{source}: processors must be between 1 and {MAX_PROCESSORS}, got {procs}"
-                    )
-                platform = platform_of(procs)
-            processor: dict[str, int] = {}
-            start: dict[str, int] = {}
-            for i, a in enumerate(data["assignments"]):
-                name = a["task"]
-                if name in processor:
-                    raise InputError(f"{source}: assignments[{i}]: task {name!r} assigned twice")
-                processor[name] = _as_int(a["processor"], f"assignments[{i}].processor")
-                start[name] = _as_int(a["start"], f"assignments[{i}].start")
-            status = Status(data.get("status", "unknown"))
-        except KeyError as err:
-            raise InputError(f"{source}: missing field {err}") from None
-        except InputError:
-            raise  # already names the source
-        except (TypeError, ValueError) as err:
-            raise InputError(f"{source}: {err}") from None
-        missing = [t.name for t in graph.tasks if t.name not in processor]
-        if missing:
-            raise InputError(f"{source}: task {missing[0]!r} has no assignment")
-        unknown = [k for k in processor if k not in graph._index]
-        if unknown:
-            raise InputError(f"{source}: assignment for unknown task {unknown[0]!r}")
-        raw_transfers = data.get("transfers", [])
-        if not isinstance(raw_transfers, list):
-            raise InputError(f"{source}: transfers must be a list")
-        transfers = tuple(
-            _transfer(x, f"{source}: transfers[{i}]") for i, x in enumerate(raw_transfers)
-        )
-        sched = Schedule(graph, platform, period, processor, start, transfers)
-        return cls(
-            schedule=sched,
-            status=status,
-            lower_bound=_as_int(data.get("lower_bound", 0), "lower_bound"),
-            solver=str(data.get("solver", "")),
-            solve_seconds=float(data.get("solve_seconds", 0.0)),
-            network=str(data.get("network", "") or ""),
-            decomposition=str(data.get("decomposition", "") or ""),
-        )
+            platform = _platform(data, source)
+            period = _as_int(_required(data, "period"), "period", 1, MAX_INT)
+            processor, start = _assignments(_required(data, "assignments"), graph, platform.P)
+            transfers = _transfers(data.get("transfers", []))
+            result = cls(
+                schedule=Schedule(graph, platform, period, processor, start, transfers),
+                status=_status(data.get("status", "unknown")),
+                lower_bound=_as_int(data.get("lower_bound", 0), "lower_bound", 0, MAX_INT),
+                solver=_text(data, "solver"),
+                solve_seconds=check_real(
+                    data.get("solve_seconds", 0.0), "solve_seconds", 0, _MAX_SECONDS
+                ),
+                network=_text(data, "network"),
+                decomposition=_text(data, "decomposition"),
+            )
+        except InputError as err:
+            message = str(err)
+            raise InputError(
+                message if message.startswith(source) else f"{source}: {message}"
+            ) from None
+        return result
 
     @classmethod
     def read(cls, path: str | Path) -> Result:
-        """Read a schedule JSON file."""
-        return cls.from_dict(read_json(path), source=str(path))
+        """Read a schedule JSON file.
+
+        Raises
+        ------
+        InputError
+            One line naming the file: unreadable, not JSON, an lpsched file of
+            another kind (a network or platform YAML too), or a bad field.
+        """
+        p = Path(path)
+        if p.suffix.lower() in (".yaml", ".yml"):
+            # Network and platform files are YAML: say which one it is, not "invalid JSON".
+            data = parse_yaml(read_text(p), str(p))
+            refuse_kind(data, str(p), "lpsched-schedule", SCHEDULE_FORMAT)
+            raise InputError(
+                f"{p}: a YAML file, not a schedule: schedule files are the JSON that "
+                "lpsched solve -o writes"
+            )
+        return cls.from_dict(read_json(p), source=str(p))
 
 
-def _as_int(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{what} must be an integer, got {value!r}")
+#: The most seconds a schedule file may say its solve took (a year).
+_MAX_SECONDS = 3.2e7
+
+#: The largest number (period, bound, start, processor) a schedule file may hold: an
+#: int64 with room to add a few (:data:`lpsched.graph.MAX_INT`).
+MAX_START = MAX_INT
+
+
+def _as_int(value: Any, what: str, minimum: int | None = None, maximum: int | None = None) -> int:
+    return check_integer(value, what, minimum, maximum)
+
+
+def _required(data: dict[str, Any], key: str) -> Any:
+    if key not in data:
+        raise InputError(f"missing field {key!r}")
+    return data[key]
+
+
+def _text(data: dict[str, Any], key: str) -> str:
+    value = data.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InputError(f"{key} must be a string, got {brief(value)}")
     return value
+
+
+def _status(value: Any) -> Status:
+    if not isinstance(value, str) or value not in {s.value for s in Status}:
+        known = ", ".join(s.value for s in Status)
+        raise InputError(f"status must be one of {known}, got {brief(value)}")
+    return Status(value)
+
+
+def _platform(data: dict[str, Any], source: str) -> Platform:
+    """The embedded platform (version 2) or the default one of ``processors`` (version 1)."""
+    procs = _as_int(_required(data, "processors"), "processors", 1, MAX_PROCESSORS)
+    if "platform" not in data:
+        return platform_of(procs)
+    platform = Platform.from_dict(data["platform"], source=f"{source}: platform")
+    if platform.P != procs:
+        raise InputError(f"processors is {procs} but the platform has {platform.P}")
+    return platform
+
+
+def _assignments(raw: Any, graph: TaskGraph, procs: int) -> tuple[dict[str, int], dict[str, int]]:
+    """Processor and start of every task; each task exactly once, every one known."""
+    if not isinstance(raw, list):
+        raise InputError(f"assignments must be a list, got {brief(raw)}")
+    processor: dict[str, int] = {}
+    start: dict[str, int] = {}
+    for i, a in enumerate(raw):
+        where = f"assignments[{i}]"
+        if not isinstance(a, dict):
+            raise InputError(f"{where} must be an object, got {brief(a)}")
+        name = _required(a, "task")
+        if not isinstance(name, str):
+            raise InputError(f"{where}.task must be a string, got {brief(name)}")
+        if name in processor:
+            raise InputError(f"{where}: task {brief(name)} assigned twice")
+        # Any integer processor: one outside 0..P-1 is the validator's to report.
+        processor[name] = _as_int(
+            _required(a, "processor"), f"{where}.processor", -MAX_START, MAX_START
+        )
+        start[name] = _as_int(_required(a, "start"), f"{where}.start", -MAX_START, MAX_START)
+    missing = [t.name for t in graph.tasks if t.name not in processor]
+    if missing:
+        raise InputError(f"task {brief(missing[0])} has no assignment")
+    unknown = [k for k in processor if k not in graph._index]
+    if unknown:
+        raise InputError(f"assignment for unknown task {brief(unknown[0])}")
+    return processor, start
+
+
+def _transfers(raw: Any) -> tuple[Transfer, ...]:
+    if not isinstance(raw, list):
+        raise InputError("transfers must be a list")
+    return tuple(_transfer(x, f"transfers[{i}]") for i, x in enumerate(raw))
 
 
 def _transfer(raw: Any, where: str) -> Transfer:
     if not isinstance(raw, dict):
         raise InputError(f"{where}: expected an object")
-    try:
-        tensor, producer = raw["tensor"], raw.get("producer", "")
-        if not isinstance(tensor, str) or not isinstance(producer, str):
-            raise InputError(f"{where}: tensor and producer must be strings")
-        return Transfer(
-            tensor,
-            producer,
-            *(_as_int(raw[k], f"{where}.{k}") for k in ("src", "dst", "start", "duration")),
-        )
-    except KeyError as err:
-        raise InputError(f"{where}: missing field {err}") from None
-    except ValueError as err:
-        raise InputError(str(err)) from None
+    tensor, producer = _required(raw, "tensor"), raw.get("producer", "")
+    if not isinstance(tensor, str) or not isinstance(producer, str):
+        raise InputError(f"{where}: tensor and producer must be strings")
+    src, dst, start, duration = (
+        _as_int(_required(raw, k), f"{where}.{k}", -MAX_START, MAX_START)
+        for k in ("src", "dst", "start", "duration")
+    )
+    return Transfer(tensor, producer, src, dst, start, duration)

@@ -34,8 +34,10 @@ from dataclasses import dataclass, field, replace
 
 from .costs import CostModel
 from .errors import InputError
-from .graph import Edge, Task, TaskGraph
+from .files import brief
+from .graph import MAX_DISTANCE, Edge, Task, TaskGraph
 from .networks.layers import Layer, Network
+from .units import limit_text
 
 #: Decomposition name -> what a layer's tasks are.
 DECOMPOSITIONS: dict[str, str] = {
@@ -92,11 +94,21 @@ class Staleness:
         return self.policy
 
 
-def _positive_int(value: object, what: str) -> int:
-    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+def _positive_int(value: object, what: str, maximum: int = MAX_DISTANCE) -> int:
+    """A positive integer up to ``maximum`` (a staleness: :data:`~lpsched.graph.MAX_DISTANCE`).
+
+    Text of ASCII digits is read exactly; text of more digits than any limit is
+    refused as too large without converting it.
+    """
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?[0-9]+\s*", value):
+        digits = value.strip().lstrip("+-").lstrip("0")
+        if len(digits) > 18 and not value.strip().startswith("-"):
+            raise InputError(f"{what} must be at most {limit_text(maximum)}, got {brief(value)}")
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise InputError(f"{what} must be a positive integer, got {value!r}")
+        raise InputError(f"{what} must be a positive integer, got {brief(value)}")
+    if value > maximum:
+        raise InputError(f"{what} must be at most {limit_text(maximum)}, got {brief(value)}")
     return int(value)
 
 
@@ -121,7 +133,7 @@ def parse_staleness(spec: str | int | Mapping[str, int] | Staleness) -> Stalenes
         return Staleness(
             "layers",
             per_layer={
-                str(k): _positive_int(v, f"staleness of layer {k!r}") for k, v in spec.items()
+                str(k): _positive_int(v, f"staleness of layer {brief(k)}") for k, v in spec.items()
             },
         )
     if isinstance(spec, numbers.Integral) and not isinstance(spec, bool):
@@ -135,11 +147,11 @@ def parse_staleness(spec: str | int | Mapping[str, int] | Staleness) -> Stalenes
         if text == "auto":
             return Staleness("auto")
         if text.startswith("auto:"):
-            return Staleness("auto", _positive_int(text[5:], f"staleness cap in {spec!r}"))
+            return Staleness("auto", _positive_int(text[5:], f"staleness cap in {brief(spec)}"))
         if re.fullmatch(r"[+-]?\d+", text):
             return Staleness("fixed", _positive_int(text, "staleness"))
     raise InputError(
-        f"unknown staleness {spec!r}: expected sync, a positive integer, layerpipe2, "
+        f"unknown staleness {brief(spec)}: expected sync, a positive integer, layerpipe2, "
         "auto or auto:CAP"
     )
 

@@ -60,6 +60,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..errors import InputError
+from ..files import brief
+from ..units import limit_text
 from .layers import Layer, Network
 
 __all__ = [
@@ -1264,10 +1266,22 @@ def builtin_options(name: str) -> dict[str, object]:
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 
+#: The largest integer option (a width, a vocabulary, a sequence length ...): sizes
+#: far beyond any network's, and small enough that MAC counts stay exact and durations
+#: stay inside the limits of :mod:`lpsched.graph` at sane time units.
+MAX_OPTION = 2**20
+
+#: Options that multiply the number of layers get smaller limits (the graph's task limit
+#: would refuse them anyway, after building millions of layers).
+_OPTION_LIMITS = {"blocks": 1024}
+
+#: The most sizes a list option (``widths``) may have: one layer each.
+MAX_OPTION_ITEMS = 1024
+
 
 def _option(network: str, key: str, value: object, default: object) -> object:
     """Coerce an option to its default's type; strings are accepted, as from a command line."""
-    bad = InputError(f"network {network}: bad value {value!r} for option {key}")
+    bad = InputError(f"network {network}: bad value {brief(value)} for option {key}")
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value
@@ -1275,11 +1289,17 @@ def _option(network: str, key: str, value: object, default: object) -> object:
             return value.strip().lower() in _TRUE
         raise bad
     if isinstance(default, int):
-        if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
+        limit = _OPTION_LIMITS.get(key, MAX_OPTION)
+        if isinstance(value, str) and re.fullmatch(r"\s*[0-9]{1,18}\s*", value):
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InputError(
-                f"network {network}: option {key} must be a positive integer, got {value!r}"
+                f"network {network}: option {key} must be a positive integer, got {brief(value)}"
+            )
+        if value > limit:
+            raise InputError(
+                f"network {network}: option {key} must be at most {limit_text(limit)}, "
+                f"got {brief(value)}"
             )
         return value
     if isinstance(default, tuple):
@@ -1287,7 +1307,12 @@ def _option(network: str, key: str, value: object, default: object) -> object:
         if not isinstance(items, list | tuple) or len(items) < 2:
             raise InputError(
                 f"network {network}: option {key} must list at least two sizes, "
-                f"e.g. 784-256-10; got {value!r}"
+                f"e.g. 784-256-10; got {brief(value)}"
+            )
+        if len(items) > MAX_OPTION_ITEMS:
+            raise InputError(
+                f"network {network}: option {key} lists {len(items)} sizes, "
+                f"more than the limit of {MAX_OPTION_ITEMS}"
             )
         return tuple(_option(network, key, item, 1) for item in items)
     if isinstance(default, str):

@@ -28,6 +28,8 @@ from typing import Any
 import yaml
 
 from ..errors import InputError
+from ..files import brief, check_nesting, parse_yaml, read_text, refuse_kind, write_text_atomic
+from ..units import limit_text
 from .builtin import LAYER_KINDS, NetworkBuilder, attr_defaults
 from .layers import Network
 
@@ -37,6 +39,7 @@ __all__ = [
     "network_from_dict",
     "network_to_dict",
     "network_to_text",
+    "read_network_data",
     "save_network",
 ]
 
@@ -85,45 +88,41 @@ _LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 
 
 def _parse(text: str, source: str, as_json: bool) -> Any:
-    if as_json:
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as error:
-            raise InputError(f"{source}:{error.lineno}: malformed JSON: {error.msg}") from None
-        except RecursionError:
-            raise InputError(f"{source}: JSON nested too deeply") from None
+    if not as_json:
+        return parse_yaml(text, source, _LineLoader)
     try:
-        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(f"{source}:{error.lineno}: malformed JSON: {error.msg}") from None
     except RecursionError:
-        raise InputError(f"{source}: YAML nested too deeply") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise InputError(f"{where}: malformed YAML: {problem}") from None
+        raise InputError(f"{source}: JSON nested too deeply") from None
+    except ValueError:  # an integer of more digits than Python converts (4300)
+        raise InputError(f"{source}: malformed JSON: a number of thousands of digits") from None
+    check_nesting(data, source)
+    return data
 
 
 # ---------------------------------------------------------------------------- load
 
 
-#: Other lpsched file kinds, by the prefix of their format tag, and where they belong.
-_OTHER_KINDS = {
-    "lpsched-graph": "a task-graph file: it is read as one when its name ends in .json",
-    "lpsched-schedule": "a schedule file: lpsched validate reads it",
-    "lpsched-platform": "a platform file: pass it with --platform",
-}
+#: The largest size a layer attribute or an input dimension may have (channels, features,
+#: kernel, vocabulary ...): beyond any network, and small enough that MAC counts stay
+#: far inside the float range.
+MAX_SIZE = 2**31
+
+#: The most layers in a network file (each becomes up to five tasks).
+MAX_LAYERS = 40_000
 
 
-def _refuse_other_formats(data: Mapping[str, Any], source: str) -> None:
-    """A clear message for a file of another kind given where a network is expected."""
-    fmt = str(data.get("format", ""))
-    for prefix, what in _OTHER_KINDS.items():
-        if fmt.startswith(prefix):
-            raise InputError(f"{source}: is {what}, not a network")
-    if "tasks" in data and "layers" not in data:
-        raise InputError(
-            f"{source}: has tasks, like {_OTHER_KINDS['lpsched-graph']}, not a network"
-        )
+def _check_sizes(attrs: Mapping[str, Any], where: str) -> None:
+    """Refuse integer attributes (or lists of them) above :data:`MAX_SIZE`."""
+    for key, value in attrs.items():
+        items = value if isinstance(value, list | tuple) else [value]
+        for item in items:
+            if isinstance(item, int) and not isinstance(item, bool) and item > MAX_SIZE:
+                raise InputError(
+                    f"{where}: {key} must be at most {limit_text(MAX_SIZE)}, got {brief(item)}"
+                )
 
 
 def network_from_dict(
@@ -148,18 +147,18 @@ def network_from_dict(
     """
     if not isinstance(data, Mapping):
         raise InputError(f"{source}: expected a mapping with format, name, input and layers")
-    _refuse_other_formats(data, source)
+    refuse_kind(data, source, "lpsched-network", NETWORK_FORMAT)
     unknown = [str(key) for key in data if key not in _TOP_KEYS]
     if unknown:
         raise InputError(
             f"{source}: unknown key {', '.join(unknown)} (allowed: {', '.join(_TOP_KEYS)})"
         )
     if data.get("format") != NETWORK_FORMAT:
-        got = f"got {data['format']!r}" if "format" in data else "missing"
+        got = f"got {brief(data['format'])}" if "format" in data else "missing"
         raise InputError(f"{source}: format must be {NETWORK_FORMAT!r} ({got})")
     name = data.get("name", default_name)
     if not isinstance(name, str) or not name:
-        raise InputError(f"{source}: name must be a non-empty string, got {name!r}")
+        raise InputError(f"{source}: name must be a non-empty string, got {brief(name)}")
     shape = data.get("input")
     if (
         not isinstance(shape, list | tuple)
@@ -167,11 +166,15 @@ def network_from_dict(
         or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in shape)
     ):
         raise InputError(
-            f"{source}: input must be a list of positive sizes, e.g. [3, 224, 224]; got {shape!r}"
+            f"{source}: input must be a list of positive sizes, e.g. [3, 224, 224]; "
+            f"got {brief(shape)}"
         )
+    _check_sizes({"input": shape}, source)
     layers = data.get("layers")
     if not isinstance(layers, list) or not layers:
         raise InputError(f"{source}: layers must be a non-empty list")
+    if len(layers) > MAX_LAYERS:
+        raise InputError(f"{source}: {len(layers)} layers, more than the limit of {MAX_LAYERS}")
     builder = NetworkBuilder(name, tuple(shape))
     for index, entry in enumerate(layers):
         line = getattr(entry, "line", None)
@@ -182,22 +185,30 @@ def network_from_dict(
         layer_name = attrs.pop("name", None)
         kind = attrs.pop("kind", None)
         if not isinstance(layer_name, str) or not layer_name:
-            raise InputError(f"{where}: a layer needs a name (a string), got {layer_name!r}")
+            raise InputError(f"{where}: a layer needs a name (a string), got {brief(layer_name)}")
         if kind is None:
             raise InputError(
-                f"{where}: layer {layer_name!r}: missing kind (one of {', '.join(LAYER_KINDS)})"
+                f"{where}: layer {brief(layer_name)}: missing kind "
+                f"(one of {', '.join(LAYER_KINDS)})"
             )
         inputs = attrs.pop("inputs", None)
-        if inputs is not None and not isinstance(inputs, str | list):
+        names_ok = isinstance(inputs, str) or (
+            isinstance(inputs, list) and all(isinstance(x, str) for x in inputs)
+        )
+        if inputs is not None and not names_ok:
             raise InputError(
-                f"{where}: layer {layer_name!r}: inputs must be a layer name or a list of names"
+                f"{where}: layer {brief(layer_name)}: inputs must be a layer name "
+                "or a list of names"
             )
+        _check_sizes(attrs, f"{where}: layer {brief(layer_name)}")
         try:
             builder.layer(kind, layer_name, inputs, **{str(k): v for k, v in attrs.items()})
         except InputError as error:
             raise InputError(f"{where}: {error}") from None
-        except TypeError as error:  # a value of a type no factory expects, e.g. a mapping
-            raise InputError(f"{where}: layer {layer_name!r} ({kind}): {error}") from None
+        except (TypeError, ValueError, OverflowError) as error:  # a value no factory expects
+            raise InputError(
+                f"{where}: layer {brief(layer_name)} ({brief(kind)}): {brief(str(error))}"
+            ) from None
     try:
         return builder.build()
     except InputError as error:
@@ -216,13 +227,24 @@ def load_network(path: str | Path) -> Network:
         a layer is invalid (naming the layer).
     """
     path = Path(path)
+    return network_from_dict(read_network_data(path), str(path), default_name=path.stem)
+
+
+def read_network_data(path: str | Path) -> Any:
+    """The parsed content of a network file (JSON for ``.json``, else YAML), not yet checked.
+
+    Raises
+    ------
+    InputError
+        When the file cannot be read or parsed: one line with the file (and line).
+    """
+    path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = getattr(error, "strerror", None) or str(error)
+        text = read_text(path)
+    except InputError as error:
+        reason = str(error).removeprefix(f"{path}: ")
         raise InputError(f"{path}: cannot read network file: {reason}") from None
-    data = _parse(text, str(path), path.suffix.lower() == ".json")
-    return network_from_dict(data, str(path), default_name=path.stem)
+    return _parse(text, str(path), path.suffix.lower() == ".json")
 
 
 # ---------------------------------------------------------------------------- save
@@ -313,7 +335,4 @@ def save_network(network: Network, path: str | Path) -> None:
     if suffix not in (".json", ".yaml", ".yml"):
         raise InputError(f"{path}: network files end in .yaml, .yml or .json")
     text = network_to_text(network, "json" if suffix == ".json" else "yaml")
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise InputError(f"{path}: cannot write network file: {error.strerror}") from None
+    write_text_atomic(path, text)  # "PATH: cannot write (...)"; links and FIFOs kept
