@@ -2,12 +2,14 @@
 
 For every processor count, the PipeDream planner (solver ``pipedream`` on the
 ``pipedream`` decomposition: contiguous stages, the whole backward pass of a
-layer as one task) is compared with the optimal LayerPipe schedule (solver
-``cpsat`` on the ``layerpipe`` decomposition). Both graphs come from the same
-network with the same cost model and staleness policy, so the ratio of the
-periods (``layerpipe_over_pipedream``) is the throughput gained by the finer
-decomposition and the exact scheduler together. A LayerPipe period that is not
-proven optimal is visible in ``layerpipe_status``.
+layer as one task) is compared with the best LayerPipe schedule the exact solver
+finds (solver ``cpsat`` on the ``layerpipe`` decomposition; optimal where it is
+proven). Both graphs come from the same network with the same cost model and
+staleness policy, so the ratio of the periods (``layerpipe_over_pipedream``) is
+the throughput gained by the finer decomposition and the exact scheduler
+together. A LayerPipe period that is not proven optimal is visible in
+``layerpipe_status`` and ``layerpipe_gap``, and the summary line says how many
+were proven (:func:`layerpipe_label`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from .networks.layers import Network
 from .sweep import (
     PlatformLike,
     ProgressCallback,
+    check_numbers,
     format_table,
     make_grid,
     parse_procs,
@@ -35,7 +38,8 @@ from .sweep import (
 #: Columns of the table :func:`compare` returns. ``layerpipe_over_pipedream`` is
 #: ``pipedream_period / layerpipe_period``: LayerPipe's throughput over PipeDream's
 #: (1.25 means 25% more iterations per second). Periods are in time units and, in the
-#: ``_ms`` columns, in milliseconds.
+#: ``_ms`` columns, in milliseconds; ``layerpipe_gap`` is ``(T - LB) / T`` of the LayerPipe
+#: period, a fraction (printed in percent).
 COMPARE_COLUMNS: tuple[str, ...] = (
     "network",
     "platform",
@@ -52,6 +56,7 @@ COMPARE_COLUMNS: tuple[str, ...] = (
     "layerpipe_lower_bound",
     "layerpipe_lower_bound_ms",
     "layerpipe_status",
+    "layerpipe_gap",
     "layerpipe_comm_bytes",
     "layerpipe_max_staleness",
     "layerpipe_over_pipedream",
@@ -71,6 +76,7 @@ SHOWN_COMPARE_COLUMNS: tuple[str, ...] = (
     "layerpipe_period_ms",
     "layerpipe_lower_bound",
     "layerpipe_status",
+    "layerpipe_gap",
     "layerpipe_over_pipedream",
     "pipedream_comm_bytes",
     "layerpipe_comm_bytes",
@@ -97,7 +103,7 @@ def compare(
     scheduler: str | None = None,
     progress: bool | ProgressCallback | None = None,
 ) -> pd.DataFrame:
-    """PipeDream's period against LayerPipe's optimal period for each processor count.
+    """PipeDream's period against LayerPipe's best (proven or not) for each processor count.
 
     Parameters
     ----------
@@ -140,8 +146,7 @@ def compare(
             f"{instance.name}: compare needs a network, not a task graph (it builds the "
             "pipedream and layerpipe decompositions of the same network)"
         )
-    if time_limit is not None and time_limit <= 0:
-        raise InputError(f"time limit must be positive, got {time_limit}")
+    check_numbers(time_limit, seed, workers, jobs)
     plist = parse_procs(procs)
     points = make_grid(
         instance,
@@ -156,7 +161,7 @@ def compare(
     )
     rows = run_grid(points, executor=executor, jobs=jobs, scheduler=scheduler, progress=progress)
     table = comparison_table(rows, pipedream_solver="pipedream", layerpipe_solver=solver)
-    table.attrs["summary"] = summarise(table)
+    table.attrs["summary"] = summarise(table, solver=solver)
     return table
 
 
@@ -194,6 +199,7 @@ def comparison_table(
         "max_staleness",
         "lower_bound",
         "lower_bound_ms",
+        "gap",
         "seconds",
         "error",
     )
@@ -221,19 +227,37 @@ def format_comparison(table: pd.DataFrame, columns: Sequence[str] = SHOWN_COMPAR
     return format_table(table, columns)
 
 
-def summarise(table: pd.DataFrame) -> dict[str, Any]:
+#: How summaries name the solvers.
+SOLVER_TITLES = {
+    "cpsat": "CP-SAT",
+    "milp": "MILP/HiGHS",
+    "milp-cbc": "MILP/CBC",
+    "heuristic": "heuristic",
+    "pipedream": "PipeDream planner",
+}
+
+
+def summarise(table: pd.DataFrame, solver: str | None = None) -> dict[str, Any]:
     """Average and largest speedup of LayerPipe over PipeDream across the processor counts.
 
     The speedups are the table's ``layerpipe_over_pipedream``.
+
+    Parameters
+    ----------
+    table
+        A table of :func:`comparison_table`.
+    solver
+        The LayerPipe solver, for :func:`layerpipe_label`.
 
     Returns
     -------
     dict
         ``mean_speedup`` (arithmetic mean over the rows with both periods),
         ``geomean_speedup``, ``max_speedup`` and ``max_speedup_procs`` (the
-        ``P`` attaining it), ``min_speedup``, ``rows`` (counted rows) and
+        ``P`` attaining it), ``min_speedup``, ``rows`` (counted rows),
         ``layerpipe_proven`` (how many LayerPipe periods are proven optimal, of
-        ``len(table)``). Speedups are ``None`` when no row has both periods.
+        ``total_rows = len(table)``) and ``layerpipe_solver``. Speedups are
+        ``None`` when no row has both periods.
     """
     both = table.dropna(subset=["layerpipe_over_pipedream"])
     proven = int((table["layerpipe_status"] == "optimal").sum())
@@ -242,6 +266,7 @@ def summarise(table: pd.DataFrame) -> dict[str, Any]:
         "procs": [int(p) for p in table["procs"]],
         "layerpipe_proven": proven,
         "total_rows": int(len(table)),
+        "layerpipe_solver": solver,
         "mean_speedup": None,
         "geomean_speedup": None,
         "max_speedup": None,
@@ -261,13 +286,24 @@ def summarise(table: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
+def layerpipe_label(summary: Mapping[str, Any]) -> str:
+    """``LayerPipe (CP-SAT, 1 of 3 proven optimal)``: the solver and how many periods are proven.
+
+    "Optimal" is never said of a whole comparison whose periods are not all proven.
+    """
+    proven = f"{summary['layerpipe_proven']} of {summary['total_rows']} proven optimal"
+    solver = summary.get("layerpipe_solver")
+    if not solver:
+        return f"LayerPipe ({proven})"
+    return f"LayerPipe ({SOLVER_TITLES.get(solver, solver)}, {proven})"
+
+
 def format_summary(summary: Mapping[str, Any]) -> str:
     """One line: mean and largest speedup, and how many LayerPipe periods are proven optimal."""
-    proven = f"{summary['layerpipe_proven']}/{summary['total_rows']}"
+    label = layerpipe_label(summary)
     if summary["mean_speedup"] is None:
-        return f"no processor count has both schedules; layerpipe proven optimal for {proven}"
+        return f"no processor count has both schedules; {label}"
     return (
-        f"LayerPipe over PipeDream: mean speedup {summary['mean_speedup']:.3f}x, max "
-        f"{summary['max_speedup']:.3f}x at P={summary['max_speedup_procs']}; "
-        f"layerpipe periods proven optimal for {proven} processor counts"
+        f"{label} over the PipeDream planner: mean speedup {summary['mean_speedup']:.3f}x, "
+        f"max {summary['max_speedup']:.3f}x at P={summary['max_speedup_procs']}"
     )

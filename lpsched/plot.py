@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from .errors import InputError
+from .files import check_output, write_bytes_atomic
 from .schedule import Result, Schedule
 
 KIND_COLOURS = {
@@ -48,9 +49,29 @@ def _new_ax(ax: Axes | None, width: float = 10, height: float = 4) -> Axes:
 
 
 def _label(ax: Axes, x: float, width: float, y: float, text: str, span: float) -> None:
-    # Label only bars wide enough for the text, so 100+ tasks stay readable.
+    # Label only bars wide enough for the text, so 100+ tasks stay readable. A name is
+    # text, never math: "$" or "^" in a layer name must not reach the math-text parser.
     if width >= span * 0.012 * max(3, len(text)):
-        ax.text(x + width / 2, y, text, ha="center", va="center", fontsize=7, clip_on=True)
+        ax.text(
+            x + width / 2,
+            y,
+            text,
+            ha="center",
+            va="center",
+            fontsize=7,
+            clip_on=True,
+            parse_math=False,
+        )
+
+
+def literal(text: str) -> str:
+    """``text`` as matplotlib shows it literally in titles and legends: every ``$`` escaped.
+
+    Names come from files (task, layer, network and platform names); without the
+    escapes, two dollars make matplotlib parse what lies between as math text,
+    and a name like ``a$^$b`` stops the drawing with a parse error.
+    """
+    return text.replace("$", r"\$")
 
 
 def time_axis(sched: Schedule) -> tuple[float, str]:
@@ -103,13 +124,13 @@ def plot_gantt(schedule: Schedule | Result, ax: Axes | None = None, labels: bool
         key=lambda k: list(KIND_COLOURS).index(k) if k in KIND_COLOURS else 99,
     )
     ax.legend(
-        handles=[Patch(color=KIND_COLOURS.get(k, _OTHER), label=k or "?") for k in kinds],
+        handles=[Patch(color=KIND_COLOURS.get(k, _OTHER), label=literal(k or "?")) for k in kinds],
         loc="upper left",
         bbox_to_anchor=(1.0, 1.0),
         fontsize=8,
         title="kind",
     )
-    ax.set_title(f"{sched.graph.name or 'schedule'}: one period on {_on(sched)}")
+    ax.set_title(literal(f"{sched.graph.name or 'schedule'}: one period on {_on(sched)}"))
     return ax
 
 
@@ -185,23 +206,17 @@ def gantt_figure(result: Schedule | Result) -> Figure:
     plot_gantt(sched, ax=top)
     plot_unrolled(sched, ax=bottom)
     if isinstance(result, Result):
-        fig.suptitle(result.summary(), fontsize=9)
+        fig.suptitle(literal(result.summary()), fontsize=9)
     return fig
 
 
 def save_gantt(result: Schedule | Result, path: str | Path) -> None:
-    """Write :func:`gantt_figure` to ``path`` (format from the suffix: png, svg, pdf)."""
-    p = Path(path)
-    if p.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise InputError(f"{p}: Gantt chart must be .png, .svg or .pdf")
-    fig = gantt_figure(result)
-    tmp = p.with_name(f".{p.stem}.tmp{p.suffix}")
-    try:
-        fig.savefig(tmp, dpi=120)
-        tmp.replace(p)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise InputError(f"{p}: cannot write ({err.strerror})") from None
+    """Write :func:`gantt_figure` to ``path`` (format from the suffix: png, svg, pdf).
+
+    As :func:`save_figure`: the path is checked before the chart is drawn.
+    """
+    check_figure_path(path, "--gantt")
+    save_figure(gantt_figure(result), path, what="--gantt")
 
 
 # ---------------------------------------------------------------------------
@@ -223,7 +238,7 @@ def _with_platform(df: Any) -> Any:
 
 def _series_label(solver: str, decomposition: str, platform: str, df: Any) -> str:
     """``solver``, with the decomposition and the platform when the table has several."""
-    return f"{solver}{_qualifiers(decomposition, platform, df)}"
+    return literal(f"{solver}{_qualifiers(decomposition, platform, df)}")
 
 
 def _qualifiers(decomposition: str, platform: str, df: Any) -> str:
@@ -232,28 +247,63 @@ def _qualifiers(decomposition: str, platform: str, df: Any) -> str:
     return out + (f" on {platform}" if df["platform"].nunique() > 1 else "")
 
 
-def _series_styles(df: Any) -> Any:
-    """Line properties of a (decomposition, solver, platform) series of a sweep table.
+_MARKERS = "osD^vPX*"
+_DASHES: tuple[Any, ...] = ("-", "--", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (3, 1)))
+_FILLS = ("full", "none", "left", "bottom", "right", "top")
 
-    Colour says the solver, line style the decomposition and the marker the
-    decomposition (one platform) or the platform (several), so that they read
-    apart and keep their look from one plot to the next.
+
+class SeriesStyle:
+    """Line properties of the (decomposition, solver, platform) series of a sweep table.
+
+    Colour and marker say the solver, line style the decomposition and the
+    marker's fill the platform, so that the series read apart and keep their
+    look from one plot to the next. Equal values must not hide one another (a
+    heuristic that finds the optimum draws exactly the exact solver's line), so
+    each series is also drawn a few hundredths of a processor to the side of
+    the count it belongs to (:meth:`offset`), and in order, earlier series with
+    larger markers.
     """
-    solvers = list(dict.fromkeys(str(s) for s in df["solver"]))
-    decomps = list(dict.fromkeys(str(d) for d in df["decomposition"]))
-    platforms = list(dict.fromkeys(str(p) for p in df["platform"]))
-    colours = _iteration_colours(len(solvers))
-    styles: list[Any] = ["-", "--", "-.", (0, (5, 1, 1, 1, 1, 1))]
 
-    def style(decomposition: str, solver: str, platform: str) -> dict[str, Any]:
-        i = decomps.index(str(decomposition))
-        m = platforms.index(str(platform)) if len(platforms) > 1 else i
-        out: dict[str, Any] = {"ls": styles[i % len(styles)], "marker": "os^Dv"[m % 5], "ms": 4}
-        if solver:
-            out["color"] = colours[solvers.index(str(solver))]
-        return out
+    def __init__(self, df: Any) -> None:
+        self.solvers = list(dict.fromkeys(str(s) for s in df["solver"]))
+        self.decomps = list(dict.fromkeys(str(d) for d in df["decomposition"]))
+        self.platforms = list(dict.fromkeys(str(p) for p in df["platform"]))
+        self.series = list(
+            dict.fromkeys(
+                (str(d), str(s), str(p))
+                for d, s, p in zip(df["decomposition"], df["solver"], df["platform"], strict=True)
+            )
+        )
+        self.colours = _iteration_colours(len(self.solvers))
+        procs = sorted({int(p) for p in df["procs"]})
+        step = min((b - a for a, b in zip(procs, procs[1:], strict=False)), default=1)
+        n = len(self.series)
+        # At most 30% of the space between two counts, and 0.06 of it between neighbours.
+        self._spread = 0.0 if n < 2 else min(0.06 * step, 0.3 * step / (n - 1))
 
-    return style
+    def dashes(self, decomposition: str) -> Any:
+        """The line style of a decomposition."""
+        return _DASHES[self.decomps.index(str(decomposition)) % len(_DASHES)]
+
+    def offset(self, decomposition: str, solver: str, platform: str) -> float:
+        """How far right of its ``P`` the series is drawn (centred on ``P``)."""
+        k = self.series.index((str(decomposition), str(solver), str(platform)))
+        return (k - (len(self.series) - 1) / 2) * self._spread
+
+    def __call__(self, decomposition: str, solver: str, platform: str) -> dict[str, Any]:
+        """Keyword arguments of :meth:`matplotlib.axes.Axes.plot` for the series."""
+        s = self.solvers.index(str(solver))
+        k = self.series.index((str(decomposition), str(solver), str(platform)))
+        fill = self.platforms.index(str(platform)) if len(self.platforms) > 1 else 0
+        return {
+            "color": self.colours[s],
+            "marker": _MARKERS[s % len(_MARKERS)],
+            "fillstyle": _FILLS[fill % len(_FILLS)],
+            "ls": self.dashes(decomposition),
+            "lw": 1.4,
+            "ms": max(3.5, 7.0 - 1.0 * k),
+            "zorder": 3,
+        }
 
 
 def _usable(df: Any) -> Any:
@@ -266,9 +316,10 @@ def plot_speedup(df: Any, ax: Axes | None = None) -> Axes:
     """Speedup ``sum(d) / T`` against the number of processors, from a sweep table.
 
     Draws the ideal line (speedup ``P``), the limit the lower bound allows
-    (``sum(d) / LB``, thick grey, one per decomposition and platform, with the
-    best lower bound of any solver at each ``P``) and one line per solver,
-    decomposition and platform. When every row shares one total work in
+    (``sum(d) / LB``, a light grey band under the series, one per decomposition
+    and platform, with the best lower bound of any solver at each ``P``) and one
+    line per solver, decomposition and platform, each with its own colour and
+    marker and drawn slightly apart (:class:`SeriesStyle`). When every row shares one total work in
     milliseconds (one network, a time unit that is a time), the right axis
     reads the period in ms (``T = sum(d) / speedup``).
 
@@ -285,24 +336,13 @@ def plot_speedup(df: Any, ax: Axes | None = None) -> Axes:
     ax = _new_ax(ax, width=7, height=4.5)
     rows = _usable(df)
     procs = sorted(int(p) for p in df["procs"].unique())
-    ax.plot(procs, procs, color="black", lw=1, ls=":", label="ideal (speedup = P)")
-    style = _series_styles(df)
-    work = df.groupby(_POINT)["total_work"].max()
-    limit = (work.astype(float) / _reference(df)).dropna()
-    for (dec, plat), part in limit.groupby(level=["decomposition", "platform"], sort=False):
-        ax.plot(
-            part.index.get_level_values("procs"),
-            part.to_numpy(),
-            ls=style(dec, "", plat)["ls"],
-            lw=2.5,
-            color="grey",
-            alpha=0.45,
-            label="lower-bound limit" + _qualifiers(str(dec), str(plat), df),
-        )
+    ax.plot(procs, procs, color="black", lw=1, ls=":", label="ideal (speedup = P)", zorder=2)
+    style = SeriesStyle(df)
+    _limit_lines(ax, df, style)
     for (dec, solver, plat), part in rows.groupby(_SERIES, sort=False):
         part = part.sort_values("procs")
         ax.plot(
-            part["procs"],
+            part["procs"].astype(float) + style.offset(dec, solver, plat),
             part["speedup"],
             label=_series_label(str(solver), str(dec), str(plat), df),
             **style(dec, solver, plat),
@@ -311,11 +351,34 @@ def plot_speedup(df: Any, ax: Axes | None = None) -> Axes:
     ax.set_ylabel("speedup  sum(d) / T")
     _period_axis(ax, rows)
     names = ", ".join(dict.fromkeys(str(n) for n in df["network"]))
-    ax.set_title(f"{names}: speedup against processors")
+    ax.set_title(literal(f"{names}: speedup against processors"))
     ax.set_xticks(procs)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     return ax
+
+
+#: Width in points of the lower-bound limit: a band wider than any series' line and
+#: markers, so that it shows around a series that reaches it (a proven optimum does).
+LIMIT_WIDTH = 9.0
+
+
+def _limit_lines(ax: Axes, df: Any, style: SeriesStyle) -> None:
+    """``sum(d) / LB`` per decomposition and platform, a light band under the series."""
+    work = df.groupby(_POINT)["total_work"].max()
+    limit = (work.astype(float) / _reference(df)).dropna()
+    for (dec, plat), part in limit.groupby(level=["decomposition", "platform"], sort=False):
+        ax.plot(
+            part.index.get_level_values("procs"),
+            part.to_numpy(),
+            ls=style.dashes(dec),
+            lw=LIMIT_WIDTH,
+            color="#b0b0b0",
+            alpha=0.5,
+            solid_capstyle="round",
+            zorder=1,
+            label=literal("lower-bound limit" + _qualifiers(str(dec), str(plat), df)),
+        )
 
 
 def work_ms(rows: Any) -> float | None:
@@ -414,11 +477,11 @@ def plot_gap(df: Any, ax: Axes | None = None, include_exact: bool = False) -> Ax
     rows = gap_table(df)
     if not include_exact:
         rows = rows[~rows["solver"].isin(EXACT_SOLVERS)]
-    style = _series_styles(df)
+    style = SeriesStyle(df)
     for (dec, solver, plat), part in rows.groupby(_SERIES, sort=False):
         part = part.sort_values("procs")
         ax.plot(
-            part["procs"],
+            part["procs"].astype(float) + style.offset(dec, solver, plat),
             100 * part["gap_to_best"],
             label=_series_label(str(solver), str(dec), str(plat), df),
             **style(dec, solver, plat),
@@ -451,33 +514,44 @@ def plot_utilisation(schedule: Schedule | Result, ax: Axes | None = None) -> Axe
     return ax
 
 
+#: The figure formats, by suffix.
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 
 
-def save_figure(figure: Figure | Axes, path: str | Path, dpi: int = 120) -> Path:
-    """Write a figure (or the figure of an axes) to ``path`` atomically.
-
-    The file appears complete or not at all: it is written next to ``path``
-    and renamed. The format follows the suffix: ``.png``, ``.svg`` or ``.pdf``.
+def check_figure_path(path: str | Path, what: str = "figure") -> Path:
+    """Refuse a figure path before any work: another suffix, a directory, no directory.
 
     Raises
     ------
     InputError
-        On another suffix, a missing directory or a write error.
+        One line naming ``what`` (the flag, ``"--plot"``) and the path
+        (:func:`lpsched.files.check_output`).
     """
-    p = Path(path)
-    if p.suffix.lower() not in FIGURE_SUFFIXES:
-        raise InputError(f"{p}: figure must be .png, .svg or .pdf")
-    if not p.resolve().parent.is_dir():
-        raise InputError(f"{p}: directory does not exist")
+    return check_output(path, FIGURE_SUFFIXES, what)
+
+
+def save_figure(
+    figure: Figure | Axes, path: str | Path, dpi: int = 120, what: str = "figure"
+) -> Path:
+    """Write a figure (or the figure of an axes) to ``path`` as files are written here.
+
+    The figure is drawn in memory first, so that a drawing error leaves nothing
+    behind; then a regular file is replaced atomically, a symbolic link followed
+    and a FIFO written through (:func:`lpsched.files.write_bytes_atomic`). The
+    format follows the suffix: ``.png``, ``.svg`` or ``.pdf``.
+
+    Raises
+    ------
+    InputError
+        On another suffix, a directory, a missing directory or a write error.
+    """
+    import io
+
+    p = check_figure_path(path, what)
     fig = figure if isinstance(figure, Figure) else figure.get_figure()
     if fig is None:
         raise InputError("the axes belong to no figure")
-    tmp = p.with_name(f".{p.stem}.tmp{p.suffix}")
-    try:
-        fig.savefig(tmp, dpi=dpi)
-        tmp.replace(p)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise InputError(f"{p}: cannot write ({err.strerror})") from None
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=p.suffix.lower()[1:], dpi=dpi)
+    write_bytes_atomic(p, buffer.getvalue())
     return p

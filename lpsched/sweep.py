@@ -17,22 +17,27 @@ a Dask cluster (``executor="dask"``, the optional ``lpsched[dask]`` extra).
 from __future__ import annotations
 
 import csv
+import heapq
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
 import pandas as pd
 
 from .errors import InputError
+from .files import brief, check_output
 from .graph import GRAPH_FORMAT, TaskGraph, read_json, write_text_atomic
 from .networks.layers import Network
-from .platform import Platform
-from .units import format_ms
+from .platform import MAX_PROCESSORS, Platform
+from .units import check_integer, check_real, limit_text
 
 #: Columns of a sweep table, in order. The first five are the key of a row (:data:`KEY`).
 #: ``period_ms``, ``lower_bound_ms`` and ``iterations_per_s`` are the period and the bound
@@ -113,6 +118,23 @@ EXECUTORS: tuple[str, ...] = ("local", "dask")
 #: Statuses of rows that ``resume`` runs again: a schedule that failed validation, an exception.
 REDO_STATUSES: tuple[str, ...] = ("invalid", "error")
 
+#: The most rows one sweep runs: far more than anyone waits for (at a second a row, ten
+#: thousand rows take hours), and few enough that building the grid is instant.
+MAX_GRID_ROWS = 10_000
+
+#: The most processors of all the grid's platforms together (the sum of its counts):
+#: every count gets its own platform, built and checked before the first row, and
+#: ``1-4096`` (8.4 million processors) would take half a minute and a gigabyte to set up.
+MAX_GRID_PROCESSORS = 2**20
+
+#: Limits of the numbers a sweep passes to every row, as ``lpsched solve`` takes them:
+#: 32-bit seeds (CP-SAT's ``random_seed`` is an int32), at most 256 search workers, a
+#: time limit of at most 10^6 s (11 days) per row; at most 1024 rows in parallel.
+MAX_SEED = 2**31 - 1
+MAX_WORKERS = 256
+MAX_TIME_LIMIT = 1e6
+MAX_JOBS = 1024
+
 _INT_COLUMNS = ("period", "lower_bound", "comm_bytes", "max_staleness", "total_work", "tasks")
 _FLOAT_COLUMNS = (
     "period_ms",
@@ -144,46 +166,65 @@ ProgressCallback = Callable[[int, int, dict[str, Any]], None]
 def parse_procs(text: str | int | Iterable[int]) -> list[int]:
     """Processor counts from ``"1-16"``, ``"2,4,8"``, ``"8"``, ``"1-4,8,16"`` or integers.
 
+    Every count is checked against :data:`lpsched.platform.MAX_PROCESSORS` before a
+    range is expanded, so ``"5-1000000000"`` is refused at once.
+
     Returns
     -------
     list[int]
-        Sorted distinct counts, each at least 1.
+        Sorted distinct counts, each in ``1..MAX_PROCESSORS``.
 
     Raises
     ------
     InputError
-        On an empty list, a count below 1, a reversed range or anything that is not a number.
+        On an empty list, a count out of range, a reversed range or anything
+        that is not a number.
     """
     if isinstance(text, bool):
         raise InputError(f"--procs: expected counts like 1-16 or 2,4,8, got {text!r}")
     if isinstance(text, int):
-        values = [text]
+        values = [_procs_count(text)]
     elif isinstance(text, str):
         values = []
         for part in text.split(","):
-            part = part.strip()
-            lo, sep, hi = part.partition("-")
-            try:
-                a, b = (int(lo), int(hi)) if sep else (int(part), int(part))
-            except ValueError:
-                raise InputError(
-                    f"--procs: expected counts like 1-16, 2,4,8 or 8, got {text!r}"
-                ) from None
-            if a > b:
-                raise InputError(f"--procs: range {part!r} runs backwards")
-            values.extend(range(a, b + 1))
+            lo, hi = _procs_range(part.strip(), text)
+            values.extend(range(lo, hi + 1))
     else:
         values = []
         for v in text:
-            if isinstance(v, bool) or not isinstance(v, int | float) or int(v) != v:
-                raise InputError(f"procs: expected integers, got {v!r}")
-            values.append(int(v))
+            whole = isinstance(v, int) or (isinstance(v, float) and v.is_integer())
+            if isinstance(v, bool) or not whole:  # NaN and infinity are no counts either
+                raise InputError(f"procs: expected integers, got {brief(v)}")
+            values.append(_procs_count(int(v)))
     if not values:
-        raise InputError(f"--procs: no processor counts in {text!r}")
-    bad = [v for v in values if v < 1]
-    if bad:
-        raise InputError(f"--procs: processor counts must be at least 1, got {bad[0]}")
+        raise InputError(f"--procs: no processor counts in {brief(text)}")
     return sorted(set(values))
+
+
+def _procs_range(part: str, text: str) -> tuple[int, int]:
+    """``"3-8"`` -> ``(3, 8)``, ``"4"`` -> ``(4, 4)``, each end checked before any expansion."""
+    lo, sep, hi = part.partition("-")
+    try:
+        a, b = (int(lo), int(hi)) if sep else (int(part), int(part))
+    except ValueError:  # not a number, or more digits than int() reads
+        raise InputError(
+            f"--procs: expected counts like 1-16, 2,4,8 or 8, got {brief(text)}"
+        ) from None
+    a, b = _procs_count(a), _procs_count(b)
+    if a > b:
+        raise InputError(f"--procs: range {brief(part)} runs backwards")
+    return a, b
+
+
+def _procs_count(value: int) -> int:
+    if value < 1:
+        raise InputError(f"--procs: processor counts must be at least 1, got {value}")
+    if value > MAX_PROCESSORS:
+        raise InputError(
+            f"--procs: at most {MAX_PROCESSORS} processors (lpsched.platform.MAX_PROCESSORS), "
+            f"got {brief(value)}"
+        )
+    return value
 
 
 def parse_names(text: str | Iterable[str], known: Iterable[str], what: str) -> list[str]:
@@ -331,7 +372,10 @@ def check_solvers(graph: TaskGraph, solvers: Iterable[str], platforms: Iterable[
     """Refuse, before any work, a solver that cannot schedule one of the platforms.
 
     The registry's capability check (:meth:`lpsched.solvers.registry.SolverInfo.check`)
-    looks at the problem's platform; one task graph of the grid serves for all.
+    looks at the problem's platform; one task graph of the grid serves for all,
+    and one platform of each kind (:func:`platform_kind`): a problem holds a
+    duration per task and processor, and building one for every ``P`` of
+    ``1-1024`` would take minutes before the first row.
 
     Raises
     ------
@@ -342,13 +386,33 @@ def check_solvers(graph: TaskGraph, solvers: Iterable[str], platforms: Iterable[
     from .solvers.registry import SOLVERS, Options
 
     names = list(dict.fromkeys(solvers))
-    for plat in dict.fromkeys(platforms):
+    kinds: dict[tuple[Any, ...], Platform] = {}
+    for plat in platforms:
+        kinds.setdefault(platform_kind(plat), plat)  # the first: the smallest P
+    for plat in kinds.values():
         problem = Problem(graph, plat)
         for solver in names:
             try:
                 SOLVERS[solver].check(problem, Options(secondary=None))
             except InputError as err:
                 raise InputError(f"platform {platform_label(plat)} at P={plat.P}: {err}") from None
+
+
+def platform_kind(platform: Platform) -> tuple[Any, ...]:
+    """What a solver's capabilities depend on, without the processor count.
+
+    The speeds (as a set), the memories, whether there are several nodes,
+    whether the platform is uniform, the link model and the links.
+    """
+    return (
+        frozenset(platform.speeds),
+        frozenset(str(p.memory) for p in platform.processors),
+        platform.nodes > 1,
+        platform.uniform,
+        platform.capacity,
+        platform.intra,
+        platform.inter,
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -536,48 +600,180 @@ def _ms(units: int, unit_seconds: float | None) -> float | None:
 # ---------------------------------------------------------------------------
 # Progress
 # ---------------------------------------------------------------------------
+class Eta:
+    """Seconds left in a sweep, with each row weighted by what it is expected to take.
+
+    A row of an exact solver with a time limit is expected to take its limit (it
+    may end sooner, once its period is settled, so the estimate errs long and
+    shrinks as such rows end early). Any other row is expected to take the mean
+    seconds of the finished rows of its solver without a limit; before one of
+    them has finished, of all finished rows without a limit, else of all
+    finished rows. The rows are then replayed as a process pool runs them: in
+    order, each on the first free of ``jobs`` workers, a finished row ending
+    when it did and a running one no earlier than now. So a sweep whose fast
+    rows finish first does not promise its end after one second.
+
+    Parameters
+    ----------
+    points
+        The rows to run, in the order they are submitted.
+    jobs
+        How many rows run at once.
+    """
+
+    #: Seconds between two replays; in between, the last estimate counts down.
+    REPLAY_EVERY = 1.0
+
+    def __init__(self, points: Sequence[GridPoint], jobs: int) -> None:
+        from .solvers.registry import SOLVERS as REGISTRY
+
+        self.index = {p.key: i for i, p in enumerate(points)}
+        self.solvers = [p.solver for p in points]
+        self.limits = [
+            p.time_limit if p.solver in REGISTRY and REGISTRY[p.solver].exact else None
+            for p in points
+        ]
+        self.jobs = max(1, min(jobs, len(points)))
+        self.ended: dict[int, float] = {}  # row -> elapsed seconds when it ended
+        # Sums and counts of the seconds of finished rows without a limit, by solver.
+        self._sum: dict[str | None, float] = {}
+        self._count: dict[str | None, int] = {}
+        self._last: tuple[float, float | None] | None = None
+
+    def record(self, row: Mapping[str, Any], elapsed: float) -> None:
+        """Note that ``row`` ended ``elapsed`` seconds after the sweep started."""
+        try:
+            i = self.index[tuple(row[c] for c in KEY[:4]) + (int(row["procs"]),)]
+        except (KeyError, TypeError, ValueError):
+            return  # not a row of this plan
+        self.ended[i] = elapsed
+        self._last = None
+        seconds = row.get("seconds")
+        if _missing(seconds):
+            return
+        # Groups: the solver's own rows without a limit, all rows without one (None),
+        # and rows with a limit ("*"), the last resort.
+        groups = ("*",) if self.limits[i] is not None else (self.solvers[i], None)
+        for group in groups:
+            self._sum[group] = self._sum.get(group, 0.0) + float(seconds)
+            self._count[group] = self._count.get(group, 0) + 1
+
+    def _mean(self, group: str | None) -> float | None:
+        count = self._count.get(group, 0)
+        return self._sum[group] / count if count else None
+
+    def expected(self, i: int) -> float | None:
+        """Seconds row ``i`` is expected to take; ``None`` while nothing tells."""
+        if self.limits[i] is not None:
+            return float(self.limits[i])
+        for guess in (self._mean(self.solvers[i]), self._mean(None)):
+            if guess is not None:
+                return guess
+        total = self._sum.get(None, 0.0) + self._sum.get("*", 0.0)
+        count = self._count.get(None, 0) + self._count.get("*", 0)
+        return total / count if count else None
+
+    def remaining(self, elapsed: float) -> float | None:
+        """Seconds from ``elapsed`` until the last row ends; ``None`` while nothing tells."""
+        if self._last is not None and elapsed - self._last[0] < self.REPLAY_EVERY:
+            at, left = self._last
+            return None if left is None else max(0.0, left - (elapsed - at))
+        left = self._replay(elapsed)
+        self._last = (elapsed, left)
+        return left
+
+    def _replay(self, elapsed: float) -> float | None:
+        free = [0.0] * self.jobs  # when each worker is next free
+        end = elapsed
+        means: dict[str, float | None] = {}  # expected seconds of a row without a limit
+        for i, solver in enumerate(self.solvers):
+            start = heapq.heappop(free)
+            if i in self.ended:
+                stop = self.ended[i]
+            else:
+                limit = self.limits[i]
+                if limit is None and solver not in means:
+                    means[solver] = self.expected(i)
+                cost = float(limit) if limit is not None else means[solver]
+                if cost is None:
+                    return None
+                stop = max(start + cost, elapsed)
+                end = max(end, stop)
+            heapq.heappush(free, stop)
+        return end - elapsed
+
+
 class ProgressPrinter:
     """A one-line progress display on a text stream (stderr by default).
 
     On a terminal the line is rewritten in place; elsewhere (logs, CI) one
-    line is printed per finished row, so a log file shows every result.
-    tqdm would do the same, but it is not a dependency of lpsched and this
-    needs twenty lines; notebooks can pass their own callback to :func:`sweep`.
+    line is printed per finished row, so a log file shows every result. The
+    estimate of the time left weighs each row by its time limit or by what
+    rows like it took (:class:`Eta`) once :meth:`plan` has named the rows; tqdm
+    would not know better, and it is not a dependency of lpsched. Notebooks
+    can pass their own callback to :func:`sweep`.
 
     Parameters
     ----------
     stream
         Where to print; default :data:`sys.stderr`.
+    clock
+        Seconds from some origin; default :func:`time.perf_counter` (tests pass their own).
     """
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(
+        self, stream: TextIO | None = None, clock: Callable[[], float] = time.perf_counter
+    ) -> None:
         self.stream = stream if stream is not None else sys.stderr
-        self.start = time.perf_counter()
+        self.clock = clock
+        self.start = clock()
         self._tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self._open = False
+        self.eta: Eta | None = None
+
+    def plan(self, points: Sequence[GridPoint], jobs: int) -> None:
+        """Start the clock for ``points``, run ``jobs`` at a time, and say so in one line.
+
+        :func:`run_grid` calls it before the first row; without it the estimate
+        is the mean time per finished row times the rows left.
+        """
+        self.start = self.clock()
+        self.eta = Eta(points, jobs)
+        if not points:
+            return
+        left = self.eta.remaining(0.0)
+        n = len(points)
+        at_once = f", {self.eta.jobs} at a time" if self.eta.jobs > 1 else ""
+        self._write(
+            f"[{'.' * 20}] 0/{n} {_clock(0)} (eta {_eta_text(left)})  "
+            f"starting {n} row{'s' if n > 1 else ''}{at_once}",
+            last=False,
+        )
 
     def __call__(self, done: int, total: int, row: dict[str, Any]) -> None:
         """Report that ``done`` of ``total`` rows are finished, the last being ``row``."""
-        elapsed = time.perf_counter() - self.start
-        eta = elapsed / done * (total - done) if done else 0.0
+        elapsed = self.clock() - self.start
+        if self.eta is not None:
+            self.eta.record(row, elapsed)
+            left = self.eta.remaining(elapsed) if done < total else 0.0
+        else:
+            left = elapsed / done * (total - done) if done else 0.0
         width = 20
         filled = int(width * done / total) if total else width
         bar = "#" * filled + "." * (width - filled)
-        period = row.get("period")
-        what = "no schedule" if _missing(period) else f"period {period}"
-        if not _missing(period) and not _missing(row.get("period_ms")):
-            what += f" ({format_ms(row['period_ms'] / 1e3)})"
         plat = row.get("platform")
         on = f" on {plat}" if plat and plat != DEFAULT_PLATFORM else ""
-        line = (
-            f"[{bar}] {done}/{total} {_clock(elapsed)} (eta {_clock(eta)})  "
+        self._write(
+            f"[{bar}] {done}/{total} {_clock(elapsed)} (eta {_eta_text(left)})  "
             f"{row['network']} {row['decomposition']} {row['solver']} P={row['procs']}{on}: "
-            f"{what} ({row['status']})"
+            f"{_outcome(row)}",
+            last=done == total,
         )
+
+    def _write(self, line: str, last: bool) -> None:
         if self._tty:
-            end = "\n" if done == total else ""
-            self.stream.write("\r\x1b[2K" + line + end)
-            self._open = done != total
+            self.stream.write("\r\x1b[2K" + line + ("\n" if last else ""))
+            self._open = not last
         else:
             self.stream.write(line + "\n")
         self.stream.flush()
@@ -588,6 +784,23 @@ class ProgressPrinter:
             self.stream.write("\n")
             self.stream.flush()
             self._open = False
+
+
+def _outcome(row: Mapping[str, Any]) -> str:
+    """``period 40 (1 ms), gap 2.5% (feasible)`` or ``no schedule (unknown)``."""
+    period = row.get("period")
+    if _missing(period):
+        return f"no schedule ({row['status']})"
+    what = f"period {period}"
+    if not _missing(row.get("period_ms")):
+        what += f" ({four_digits(row['period_ms'])} ms)"
+    if not _missing(row.get("gap")):
+        what += f", gap {percent(row['gap'])}%"
+    return f"{what} ({row['status']})"
+
+
+def _eta_text(seconds: float | None) -> str:
+    return "?" if seconds is None else _clock(seconds)
 
 
 def _missing(value: Any) -> bool:
@@ -609,14 +822,84 @@ def _run_local(points: Sequence[GridPoint], jobs: int) -> Iterator[dict[str, Any
         return
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(points)), mp_context=_mp_context())
+    context = _mp_context()
+    # The lifeline: this process holds its write end, every worker watches the read end.
+    # A forked worker inherits the write end too and closes its copy (die_with_parent).
+    lifeline, lifeline_w = context.Pipe(duplex=False)
+    inherited = lifeline_w if context.get_start_method() == "fork" else None
+    pool = ProcessPoolExecutor(
+        max_workers=min(jobs, len(points)),
+        mp_context=context,
+        initializer=die_with_parent,
+        initargs=(lifeline, inherited),
+    )
     try:
         futures = [pool.submit(run_point, p) for p in points]
         for fut in as_completed(futures):
             yield fut.result()
+    except BaseException:
+        # An error, Ctrl-C or a caller that stops reading: no row still running will be
+        # read, and a row queued in the pool cannot be cancelled, so cutting the lifeline
+        # ends every worker now instead of after a whole row. Finished rows are saved.
+        lifeline_w.close()
+        raise
     finally:
-        # On an error or Ctrl-C, drop what has not started; finished rows are already saved.
         pool.shutdown(wait=True, cancel_futures=True)
+        lifeline_w.close()
+        lifeline.close()
+
+
+def die_with_parent(lifeline: Any, inherited: Any = None) -> None:
+    """Pool initializer: end this worker as soon as the sweep that started it dies.
+
+    A sweep killed by SIGKILL cannot stop its workers, which would finish their
+    row and then wait for work, holding the caller's stdout and stderr open.
+    So the sweep holds the write end of a pipe, the *lifeline*, that no one
+    writes to, and a daemon thread of each worker waits on its read end: when
+    the sweep dies, the kernel closes its end, the read ends in end-of-file and
+    the worker leaves at once with :func:`os._exit`, whatever its row is doing.
+    This works for every start method (the parent of a ``forkserver`` worker is
+    the server, which outlives the sweep while workers live). On Linux a forked
+    worker also asks for SIGKILL when its parent dies (``PR_SET_PDEATHSIG``),
+    which holds even while a solver keeps the GIL.
+
+    Parameters
+    ----------
+    lifeline
+        The read end (a :class:`multiprocessing.connection.Connection`).
+    inherited
+        The write end, when the worker was forked and holds a copy of it (closed
+        here, or the pipe would never end while the worker lives).
+    """
+    if inherited is not None:
+        inherited.close()
+        _ask_for_parent_death_signal()
+    watcher = threading.Thread(
+        target=_wait_for_end_of, args=(lifeline,), name="lpsched-lifeline", daemon=True
+    )
+    watcher.start()
+
+
+def _ask_for_parent_death_signal() -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1  # <linux/prctl.h>
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):  # no prctl here: the lifeline still works
+        pass
+
+
+def _wait_for_end_of(lifeline: Any) -> None:
+    try:
+        while True:
+            lifeline.recv_bytes()  # nobody writes: this returns only at end-of-file
+    except (EOFError, OSError):
+        pass
+    os._exit(1)  # no cleanup: nothing of a half-solved row is worth keeping
 
 
 def _mp_context() -> Any:
@@ -780,15 +1063,17 @@ SHOWN_COLUMNS: tuple[str, ...] = (
 def format_table(df: pd.DataFrame, columns: Sequence[str] = SHOWN_COLUMNS) -> str:
     """A sweep table as a person reads it: periods in time units and in ms, gaps in percent.
 
-    The ``gap`` column is printed as ``gap%`` (``100 (T - LB) / T``, one decimal;
-    the table keeps the fraction); milliseconds and iterations per second have
-    four significant digits; a missing value is ``-``.
+    A gap column (``gap``, ``layerpipe_gap``) is printed as ``gap%``
+    (``100 (T - LB) / T``, one decimal; the table keeps the fraction);
+    milliseconds and iterations per second have four significant digits; a
+    missing value is ``-``.
     """
-    shown = df[list(columns)].rename(columns={"gap": "gap%"})
+    gaps = [c for c in columns if c == "gap" or c.endswith("_gap")]
+    shown = df[list(columns)].rename(columns={c: f"{c}%" for c in gaps})
     for c in shown.columns:
         if c.endswith("_ms") or c.endswith("iterations_per_s"):
             fmt: Callable[[Any], str] = four_digits
-        elif c == "gap%":
+        elif c.endswith("gap%"):
             fmt = percent
         elif shown[c].dtype.kind == "f":
             fmt = "{:.3g}".format
@@ -805,8 +1090,21 @@ def percent(fraction: float) -> str:
 
 
 def four_digits(x: float) -> str:
-    """Four significant digits, or a whole number from 10^4 on: ``18.775 -> "18.77"``."""
-    return f"{x:.4g}" if abs(x) < 1e4 else f"{x:.0f}"
+    """Four significant digits, or a whole number from 10^4 on: ``18.775 -> "18.78"``.
+
+    Rounded half up on the decimal the number is written as, as
+    :func:`lpsched.units.format_ms` does, so that a table and a summary line
+    show one period alike. The decimal is read to 15 digits: the last bits of a
+    product such as ``751 * 25e-6 * 1e3`` are noise, not a reason to round down.
+    """
+    if not math.isfinite(x):
+        return str(x)
+    written = Decimal(f"{x:.15g}")
+    if written == 0:
+        return "0"
+    places = max(0, 4 - written.adjusted() - 1)
+    rounded = written.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return f"{rounded:.0f}" if abs(rounded) >= 10**4 else f"{float(rounded):.4g}"
 
 
 def _as_bool(value: Any) -> Any:
@@ -865,8 +1163,7 @@ def _check_executor(executor: str, jobs: int | None, scheduler: str | None) -> i
         raise InputError(f"unknown executor {executor!r}; choose from {', '.join(EXECUTORS)}")
     if scheduler is not None and executor != "dask":
         raise InputError("a scheduler address needs executor 'dask'")
-    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
-        raise InputError(f"--jobs must be a positive integer, got {jobs!r}")
+    check_numbers(jobs=jobs)
     if executor == "dask":
         _import_dask()
     return jobs if jobs is not None else (os.cpu_count() or 1)
@@ -903,14 +1200,16 @@ def make_grid(
     Raises
     ------
     InputError
-        Before any work: on an unknown solver, bad processor counts, time limit
-        or workers, staleness or costs given with a task graph, a platform that
-        cannot take one of the counts, or a solver that cannot schedule it.
+        Before any work: on an unknown solver, bad processor counts, time limit,
+        seed or workers (:func:`check_numbers`), a grid of more than
+        :data:`MAX_GRID_ROWS` rows or :data:`MAX_GRID_PROCESSORS` processors,
+        staleness or costs given with a task graph, a platform that cannot take
+        one of the counts, or a solver that cannot schedule it.
     """
     from .solve import SOLVERS
 
     plist = parse_procs(procs if isinstance(procs, str) else list(procs))
-    _check_limits(time_limit, workers)
+    check_numbers(time_limit, seed, workers)
     if isinstance(instance, TaskGraph):
         if staleness is not None or costs is not None:
             raise InputError(
@@ -925,6 +1224,7 @@ def make_grid(
     for _decomposition, solver in pairs:
         if solver not in SOLVERS:
             raise InputError(f"unknown solver {solver!r}; choose from {', '.join(SOLVERS)}")
+    _check_grid_size(len(pairs), plist)
     platforms = grid_platforms(platform, plist)
     points = [
         GridPoint(
@@ -952,12 +1252,48 @@ def make_grid(
     return points
 
 
-def _check_limits(time_limit: float | None, workers: int | None) -> None:
-    # Checked here, not in the workers, so that bad input stops the sweep before it starts.
-    if time_limit is not None and (isinstance(time_limit, bool) or not time_limit > 0):
-        raise InputError(f"time limit must be positive, got {time_limit}")
-    if workers is not None and (isinstance(workers, bool) or workers < 1):
-        raise InputError(f"workers must be a positive integer, got {workers}")
+def check_numbers(
+    time_limit: float | None = None,
+    seed: int = 0,
+    workers: int | None = None,
+    jobs: int | None = None,
+) -> None:
+    """Refuse a number a sweep would pass to its rows, before any row runs.
+
+    Checked here, not in the workers, so that bad input stops the sweep before it
+    starts (and one bad row does not become ten thousand ``error`` rows).
+
+    Raises
+    ------
+    InputError
+        One line naming the flag and its limit: ``--time-limit`` positive, finite
+        and at most :data:`MAX_TIME_LIMIT`; ``--seed`` in ``0..MAX_SEED``;
+        ``--workers`` in ``1..MAX_WORKERS``; ``--jobs`` in ``1..MAX_JOBS``.
+    """
+    if time_limit is not None:
+        check_real(time_limit, "--time-limit", maximum=MAX_TIME_LIMIT, positive=True)
+    check_integer(seed, "--seed", 0, MAX_SEED)
+    if workers is not None:
+        check_integer(workers, "--workers", 1, MAX_WORKERS)
+    if jobs is not None:
+        check_integer(jobs, "--jobs", 1, MAX_JOBS)
+
+
+def _check_grid_size(pairs: int, counts: Sequence[int]) -> None:
+    rows = pairs * len(counts)
+    if rows > MAX_GRID_ROWS:
+        raise InputError(
+            f"the grid has {rows} rows ({pairs} solver and decomposition pairs x {len(counts)} "
+            f"processor counts), more than the limit of {limit_text(MAX_GRID_ROWS)}: "
+            "split the sweep"
+        )
+    total = sum(counts)
+    if total > MAX_GRID_PROCESSORS:
+        raise InputError(
+            f"--procs: the counts add up to {total} processors, more than the limit of "
+            f"{limit_text(MAX_GRID_PROCESSORS)} for one sweep: split the sweep or give "
+            "fewer counts (e.g. 1,2,4,...,4096)"
+        )
 
 
 def run_grid(
@@ -981,9 +1317,7 @@ def run_grid(
     old = normalise(pd.DataFrame(columns=list(COLUMNS)))
     sink = None
     if output is not None:
-        path = Path(output)
-        if not path.resolve().parent.is_dir():
-            raise InputError(f"{path}: directory does not exist")
+        path = check_output(output, None, "output")
         if resume and path.exists():
             old = read_results(path)
             # Rows of invalid schedules and crashed solvers are redone; the rest is kept.
@@ -1010,6 +1344,8 @@ def run_grid(
 
     rows: list[dict[str, Any]] = []
     try:
+        if isinstance(report, ProgressPrinter):
+            report.plan(todo, njobs)
         stream = (
             _run_dask(todo, njobs, scheduler) if executor == "dask" else _run_local(todo, njobs)
         )

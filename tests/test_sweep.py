@@ -6,16 +6,29 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import signal
+import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from lpsched.bounds import lower_bounds
-from lpsched.compare import compare, comparison_table, format_summary, summarise
+from lpsched.cli import build_parser
+from lpsched.compare import (
+    compare,
+    comparison_table,
+    format_comparison,
+    format_summary,
+    layerpipe_label,
+    summarise,
+)
 from lpsched.errors import InputError
 from lpsched.networks import get_network
-from lpsched.platform import Platform, preset
+from lpsched.platform import MAX_PROCESSORS, Platform, preset
 from lpsched.plot import gap_table, plot_gap, plot_speedup, plot_utilisation, save_figure
 from lpsched.solve import solve
 from lpsched.solvers.registry import SOLVERS
@@ -23,7 +36,12 @@ from lpsched.sweep import (
     COLUMNS,
     COLUMNS_V1,
     KEY,
+    MAX_GRID_PROCESSORS,
+    Eta,
+    GridPoint,
     ProgressPrinter,
+    check_numbers,
+    four_digits,
     make_grid,
     normalise,
     parse_procs,
@@ -51,6 +69,17 @@ def same_table(a: pd.DataFrame, b: pd.DataFrame) -> None:
 )
 def test_parse_procs(text, expected):
     assert parse_procs(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(18.775, "18.78"), (751 * 25e-6 * 1e3, "18.78"), (0.0037475, "0.003748"), (3.14159, "3.142")]
+    + [(9999.95, "10000"), (266845.4, "266845"), (0.0, "0"), (-2.5, "-2.5")],
+)
+def test_four_digits_rounds_as_format_ms_does(value, text):
+    assert four_digits(value) == text
+    if value > 0:
+        assert format_ms(value / 1e3) in (f"{text} ms", f"{float(text):.4g} ms")
 
 
 @pytest.mark.parametrize("text", ["4-1", "0-3", "x", "", "1-", "2,,a", "0"])
@@ -228,8 +257,8 @@ def test_graph_file_is_scheduled_as_given(tmp_path):
         ({"executor": "slurm"}, "unknown executor"),
         ({"scheduler": "tcp://localhost:1"}, "needs executor 'dask'"),
         ({"resume": True}, "resume needs an output"),
-        ({"time_limit": 0}, "time limit must be positive"),
-        ({"jobs": 0}, "--jobs must be a positive integer"),
+        ({"time_limit": 0}, "--time-limit must be > 0"),
+        ({"jobs": 0}, "--jobs must be >= 1"),
     ],
 )
 def test_bad_input(kwargs, match):
@@ -417,7 +446,7 @@ def test_comparison_table_pairs_rows_and_summarises():
     assert s["mean_speedup"] == pytest.approx(1.95)
     assert (s["max_speedup"], s["max_speedup_procs"]) == (pytest.approx(2.4), 3)
     assert (s["rows"], s["layerpipe_proven"], s["total_rows"]) == (2, 1, 3)
-    assert "1/3" in format_summary(s)
+    assert "1 of 3 proven optimal" in format_summary(s)
 
 
 def test_compare_speedups_come_from_its_own_periods():
@@ -460,7 +489,7 @@ def test_plots_draw_every_series_and_save(tmp_path):
     assert {line.get_label() for line in ax.get_lines()} >= {"heuristic (layerpipe)"}
     png = save_figure(ax, tmp_path / "gap.png")
     assert png.read_bytes()[:4] == b"\x89PNG"
-    with pytest.raises(InputError, match=".png, .svg or .pdf"):
+    with pytest.raises(InputError, match=r"must end in \.png, \.svg, \.pdf"):
         save_figure(ax, tmp_path / "gap.jpg")
 
     graph = build_task_graph(get_network("lenet5"), "layerpipe", processors=3)
@@ -550,7 +579,9 @@ def test_cli_sweep_on_a_preset(tmp_path, capsys):
         # The printed line shows the period beside its milliseconds, the gap in percent.
         line = next(ln for ln in stdout.splitlines() if f" pcie {row.procs:>5} " in ln)
         cells = line.split()
-        assert cells[5:7] == [str(row.period), f"{row.period_ms:.4g}"]
+        assert cells[5] == str(row.period)
+        assert float(cells[6]) == pytest.approx(row.period_ms, rel=5e-4)
+        assert len(cells[6].replace(".", "").lstrip("0")) <= 4
         assert cells[12] == f"{100 * row.gap:.1f}"
     assert "gap%" in stdout.splitlines()[0]
     assert "heuristic (layerpipe) on pcie: 2 rows" in stdout
@@ -614,3 +645,416 @@ def test_progress_printer_prints_a_line_per_row_elsewhere():
     lines = log.getvalue().splitlines()
     assert len(lines) == 2 and "\r" not in log.getvalue()
     assert lines[1].startswith("[####################] 2/2")
+
+
+# ---------------------------------------------------------------------------
+# Numbers and ranges: refused at once, naming the limit
+# ---------------------------------------------------------------------------
+def test_a_huge_range_of_counts_is_refused_before_it_is_expanded():
+    with pytest.raises(InputError, match=f"at most {MAX_PROCESSORS} processors") as err:
+        parse_procs("5-1000000000")
+    assert "MAX_PROCESSORS" in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(InputError, match=f"at most {MAX_PROCESSORS}"):
+        parse_procs([2, 10**12])
+    for bad in (float("inf"), float("nan"), 2.5, "3", True):
+        with pytest.raises(InputError, match="expected integers"):
+            parse_procs([2, bad])
+    assert parse_procs([4.0, 2]) == [2, 4]
+    with pytest.raises(InputError, match="--procs: expected counts") as err:
+        parse_procs("1-" + "9" * 5000)  # more digits than int() converts
+    assert len(str(err.value)) < 200
+    assert parse_procs(f"{MAX_PROCESSORS - 1}-{MAX_PROCESSORS}") == [
+        MAX_PROCESSORS - 1,
+        MAX_PROCESSORS,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("procs", "solvers", "match"),
+    [
+        (f"1-{MAX_PROCESSORS}", "heuristic,pipedream,cpsat", f"{3 * MAX_PROCESSORS} rows "),
+        ("1-2000", "heuristic", r"add up to 2001000 processors, more than the limit of 2\*\*20"),
+    ],
+)
+def test_a_grid_too_large_is_refused_before_any_platform_is_built(
+    tmp_path, monkeypatch, procs, solvers, match
+):
+    import lpsched.sweep as sweep_module
+
+    def no_platforms(*args, **kwargs):
+        raise AssertionError("platforms were built for a grid that is refused")
+
+    monkeypatch.setattr(sweep_module, "grid_platforms", no_platforms)
+    out = tmp_path / "r.csv"
+    with pytest.raises(InputError, match=match) as err:
+        sweep("mlp", procs=procs, solvers=solvers, output=out, jobs=1)
+    assert "\n" not in str(err.value) and "split the sweep" in str(err.value)
+    assert not out.exists()
+
+
+def test_a_grid_up_to_the_limits_is_built_with_one_check_per_kind_of_platform(monkeypatch):
+    import lpsched.problem as problem_module
+
+    built = []
+    real = problem_module.Problem.__init__
+
+    def counting(self, graph, platform):
+        built.append(platform.P)
+        real(self, graph, platform)
+
+    monkeypatch.setattr(problem_module.Problem, "__init__", counting)
+    counts = [2**k for k in range(13)]
+    assert sum(counts) <= MAX_GRID_PROCESSORS and counts[-1] == MAX_PROCESSORS
+    points = make_grid(get_network("mlp"), counts, [("layerpipe", "heuristic")])
+    assert [p.procs for p in points] == counts
+    assert [p.platform.P for p in points] == counts
+    # Default platforms of every size are one kind: one problem is built to check them.
+    assert built == [1]
+    # One node at P=8, two at P=16 and 24: two kinds, each checked at its smallest P.
+    built.clear()
+    grid = (get_network("mlp"), [8, 16, 24], [("layerpipe", "heuristic")])
+    if SOLVERS["heuristic"].topology:
+        assert len(make_grid(*grid, platform="ib")) == 3
+    else:
+        with pytest.raises(InputError, match=r"ib at P=16: .*several nodes"):
+            make_grid(*grid, platform="ib")
+    assert built == [8, 16]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"time_limit": float("nan")}, "--time-limit must be a finite number"),
+        ({"time_limit": float("inf")}, "--time-limit must be a finite number"),
+        ({"time_limit": -1.0}, "--time-limit must be > 0"),
+        ({"time_limit": 2e6}, "--time-limit must be at most"),
+        ({"time_limit": True}, "--time-limit must be a number"),
+        ({"seed": 2**70}, "--seed must be at most 2147483647"),
+        ({"seed": -1}, "--seed must be >= 0"),
+        ({"seed": 1.5}, "--seed must be an integer"),
+        ({"workers": -3}, "--workers must be >= 1"),
+        ({"workers": 10**6}, "--workers must be at most 256"),
+        ({"jobs": 0}, "--jobs must be >= 1"),
+        ({"jobs": True}, "--jobs must be an integer"),
+    ],
+)
+def test_numbers_out_of_range_are_refused_with_their_limit(kwargs, match):
+    with pytest.raises(InputError, match=match) as err:
+        check_numbers(**kwargs)
+    assert "\n" not in str(err.value)
+    ran = []
+    with pytest.raises(InputError, match=match):
+        sweep("mlp", procs=[2], progress=lambda *a: ran.append(a), **{"jobs": 1, **kwargs})
+    assert ran == []
+
+
+@pytest.mark.parametrize(
+    ("command", "flags", "named"),
+    [
+        ("sweep", ["--procs", "5-1000000000"], str(MAX_PROCESSORS)),
+        ("compare", ["--procs", "5-1000000000"], str(MAX_PROCESSORS)),
+        ("sweep", ["--time-limit", "nan"], "--time-limit"),
+        ("sweep", ["--time-limit", "inf"], "--time-limit"),
+        ("compare", ["--time-limit", "0"], "--time-limit must be > 0"),
+        ("sweep", ["--time-limit", "-2"], "--time-limit must be > 0"),
+        ("sweep", ["--workers", "-3"], "--workers must be >= 1"),
+        ("compare", ["--workers", "-3"], "--workers must be >= 1"),
+        ("sweep", ["--jobs", "0"], "--jobs must be >= 1"),
+        ("compare", ["--jobs", "0"], "--jobs must be >= 1"),
+        ("sweep", ["--seed", str(2**70)], "at most 2147483647"),
+        ("sweep", ["--seed", "2**70"], "--seed"),
+        ("sweep", ["--plot", "speedup.txt"], "must end in .png, .svg, .pdf"),
+        ("sweep", ["--plot", "dir.png"], "is a directory"),
+        ("sweep", ["-o", "s.png", "--plot", "./s.png"], "same file"),
+        ("sweep", ["-o", "dir.png"], "is a directory"),
+        ("compare", ["-o", "dir.png"], "is a directory"),
+        ("sweep", ["--plot", "missing/s.png"], "does not exist"),
+    ],
+)
+def test_cli_bad_numbers_and_paths_exit_2_before_any_work(
+    tmp_path, capsys, monkeypatch, command, flags, named
+):
+    import lpsched.sweep as sweep_module
+
+    def no_rows(point):
+        raise AssertionError("a row ran")
+
+    monkeypatch.setattr(sweep_module, "run_point", no_rows)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dir.png").mkdir()
+    argv = [command, "mlp", "-P", "2", "-q"]
+    argv += [] if "--jobs" in flags else ["-j", "1"]
+    argv += [] if "-o" in flags else ["-o", "r.csv"]
+    code, stdout, err = run(capsys, *argv, *flags)
+    assert code == 2 and stdout == ""
+    assert named in one_line_error(err)
+    assert [p.name for p in tmp_path.iterdir()] == ["dir.png"]
+    assert list((tmp_path / "dir.png").iterdir()) == []
+
+
+# ---------------------------------------------------------------------------
+# The ETA weighs each row by its time limit or by what rows like it took
+# ---------------------------------------------------------------------------
+def finished(point: GridPoint, seconds: float) -> dict:
+    """The row of ``point`` as a worker returns it, having taken ``seconds``."""
+    return {
+        "network": point.network,
+        "decomposition": point.decomposition,
+        "solver": point.solver,
+        "platform": point.platform_label,
+        "procs": point.procs,
+        "seconds": seconds,
+        "period": 10,
+        "period_ms": None,
+        "gap": 0.0,
+        "status": "optimal",
+    }
+
+
+@pytest.fixture(scope="module")
+def fast_then_slow() -> list[GridPoint]:
+    """Four heuristic rows, then four CP-SAT rows of 30 s each (the grid's order)."""
+    pairs = [("layerpipe", "heuristic"), ("layerpipe", "cpsat")]
+    points = make_grid(get_network("mlp"), "1-4", pairs, time_limit=30)
+    assert [p.solver for p in points] == ["heuristic"] * 4 + ["cpsat"] * 4
+    return points
+
+
+def test_eta_weighs_the_rows_left_by_their_time_limits(fast_then_slow):
+    points = fast_then_slow
+    eta = Eta(points, jobs=1)
+    for k, p in enumerate(points[:4], 1):
+        eta.record(finished(p, 0.25), 0.25 * k)
+    # Four rows of 30 s are left: two minutes, not the one second four rows took.
+    assert eta.remaining(1.0) == pytest.approx(120)
+    # Two at a time, the heuristic rows ending in pairs: one minute.
+    eta = Eta(points, jobs=2)
+    for k, p in enumerate(points[:4]):
+        eta.record(finished(p, 0.25), 0.25 * (1 + k // 2))
+    assert eta.remaining(0.5) == pytest.approx(60)
+
+
+def test_progress_line_counts_on_the_slow_rows_to_come(fast_then_slow):
+    now = [0.0]
+    log = io.StringIO()
+    printer = ProgressPrinter(log, clock=lambda: now[0])
+    printer.plan(fast_then_slow, jobs=1)
+    for k, p in enumerate(fast_then_slow[:4], 1):
+        now[0] = 0.25 * k
+        printer(k, 8, finished(p, 0.25))
+    first, *rows = log.getvalue().splitlines()
+    # Before any row: the heuristic rows' time is unknown, so is the end.
+    assert first.startswith("[....................] 0/8 0:00:00 (eta ?)")
+    assert "starting 8 rows" in first
+    # After one: three rows like it (0.75 s) and four of 30 s.
+    assert "1/8 0:00:00 (eta 0:02:01)" in rows[0]
+    assert "4/8 0:00:01 (eta 0:02:00)" in rows[-1]
+    assert "period 10, gap 0.0% (optimal)" in rows[-1]
+
+
+def test_eta_counts_down_a_running_row_and_never_promises_the_past():
+    points = make_grid(get_network("mlp"), "1-2", [("layerpipe", "cpsat")], time_limit=30)
+    eta = Eta(points, jobs=2)
+    assert eta.remaining(0.0) == pytest.approx(30)
+    assert eta.remaining(29.0) == pytest.approx(1)
+    # A row past its limit (building its model, say) ends no earlier than now.
+    assert eta.remaining(45.0) == 0
+
+
+def test_eta_of_rows_without_a_limit_is_the_mean_of_their_solver():
+    pairs = [("layerpipe", "heuristic"), ("layerpipe", "pipedream")]
+    points = make_grid(get_network("mlp"), "1-3", pairs, time_limit=30)
+    eta = Eta(points, jobs=1)
+    assert eta.remaining(0.0) is None  # a heuristic's time limit says nothing of its time
+    eta.record(finished(points[0], 2.0), 2.0)
+    assert eta.remaining(2.0) == pytest.approx(5 * 2.0)  # the one row measured
+    eta.record(finished(points[1], 4.0), 6.0)
+    eta.record(finished(points[2], 3.0), 9.0)
+    # No pipedream row has ended: the mean of the rows without a limit, 3 s.
+    assert eta.remaining(9.0) == pytest.approx(3 * 3.0)
+    eta.record(finished(points[3], 1.0), 10.0)
+    assert eta.remaining(10.0) == pytest.approx(2 * 1.0)
+
+
+def test_a_sweep_announces_its_rows_before_the_first_ends():
+    log = io.StringIO()
+    df = sweep(
+        "mlp",
+        procs=[1],
+        solvers=("cpsat",),
+        time_limit=1,
+        workers=1,
+        jobs=1,
+        progress=ProgressPrinter(log),
+    )
+    assert df["valid"].all()
+    first, last = log.getvalue().splitlines()
+    assert first.startswith("[....................] 0/1 0:00:00 (eta 0:00:01)  starting 1 row")
+    assert last.startswith("[####################] 1/1") and "(eta 0:00:00)" in last
+
+
+# ---------------------------------------------------------------------------
+# Pool workers die with their parent
+# ---------------------------------------------------------------------------
+SLOW_SWEEP = """
+import os
+import sys
+import time
+
+import lpsched.sweep as sweep_module
+from lpsched.cli import main
+
+
+def slow_row(point):
+    # Say which process runs the row, then take far longer than the test waits.
+    path = os.path.join(sys.argv[1], f"{os.getpid()}.pid")
+    with open(path + ".tmp", "w") as f:
+        f.write("running")
+    os.replace(path + ".tmp", path)
+    time.sleep(120)
+    raise SystemExit("the row outlived the test")
+
+
+if __name__ == "__main__":
+    sweep_module.run_point = slow_row
+    sys.exit(main(["sweep", "mlp", "-P", sys.argv[2], "-j", "2", "-q"]))
+"""
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped by its new parent, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def wait_until(condition, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+@pytest.fixture
+def slow_sweep(tmp_path):
+    """Start ``lpsched sweep`` of slow rows on two workers; yield it and the workers' pids."""
+    script = tmp_path / "slow_sweep.py"
+    script.write_text(SLOW_SWEEP)
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    started = []
+
+    def start(procs: str) -> tuple[subprocess.Popen, list[int]]:
+        proc = subprocess.Popen(
+            [sys.executable, str(script), str(tmp_path), procs],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            start_new_session=True,  # its own process group: a terminal's, for SIGINT
+        )
+        started.append(proc)
+        pids = lambda: [int(p.stem) for p in tmp_path.glob("*.pid")]  # noqa: E731
+        assert wait_until(lambda: len(pids()) == 2, 60), "the two rows never started"
+        assert proc.pid not in pids()
+        return proc, pids()
+
+    yield start
+    for proc in started:  # after a failure: leave no process behind
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+
+
+def test_pool_workers_die_with_a_killed_sweep(slow_sweep):
+    proc, workers = slow_sweep("1-2")
+    os.kill(proc.pid, signal.SIGKILL)
+    # The workers held the pipes too: end of output means that they are gone.
+    try:
+        proc.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the workers outlived their sweep, holding its stdout and stderr open")
+    assert proc.returncode == -signal.SIGKILL
+    assert wait_until(lambda: not any(alive(pid) for pid in workers), 5)
+
+
+def test_ctrl_c_ends_a_parallel_sweep_at_once(slow_sweep):
+    # Five rows on two workers: three wait in the pool, where they cannot be cancelled.
+    proc, workers = slow_sweep("1-5")
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal sends its foreground group
+    try:
+        _, err = proc.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        pytest.fail("Ctrl-C left the sweep running its queued rows")
+    assert proc.returncode == 130
+    assert err.decode().strip().endswith("lpsched: interrupted")
+    assert "Traceback" not in err.decode()
+    assert wait_until(lambda: not any(alive(pid) for pid in workers), 5)
+
+
+# ---------------------------------------------------------------------------
+# Names and output: how many periods are proven, gaps in percent
+# ---------------------------------------------------------------------------
+def test_compare_says_how_many_periods_are_proven():
+    rows = fake_rows(
+        {
+            ("pipedream", "pipedream", 2): 30,
+            ("layerpipe", "cpsat", 2): 20,
+            ("pipedream", "pipedream", 3): 24,
+            ("layerpipe", "cpsat", 3): 10,
+            ("pipedream", "pipedream", 4): 20,
+            ("layerpipe", "cpsat", 4): 12,
+        }
+    )
+    some = summarise(comparison_table(rows), solver="cpsat")
+    line = format_summary(some)
+    assert line.startswith("LayerPipe (CP-SAT, 1 of 3 proven optimal) over the PipeDream planner")
+    assert "(optimal)" not in line
+    proven = rows[rows["procs"] == 3]
+    every = summarise(comparison_table(proven), solver="cpsat")
+    assert layerpipe_label(every) == "LayerPipe (CP-SAT, 1 of 1 proven optimal)"
+    assert layerpipe_label(summarise(comparison_table(rows))) == "LayerPipe (1 of 3 proven optimal)"
+    alone = summarise(comparison_table(rows[rows["decomposition"] == "layerpipe"]), solver="milp")
+    assert format_summary(alone) == (
+        "no processor count has both schedules; LayerPipe (MILP/HiGHS, 1 of 3 proven optimal)"
+    )
+
+
+def test_compare_prints_the_layerpipe_gap_in_percent(capsys):
+    table = compare("mlp", procs=[2, 3], time_limit=5, solver="heuristic", jobs=1)
+    assert table.attrs["summary"]["layerpipe_solver"] == "heuristic"
+    for row in table.itertuples(index=False):
+        T, lb = row.layerpipe_period, row.layerpipe_lower_bound
+        assert row.layerpipe_gap == pytest.approx((T - lb) / T)
+    text = format_comparison(table)
+    header, *lines = text.splitlines()
+    assert "layerpipe_gap%" in header.split()
+    column = header.split().index("layerpipe_gap%")
+    for line, row in zip(lines, table.itertuples(index=False), strict=True):
+        assert line.split()[column] == f"{100 * row.layerpipe_gap:.1f}"
+    code, stdout, err = run(capsys, "compare", "mlp", "-P", "2", "-s", "heuristic", "-q", "-j", "1")
+    assert code == 0, err
+    assert "LayerPipe (heuristic, " in stdout and " of 1 proven optimal)" in stdout
+
+
+def test_help_never_calls_a_comparison_optimal(capsys):
+    assert "LayerPipe (optimal)" not in build_parser().format_help()
+    code, compare_help, _ = run(capsys, "compare", "--help")
+    assert code == 0
+    compare_help = " ".join(compare_help.split())
+    assert "how many LayerPipe periods are proven optimal" in compare_help
+    assert "LayerPipe (optimal)" not in compare_help
+    code, sweep_help, _ = run(capsys, "sweep", "--help")
+    assert code == 0
+    sweep_help = " ".join(sweep_help.split())
+    for flag, limit in (("--seed", "2**31-1"), ("--workers", "1..256"), ("--jobs", "1..1024")):
+        assert flag in sweep_help and limit in sweep_help
