@@ -112,6 +112,7 @@ class Problem:
     def __init__(self, graph: TaskGraph, platform: Platform | int) -> None:
         object.__setattr__(self, "graph", graph)
         object.__setattr__(self, "platform", platform_of(platform))
+        _check_size(graph, self.platform)
         speeds = self.platform.speeds
         object.__setattr__(
             self,
@@ -237,6 +238,26 @@ class Problem:
     def lower_bound(self) -> int:
         """The best lower bound on the period."""
         return self.bounds.lower_bound
+
+
+#: The most task-processor pairs a problem may have: every solver keeps a table (or
+#: variables) of that size, and 10 million is ten times a 20,000-task graph on 500
+#: processors.
+MAX_PAIRS = 10_000_000
+
+
+def _check_size(graph: TaskGraph, platform: Platform) -> None:
+    """Refuse an instance too large for any solver, and durations past the graph's limits."""
+    from .platform import check_scale
+
+    pairs = graph.n * platform.P
+    if pairs > MAX_PAIRS:
+        raise InputError(
+            f"{graph.n} tasks on {platform.P} processors are {pairs} task-processor pairs, "
+            f"more than the limit of {MAX_PAIRS:,}: use fewer processors or a coarser "
+            "decomposition"
+        )
+    check_scale(platform, graph)
 
 
 def as_problem(graph: TaskGraph | Problem, platform: Platform | int | None = None) -> Problem:

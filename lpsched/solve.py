@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -15,7 +14,7 @@ from .platform import Platform
 from .problem import Problem, as_problem
 from .schedule import Result, Status
 from .solvers.registry import SOLVERS as REGISTRY
-from .solvers.registry import Options
+from .solvers.registry import Options, check_numbers
 from .solvers.toolkit import least_staleness
 from .validate import check_schedule
 
@@ -90,8 +89,7 @@ def solve(
         raise InputError(f"unknown solver {solver!r}; choose from {', '.join(REGISTRY)}")
     if secondary not in SECONDARY:
         raise InputError(f"unknown secondary objective {secondary!r}; choose from {SECONDARY}")
-    if time_limit is not None and not (time_limit > 0 and math.isfinite(time_limit)):
-        raise InputError(f"time limit must be a positive number of seconds, got {time_limit}")
+    check_numbers(time_limit, seed, workers)
     start = time.perf_counter()
     problem = as_problem(graph, platform)
     info = REGISTRY[solver]

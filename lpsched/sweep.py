@@ -37,7 +37,7 @@ from .files import brief, check_output
 from .graph import GRAPH_FORMAT, TaskGraph, read_json, write_text_atomic
 from .networks.layers import Network
 from .platform import MAX_PROCESSORS, Platform
-from .units import check_integer, check_real, limit_text
+from .units import check_integer, limit_text
 
 #: Columns of a sweep table, in order. The first five are the key of a row (:data:`KEY`).
 #: ``period_ms``, ``lower_bound_ms`` and ``iterations_per_s`` are the period and the bound
@@ -127,12 +127,8 @@ MAX_GRID_ROWS = 10_000
 #: ``1-4096`` (8.4 million processors) would take half a minute and a gigabyte to set up.
 MAX_GRID_PROCESSORS = 2**20
 
-#: Limits of the numbers a sweep passes to every row, as ``lpsched solve`` takes them:
-#: 32-bit seeds (CP-SAT's ``random_seed`` is an int32), at most 256 search workers, a
-#: time limit of at most 10^6 s (11 days) per row; at most 1024 rows in parallel.
-MAX_SEED = 2**31 - 1
-MAX_WORKERS = 256
-MAX_TIME_LIMIT = 1e6
+#: At most this many rows in parallel (the other numbers every row takes are checked by
+#: :func:`lpsched.solvers.registry.check_numbers`).
 MAX_JOBS = 1024
 
 _INT_COLUMNS = ("period", "lower_bound", "comm_bytes", "max_staleness", "total_work", "tasks")
@@ -1270,11 +1266,9 @@ def check_numbers(
         and at most :data:`MAX_TIME_LIMIT`; ``--seed`` in ``0..MAX_SEED``;
         ``--workers`` in ``1..MAX_WORKERS``; ``--jobs`` in ``1..MAX_JOBS``.
     """
-    if time_limit is not None:
-        check_real(time_limit, "--time-limit", maximum=MAX_TIME_LIMIT, positive=True)
-    check_integer(seed, "--seed", 0, MAX_SEED)
-    if workers is not None:
-        check_integer(workers, "--workers", 1, MAX_WORKERS)
+    from .solvers.registry import check_numbers as check_row_numbers
+
+    check_row_numbers(time_limit, seed, workers)
     if jobs is not None:
         check_integer(jobs, "--jobs", 1, MAX_JOBS)
 

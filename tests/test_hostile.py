@@ -202,7 +202,7 @@ def test_outputs_are_checked_before_any_work(
     def no_work(*_args: Any, **_kwargs: Any) -> None:
         raise AssertionError("the instance was loaded before the outputs were checked")
 
-    monkeypatch.setattr("lpsched.cli.load_instance", no_work)
+    monkeypatch.setattr("lpsched.cli.commands.load_instance", no_work)
     monkeypatch.chdir(tmp_path)
     before = listing(tmp_path)
     assert fragment in refused(capsys, "solve", str(inputs["graph"]), "--procs", "2", *flags)
@@ -210,7 +210,7 @@ def test_outputs_are_checked_before_any_work(
 
 
 def test_graph_output_is_checked_before_any_work(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("lpsched.cli.load_instance", lambda *_a: 1 / 0)
+    monkeypatch.setattr("lpsched.cli.commands.load_instance", lambda *_a: 1 / 0)
     assert "is a directory" in refused(capsys, "graph", "mlp", "-o", str(tmp_path))
     assert "does not exist" in refused(capsys, "graph", "mlp", "-o", str(tmp_path / "x" / "g"))
     net = tmp_path / "net.yaml"

@@ -173,7 +173,13 @@ def _heuristic(problem: Problem, options: Options) -> Result:
     from .heuristic import modulo_schedule
     from .toolkit import claim
 
-    sched = modulo_schedule(problem, lower_bound=problem.lower_bound, seed=options.seed)
+    sched = modulo_schedule(
+        problem,
+        lower_bound=problem.lower_bound,
+        seed=options.seed,
+        time_limit=options.time_limit,
+        log=options.log,
+    )
     lb = problem.lower_bound
     return Result(sched, claim(sched.period, lb), lb, "heuristic", 0.0)
 
@@ -182,7 +188,7 @@ def _pipedream(problem: Problem, options: Options) -> Result:
     from .pipedream import pipedream_schedule
     from .toolkit import claim
 
-    sched = pipedream_schedule(problem)
+    sched = pipedream_schedule(problem, time_limit=options.time_limit, log=options.log)
     lb = problem.lower_bound
     return Result(sched, claim(sched.period, lb), lb, "pipedream", 0.0)
 
@@ -204,6 +210,32 @@ def _milp(backend: str) -> Callable[[Problem, Options], Result]:
 
 #: The time limit of an exact solver when the caller names none.
 DEFAULT_EXACT_SECONDS = 60.0
+
+#: Limits of the numbers every solve takes: 32-bit seeds (CP-SAT's ``random_seed`` is an
+#: int32); more than 256 search workers helps no solver; a time limit of more than 10^6 s
+#: (11 days) is a typing error, and NaN or infinity no limit at all.
+MAX_SEED = 2**31 - 1
+MAX_WORKERS = 256
+MAX_TIME_LIMIT = 1e6
+
+
+def check_numbers(time_limit: float | None, seed: int, workers: int | None) -> None:
+    """Refuse a time limit, seed or worker count out of range, naming the flag and its limit.
+
+    Raises
+    ------
+    InputError
+        ``--time-limit`` positive, finite, at most :data:`MAX_TIME_LIMIT`;
+        ``--seed`` in ``0..MAX_SEED``; ``--workers`` in ``1..MAX_WORKERS``.
+    """
+    from ..units import check_integer, check_real
+
+    if time_limit is not None:
+        check_real(time_limit, "--time-limit", maximum=MAX_TIME_LIMIT, positive=True)
+    check_integer(seed, "--seed", 0, MAX_SEED)
+    if workers is not None:
+        check_integer(workers, "--workers", 1, MAX_WORKERS)
+
 
 SOLVERS: dict[str, SolverInfo] = {
     s.name: s

@@ -1,0 +1,243 @@
+"""The commands on one instance: ``networks``, ``graph``, ``bounds``, ``solve``, ``validate``.
+
+And ``platforms``, which lists the presets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from ..errors import InfeasibleError, InputError
+from ..files import brief, write_bytes_atomic
+from ..graph import write_text_atomic
+from ..units import format_bytes
+from .options import (
+    EXPORT_SUFFIXES,
+    FIGURE_SUFFIXES,
+    check_outputs,
+    load_instance,
+    load_platform,
+    say,
+)
+
+_SHOWN = 20  # violations listed by `validate` unless --all
+
+
+# ----------------------------------------------------------------- commands
+def cmd_networks(args: argparse.Namespace) -> int:
+    """List the built-in networks."""
+    from ..networks import BUILTIN_NETWORKS, get_network
+
+    rows = []
+    for name, description in BUILTIN_NETWORKS.items():
+        net = get_network(name)
+        rows.append(
+            {
+                "name": name,
+                "layers": len(net.layers),
+                "weighted_layers": sum(1 for layer in net.layers if layer.weighted),
+                "params": net.total_params,
+                "macs_per_sample": net.total_macs,
+                "gmacs_per_sample": round(net.total_macs / 1e9, 6),
+                "description": description,
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    print(f"{'network':<10} {'layers':>6} {'weighted':>8} {'params':>9} {'MAC/sample':>10}  about")
+    for r in rows:
+        print(
+            f"{r['name']:<10} {r['layers']:>6} {r['weighted_layers']:>8} "
+            f"{_si(r['params']):>9} {_si(r['macs_per_sample']):>10}  {r['description']}"
+        )
+    return 0
+
+
+def _si(value: float) -> str:
+    """``61.7k``, ``138.4M``, ``15.47G``: a count with a decimal prefix, four digits."""
+    for prefix, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:.4g}{prefix}"
+    return f"{value:.4g}"
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    """Build a task graph and write it as JSON."""
+    if args.output:
+        check_outputs([("-o", args.output, None)], inputs=[args.net])
+    graph = load_instance(args)
+    text = graph.to_json()
+    if args.output:
+        write_text_atomic(args.output, text + "\n")
+        err = graph.rounding_error
+        note = f", rounding error {100 * err:.2f}%" if err is not None else ""
+        say(
+            f"wrote {args.output}: {graph.n} tasks, {len(graph.edges)} edges, total work "
+            f"{graph.total_work} {graph.time_unit}{note}"
+        )
+    else:
+        print(text)
+    return 0
+
+
+def cmd_bounds(args: argparse.Namespace) -> int:
+    """Print the lower bounds of an instance."""
+    from ..bounds import lower_bounds
+    from ..platform import check_scale
+
+    platform = load_platform(args)
+    graph = load_instance(args, platform.P)
+    check_scale(platform, graph)
+    bounds = lower_bounds(graph, platform)
+    if args.json:
+        print(json.dumps(bounds.to_dict()))
+    else:
+        print(bounds.summary())
+    return 0
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    """Solve one instance and report, write and plot the schedule."""
+    from ..platform import check_scale
+    from ..solve import solve
+
+    check_outputs(
+        [("-o", args.output, None), ("--gantt", args.gantt, FIGURE_SUFFIXES)]
+        + [("--export", args.export, EXPORT_SUFFIXES)],
+        inputs=[args.net, getattr(args, "platform", None)],
+    )
+    platform = load_platform(args)
+    graph = load_instance(args, platform.P)
+    check_scale(platform, graph)
+    # A person watching sees the default time limit and one line per improvement (-v);
+    # the solver's own log only with -vv.
+    if args.verbose:
+        say(f"platform: {platform.describe()}")
+    result = solve(
+        graph,
+        platform,
+        args.solver,
+        time_limit=args.time_limit,
+        seed=args.seed,
+        workers=args.workers,
+        secondary=args.secondary,
+        log=say if args.verbose else _only_limits,
+        export=args.export,
+        deterministic=args.deterministic,
+        solver_log=say if args.verbose >= 2 else None,
+    )
+    if result.schedule is None:
+        raise InfeasibleError(result.summary())
+    interrupted = bool(result.stats.get("interrupted"))
+    # The chart is drawn before anything is written, so that a plotting error leaves no
+    # schedule file behind; both are then written as the others are (links followed,
+    # FIFOs written through).
+    chart = render_gantt(result, args.gantt) if args.gantt else None
+    if args.output:
+        result.to_json(args.output)
+    if chart is not None:
+        write_bytes_atomic(args.gantt, chart)
+    if args.json:
+        print(result.to_json())
+    else:
+        print(result.summary())
+        if args.verbose:
+            print(_processor_table(result))
+    if interrupted:
+        where = f", written to {args.output}" if args.output else ""
+        say(f"lpsched: interrupted: kept the best schedule found (validated){where}")
+        return 130
+    return 0
+
+
+def _only_limits(line: str) -> None:
+    """Without -v, only the line that names the default time limit reaches stderr."""
+    if "no time limit given" in line:
+        say(line)
+
+
+def render_gantt(result: Any, path: str) -> bytes:
+    """The Gantt chart of ``result`` as the bytes of a PNG, SVG or PDF file (by ``path``)."""
+    import io
+
+    from ..plot import gantt_figure
+
+    buffer = io.BytesIO()
+    try:
+        gantt_figure(result).savefig(buffer, format=Path(path).suffix.lower()[1:], dpi=120)
+    except ValueError as err:  # a chart matplotlib cannot draw: one line, not a traceback
+        if isinstance(err, InputError):
+            raise
+        reason = brief(str(err).strip().splitlines()[0] if str(err).strip() else repr(err))
+        raise InputError(f"--gantt {path}: cannot draw the chart ({reason})") from None
+    return buffer.getvalue()
+
+
+def _processor_table(result: Any) -> str:
+    """Per processor: load, utilisation, footprint and its tasks by start within the period."""
+    sched = result.schedule
+    T = sched.period
+    lines = [f"{'proc':>4} {'tasks':>5} {'busy':>7} {'util':>6} {'memory':>9}  tasks (start mod T)"]
+    util = sched.utilisation()
+    memory = sched.footprints()
+    for p in range(sched.processors):
+        names = sorted(
+            (t for t in sched.graph.tasks if sched.processor[t.name] == p),
+            key=lambda t: (sched.start[t.name] % T, t.name),
+        )
+        busy = sum(sched.duration(t.name) for t in names)
+        shown = ", ".join(f"{t.name}({sched.start[t.name] % T})" for t in names[:8])
+        more = f", ... {len(names) - 8} more" if len(names) > 8 else ""
+        lines.append(
+            f"{p:>4} {len(names):>5} {busy:>7} {100 * util[p]:>5.1f}% "
+            f"{format_bytes(memory[p]):>9}  {shown}{more}"
+        )
+    return "\n".join(lines)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Validate a schedule file: exit 0 when valid, 1 with the violations listed."""
+    from ..schedule import Result
+    from ..validate import validate
+
+    result = Result.read(args.schedule)
+    sched = result.schedule
+    assert sched is not None
+    violations = validate(sched)
+    if args.json:
+        print(json.dumps({"valid": not violations, "violations": [v.message for v in violations]}))
+    elif violations:
+        print(f"{args.schedule}: INVALID, {len(violations)} violation(s):")
+        shown = violations if args.all else violations[:_SHOWN]
+        for v in shown:
+            print(f"  {v.message}")
+        if len(shown) < len(violations):
+            print(f"  ... and {len(violations) - len(shown)} more (--all lists every one)")
+    else:
+        print(
+            f"{args.schedule}: valid, period {sched.describe_period()} on "
+            f"{sched.processors} processors, {sched.graph.n} tasks"
+        )
+    return 1 if violations else 0
+
+
+def cmd_platforms(args: argparse.Namespace) -> int:
+    """List the platform presets."""
+    from ..platform import PRESETS, preset
+
+    rows = [
+        {"name": name, "description": desc, "platform": preset(name).to_dict()}
+        for name, (desc, _spec) in PRESETS.items()
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    width = max(len(name) for name in PRESETS)
+    for name, (desc, _spec) in PRESETS.items():
+        print(f"{name:<{width}}  {desc}")
+        print(f"{'':<{width}}  {preset(name).describe()}")
+    return 0
