@@ -8,6 +8,7 @@ from .networks import BUILTIN_NETWORKS, Network, get_network, load_network
 from .schedule import Result, Schedule, Status
 from .solve import SOLVERS, solve
 from .taskgraph import DECOMPOSITIONS, build_task_graph
+from .torch_import import from_torch
 from .validate import InvalidScheduleError, check_schedule, validate
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "TaskGraph",
     "build_task_graph",
     "check_schedule",
+    "from_torch",
     "get_network",
     "load_network",
     "lower_bounds",

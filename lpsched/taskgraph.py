@@ -31,6 +31,7 @@ import numbers
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from .costs import CostModel
 from .errors import InputError
@@ -243,6 +244,26 @@ def layer_staleness(
 
 
 # --------------------------------------------------------------------------- builder
+class MeasuredCosts(Protocol):
+    """Measured costs that replace the cost model's (:class:`lpsched.profiles.LayerProfile`).
+
+    Each method answers for one layer of the network; ``None`` keeps the cost
+    model's bytes.
+    """
+
+    def seconds(self, layer: str, macs: Mapping[str, float]) -> Mapping[str, float]:
+        """Seconds of each primitive task of ``layer`` (``macs``: the model's MACs by kind)."""
+        ...
+
+    def output_bytes(self, layer: str) -> int | None:
+        """Bytes of the layer's output tensor for one mini-batch."""
+        ...
+
+    def parameter_bytes(self, layer: str) -> int | None:
+        """Bytes of the layer's weights."""
+        ...
+
+
 @dataclass
 class _Primitive:
     name: str
@@ -252,9 +273,17 @@ class _Primitive:
 
 
 def _primitives(
-    network: Network, costs: CostModel, distance: Mapping[str, int]
+    network: Network,
+    costs: CostModel,
+    distance: Mapping[str, int],
+    measured: MeasuredCosts | None = None,
 ) -> tuple[list[_Primitive], list[Edge]]:
-    """Primitive tasks and edges (``formulations/README.md``), before any merging."""
+    """Primitive tasks and edges (``formulations/README.md``), before any merging.
+
+    With ``measured``, its times and bytes replace the model's; a time ``t`` is
+    carried as ``t * throughput`` MACs, which :meth:`CostModel.compute` turns
+    back into ``t / time_unit``.
+    """
     b = costs.batch_size
     layers = {layer.name: layer for layer in network.layers}
     inputs = {layer.name: tuple(dict.fromkeys(layer.inputs)) for layer in network.layers}
@@ -271,7 +300,8 @@ def _primitives(
     has_g = {name: any(needs_grad[p] for p in inputs[name]) for name in layers}
 
     def act_bytes(layer: Layer) -> int:
-        return costs.data_bytes(b * layer.out_elements)
+        size = None if measured is None else measured.output_bytes(layer.name)
+        return costs.data_bytes(b * layer.out_elements) if size is None else size
 
     prims: list[_Primitive] = []
     edges: list[Edge] = []
@@ -310,7 +340,8 @@ def _primitives(
             prims.append(_Primitive(g, name, "G", g_macs))
             edge(d, g, act_bytes(layer), f"delta:{name}")
         if layer.weighted:
-            wbytes = costs.data_bytes(layer.params)
+            size = None if measured is None else measured.parameter_bytes(name)
+            wbytes = costs.data_bytes(layer.params) if size is None else size
             s = distance[name]
             prims.append(_Primitive(w, name, "W", b * layer.weight_macs))
             prims.append(_Primitive(u, name, "U", layer.params))
@@ -322,11 +353,28 @@ def _primitives(
                 edge(f"F:{p}", w, act_bytes(layers[p]), f"a:{p}")  # a_{l-1}
             edge(w, u, wbytes, f"dW:{name}")
             edge(u, u, 0, None, 1)  # the weights stay where they are
+    if measured is not None:
+        _measure(prims, costs, measured)
     return prims, edges
 
 
+def _measure(prims: list[_Primitive], costs: CostModel, measured: MeasuredCosts) -> None:
+    """Replace each primitive's MACs by its measured seconds times the model's throughput."""
+    by_layer: dict[str, list[_Primitive]] = {}
+    for p in prims:
+        by_layer.setdefault(p.layer, []).append(p)
+    for layer, parts in by_layer.items():
+        seconds = measured.seconds(layer, {p.kind: p.macs for p in parts})
+        for p in parts:
+            p.macs = seconds[p.kind] * costs.throughput
+
+
 def suggest_time_unit(
-    network: Network, costs: CostModel | None = None, *, max_error: float = 0.02
+    network: Network,
+    costs: CostModel | None = None,
+    *,
+    max_error: float = 0.02,
+    measured: MeasuredCosts | None = None,
 ) -> float:
     """The coarsest round time unit whose rounding error stays within ``max_error``.
 
@@ -346,6 +394,8 @@ def suggest_time_unit(
         The cost model whose other parameters apply; default ``CostModel()``.
     max_error
         Largest acceptable relative rounding error, ``> 0``.
+    measured
+        Measured costs that replace the model's (see :func:`build_task_graph`).
 
     Returns
     -------
@@ -355,7 +405,8 @@ def suggest_time_unit(
     if not (isinstance(max_error, int | float) and math.isfinite(max_error) and max_error > 0):
         raise InputError(f"max_error must be a positive number, got {max_error!r}")
     costs = CostModel() if costs is None else costs
-    prims, _edges = _primitives(network, costs, {layer.name: 1 for layer in network.layers})
+    ones = {layer.name: 1 for layer in network.layers}
+    prims, _edges = _primitives(network, costs, ones, measured)
     macs = [p.macs for p in prims]
     candidates = [m * 10.0**k for k in range(0, -10, -1) for m in (5, 2.5, 2, 1)]
     for unit in candidates:  # coarse to fine
@@ -409,6 +460,7 @@ def build_task_graph(
     processors: int | None = None,
     *,
     stages: Mapping[str, int] | None = None,
+    measured: MeasuredCosts | None = None,
 ) -> TaskGraph:
     """The task graph of one training iteration of ``network``.
 
@@ -428,6 +480,10 @@ def build_task_graph(
         Number of processors; only sets the default cap of ``auto``.
     stages
         Stage map for ``layerpipe2`` (see :func:`layerpipe2_staleness`).
+    measured
+        Measured times and bytes per layer (:mod:`lpsched.profiles`) that
+        replace the cost model's; the cost model then only sets the time unit
+        (and the bytes of layers the measurements leave out).
 
     Returns
     -------
@@ -451,11 +507,12 @@ def build_task_graph(
         processors = _positive_int(processors, "processors")
     if costs is None:
         # One fixed unit would round LeNet-5's tasks to 1 or give GPT-2 huge durations.
-        costs = replace(CostModel(), time_unit=suggest_time_unit(network))
+        unit = suggest_time_unit(network, measured=measured)
+        costs = replace(CostModel(), time_unit=unit)
     elif not isinstance(costs, CostModel):
         raise InputError(f"expected a CostModel, got {type(costs).__name__}")
     distance, cap = layer_staleness(network, staleness, processors, stages)
-    prims, prim_edges = _primitives(network, costs, distance)
+    prims, prim_edges = _primitives(network, costs, distance, measured)
 
     # Group primitive tasks; a merged task lasts the sum of its parts' rounded durations,
     # so that the total work is the same in every decomposition.

@@ -30,7 +30,7 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         """Print ``lpsched: error: MESSAGE`` and exit 2 (argparse prints the usage too)."""
-        self.exit(2, f"lpsched: error: {message}\n")
+        self.exit(2, f"lpsched: error: {_one_line(message)}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_validate,
         _add_sweep,
         _add_compare,
+        _add_profile,
     ):
         add(sub)
     return parser
@@ -183,6 +184,20 @@ def _add_compare(sub: Any) -> None:
     p.set_defaults(func=cmd_compare)
 
 
+def _add_profile(sub: Any) -> None:
+    from .profile import add_profile_args
+
+    p = sub.add_parser(
+        "profile",
+        help="time every task of a network's layers in PyTorch; write the profile CSV",
+        description="Build each layer in PyTorch with its shapes and time F, D, G, W and U "
+        "separately (warm-up, then the median of repeats) on the CPU or a CUDA device. "
+        "Needs PyTorch (pip install 'lpsched[torch]'; the CPU wheel: see README). "
+        "Use the CSV with --costs.",
+    )
+    add_profile_args(p)
+
+
 def _silence_stdout() -> None:
     """Point stdout at /dev/null so that Python's exit flush does not raise again."""
     import os
@@ -194,7 +209,7 @@ def _silence_stdout() -> None:
         pass
 
 
-def _one_line(err: Exception) -> str:
+def _one_line(err: Exception | str) -> str:
     """The message on one line, whatever a file name or a value in it holds."""
     return str(err).replace("\r", "\\r").replace("\n", "\\n")
 

@@ -149,18 +149,27 @@ def cost_model(args: argparse.Namespace, network: Any) -> Any:
 
 
 def load_instance(args: argparse.Namespace, processors: int | None = None) -> TaskGraph:
-    """The task graph that ``args.net`` names: a built-in network, a network file or a graph file.
+    """The task graph that ``args.net`` names.
 
+    A built-in network, a network file, a task-graph file, a PipeDream profile
+    (``pipedream:PATH``) or a PyTorch model factory (``package.module:factory``).
     A task-graph file is scheduled exactly as given: ``--decomposition`` and
     ``--staleness`` apply to networks only and are an error with a graph file.
+    ``--costs profile.csv`` (and a PipeDream profile) replace the cost model's
+    times and bytes by measured ones; one line on stderr says where they come
+    from and how unmeasured parts were filled.
     """
     from ..networks import BUILTIN_NETWORKS, get_network
     from ..networks.io import network_from_dict, read_network_data
+    from ..profiles import read_profile_csv
     from ..taskgraph import build_task_graph
+    from .profile import measured_costs, special_network
 
     spec: str = args.net
     options = parse_net_options(getattr(args, "net_opt", None) or [])
+    costs_file = getattr(args, "costs", None)
     path = Path(spec)
+    measured = None
     if spec in BUILTIN_NETWORKS:
         network = get_network(spec, **options)
     elif path_exists(path):
@@ -173,21 +182,37 @@ def load_instance(args: argparse.Namespace, processors: int | None = None) -> Ta
                     "as task graphs: rename it"
                 )
             refuse_network_flags(args, spec)
+            if costs_file:
+                raise InputError(
+                    f"{spec} is a task graph, scheduled as given: --costs applies to networks only"
+                )
             return TaskGraph.from_dict(data, source=str(path))
         if options:
             raise InputError("--net-opt applies to built-in networks only")
         network = network_from_dict(data, str(path), default_name=path.stem)
+    elif (found := special_network(spec, options)) is not None:
+        network, measured = found
     else:
         known = ", ".join(BUILTIN_NETWORKS)
         raise InputError(f"unknown network {brief(spec)}: not a built-in ({known}) nor a file")
+    if costs_file:
+        if measured is not None:
+            raise InputError(f"--costs: {spec} is a measured profile already")
+        measured = read_profile_csv(costs_file, network)
+    costs = cost_model(args, network)
+    if measured is not None:
+        costs = measured_costs(args, network, measured, costs)
     graph = build_task_graph(
         network,
         decomposition=getattr(args, "decomposition", None) or "layerpipe",
         staleness=getattr(args, "staleness", None) or "auto",
-        costs=cost_model(args, network),
+        costs=costs,
         processors=processors,
+        measured=measured,
     )
     graph.check_limits()  # each task fits; their sum may not
+    if measured is not None:
+        say(f"{spec}: {measured.describe()}")
     return graph
 
 
@@ -320,7 +345,12 @@ def check_outputs(
 # ------------------------------------------------------------------- parser
 def add_network_args(p: argparse.ArgumentParser, decomposition: bool = True) -> None:
     """The network argument, the decomposition and staleness flags and the cost model."""
-    p.add_argument("net", metavar="NET", help="built-in network, network file or task-graph file")
+    p.add_argument(
+        "net",
+        metavar="NET",
+        help="built-in network, network file, task-graph file, pipedream:graph.txt "
+        "or package.module:factory (a PyTorch model)",
+    )
     if decomposition:
         p.add_argument(
             "--decomposition",
@@ -333,6 +363,12 @@ def add_network_args(p: argparse.ArgumentParser, decomposition: bool = True) -> 
             help="sync, an integer, layerpipe2, auto or auto:CAP (default auto, cap 2P-1)",
         )
     costs = p.add_argument_group("cost model (networks only)")
+    if decomposition:  # sweep and compare build their rows from the cost model only
+        costs.add_argument(
+            "--costs",
+            metavar="PROFILE.csv",
+            help="measured times and bytes per layer (lpsched profile writes one)",
+        )
     costs.add_argument("--batch-size", type=int, help="mini-batch size (default 32)")
     costs.add_argument("--throughput", type=float, help="MACs per second per processor (10e12)")
     costs.add_argument(
