@@ -55,7 +55,7 @@ def test_refined_schedules_are_valid(name: str, P: int) -> None:
     for decomposition in ("intra", "pipedream"):
         coarsening = coarsen(fine, decomposition)
         assert coarsening is not None
-        sched = modulo_schedule(coarsening.graph, P, time_limit=0)
+        sched = modulo_schedule(coarsening.graph, P, quick=True)
         refined = refine(sched, fine, coarsening)
         assert refined.period == sched.period
         assert not validate(refined), [v.message for v in validate(refined)[:3]]
@@ -65,7 +65,7 @@ def test_refine_keeps_a_fixed_staleness() -> None:
     fine = build_task_graph(get_network("lenet5"), "layerpipe", staleness="auto", processors=3)
     coarsening = coarsen(fine, "intra")
     assert coarsening is not None
-    sched = modulo_schedule(coarsening.graph, 3, time_limit=0)
+    sched = modulo_schedule(coarsening.graph, 3, quick=True)
     fixed = sched.graph.with_staleness(dict.fromkeys(sched.graph.staleness(), 5))
     staled = Schedule(fixed, 3, sched.period, sched.processor, sched.start)
     refined = refine(staled, fine, coarsening)
@@ -105,7 +105,7 @@ def test_any_coarse_schedule_refines_into_a_valid_one(graph: TaskGraph, P: int, 
     coarsening = coarsen(graph, dec)
     if coarsening is None:
         return
-    sched = modulo_schedule(coarsening.graph, P, time_limit=0)
+    sched = modulo_schedule(coarsening.graph, P, quick=True)
     refined = refine(sched, graph, coarsening)
     assert not validate(refined), [v.message for v in validate(refined)[:3]]
     assert brute_force_period(graph, P) <= brute_force_period(coarsening.graph, P)
@@ -119,7 +119,7 @@ def test_refined_parts_last_their_duration_on_each_processor(speeds) -> None:
     platform = Platform(tuple(Processor(s) for s in speeds))
     coarsening = coarsen(fine, "intra")
     assert coarsening is not None
-    sched = modulo_schedule(Problem(coarsening.graph, platform), time_limit=0)
+    sched = modulo_schedule(Problem(coarsening.graph, platform), quick=True)
     refined = refine(sched, fine, coarsening)
     assert refined.platform == platform
     assert not validate(refined), [v.message for v in validate(refined)[:3]]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 from fractions import Fraction
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
@@ -23,7 +24,7 @@ from lpsched.networks import BUILTIN_NETWORKS, get_network
 from lpsched.platform import Link, Platform, Processor, platform_of
 from lpsched.problem import Problem
 from lpsched.schedule import Schedule, Status
-from lpsched.solvers import heuristic
+from lpsched.solvers import heuristic, pipedream
 from lpsched.solvers.heuristic import modulo_schedule
 from lpsched.solvers.pipedream import layer_order, pipedream_schedule, plan_stages
 from lpsched.solvers.registry import SOLVERS, Options
@@ -241,6 +242,21 @@ def test_rebalanced_loads_never_exceed_the_target(durations, speeds, data):
         raise AssertionError("one processor holds everything: a move always exists")
 
 
+@pytest.mark.parametrize("staleness", ["auto", "layerpipe2"])
+def test_the_colocation_analysis_in_chunks_finds_the_same_ties(staleness):
+    # Back edges taken three at a time (and edges n at a time) give the ties of the whole
+    # matrix; layerpipe2 has back edges of several distances. Out of budget: none, said so.
+    graph = build_task_graph(get_network("resnet18"), "layerpipe", staleness, processors=4)
+    whole = heuristic._Instance.build(Problem(graph, 4), None).ties
+    with mock.patch.object(heuristic, "COLOCATION_CELLS", 3 * graph.n):
+        parts = heuristic._Instance.build(Problem(graph, 4), None).ties
+    assert whole and parts == whole
+    meter = heuristic._Meter(None)
+    spent = heuristic._Budget(meter, deadline=0.0)
+    assert heuristic._Instance.build(Problem(graph, 4), None, budget=spent).ties == []
+    assert any("co-location analysis cut short" in note for note in meter.notes)
+
+
 def test_rebalancing_closes_the_gap_on_resnet50():
     # Without the rebalancing step the search stops at the largest load, 1016
     # (3.0% above the resource bound 986); moving and swapping short tasks
@@ -317,6 +333,71 @@ def platforms(draw: st.DrawFn) -> Platform:
 
 
 @settings(max_examples=150, deadline=None)
+def reference_best_change(inst, items, p, target):
+    """The cheapest move or swap off ``p`` by plain loops over every pair (the definition)."""
+    size, where, load, kind = items.size, items.where, items.load, inst.kind
+    mine = [i for i in range(len(items.members)) if where[i] == p]
+    moves = [
+        (heuristic._added_comm(inst, items, i, q), size[i][kind[p]], i, -1 - q)
+        for i in mine
+        for q in range(inst.processors)
+        if q != p and load[q] + size[i][kind[q]] <= target
+    ]
+    if moves:
+        return min(moves)
+    swaps = [
+        (
+            heuristic._added_comm(inst, items, i, where[j], j)
+            + heuristic._added_comm(inst, items, j, p, i),
+            size[i][kind[p]] - size[j][kind[p]],
+            i,
+            j,
+        )
+        for i in mine
+        for j in range(len(items.members))
+        if where[j] != p
+        and size[j][kind[p]] < size[i][kind[p]]
+        and load[where[j]] + size[i][kind[where[j]]] - size[j][kind[where[j]]] <= target
+    ]
+    return min(swaps, default=None)
+
+
+@FAST
+@given(byte_graphs(), platforms(), st.data())
+def test_the_filtered_rebalancing_change_is_the_cheapest_of_all_pairs(graph, platform, data):
+    # _best_change filters swap partners with numpy: the same choice as every pair.
+    inst = problem(graph, platform)
+    proc = data.draw(st.lists(st.integers(0, platform.P - 1), min_size=graph.n, max_size=graph.n))
+    items = heuristic._items(inst, proc, None)
+    p = data.draw(st.integers(0, platform.P - 1))
+    # Targets around the least that a move needs: below it only swaps can help.
+    move = min(
+        (
+            items.load[q] + items.size[i][inst.kind[q]]
+            for i, at in enumerate(items.where)
+            if at == p
+            for q in range(platform.P)
+            if q != p
+        ),
+        default=max(items.load),
+    )
+    target = data.draw(st.integers(max(1, move - 4), move + 1))
+    expected = reference_best_change(inst, items, p, target)
+    assert heuristic._best_change(inst, items, p, target) == expected
+
+
+def test_rebalancing_stops_at_its_work_limit():
+    # A rebalancing that needs more than REBALANCE_LIMIT units gives up (None), and says
+    # so through the tally; with enough units the same request succeeds.
+    graph = make_graph([(f"t{i}", 3 + i % 5) for i in range(40)])
+    inst = problem(graph, 4)
+    proc = [0] * 40
+    tally = heuristic._Tally(heuristic._unlimited(), left=10)
+    assert heuristic._rebalanced(inst, proc, 50, None, tally) is None
+    assert tally.left < 0
+    assert heuristic._rebalanced(inst, proc, 50) is not None
+
+
 @given(tiny_byte_graphs(), tiny_platforms(), st.integers(0, 2))
 def test_heuristics_never_beat_brute_force_on_tiny_platforms(graph, platform, seed):
     # Speeds 0.5..2 and one or two nodes: valid schedules, never below the optimum.
@@ -332,7 +413,7 @@ def test_heuristics_never_beat_brute_force_on_tiny_platforms(graph, platform, se
 @given(byte_graphs(), platforms(), st.integers(0, 2))
 def test_heuristics_are_valid_on_random_platforms(graph, platform, seed):
     problem = Problem(graph, platform)
-    sched = modulo_schedule(problem, seed=seed, time_limit=0)
+    sched = modulo_schedule(problem, seed=seed, quick=True)
     check_schedule(sched)
     assert_valid(sched, graph, platform)
     pd = pipedream_schedule(problem)
@@ -433,8 +514,8 @@ def test_a_uniform_network_schedule_is_that_of_identical_processors():
     graph = build_task_graph(get_network("alexnet"), "layerpipe", processors=4)
     problem = Problem(graph, 4)
     lb = problem.lower_bound
-    native = modulo_schedule(problem, lower_bound=lb, time_limit=0)
-    plain = modulo_schedule(problem.relaxed_graph(), 4, lower_bound=lb, time_limit=0)
+    native = modulo_schedule(problem, lower_bound=lb, quick=True)
+    plain = modulo_schedule(problem.relaxed_graph(), 4, lower_bound=lb, quick=True)
     assert (native.period, native.processor, native.start) == (
         plain.period,
         plain.processor,
@@ -451,7 +532,7 @@ def test_the_coarse_schedule_refines_exactly_at_any_speed(name):
     platform = Platform(tuple(Processor(s) for s in (1.0, 1.5, 0.75, 1.25)))
     problem = Problem(graph, platform)
     inst = heuristic._Instance.build(problem, None)
-    placement = heuristic._refined(inst, problem.lower_bound, 0, 0)
+    placement = heuristic._refined(inst, problem.lower_bound, 0, heuristic._unlimited(), quick=True)
     assert placement is not None
     period, proc, start = placement
     names = [t.name for t in graph.tasks]
@@ -463,7 +544,7 @@ def test_the_coarse_schedule_refines_exactly_at_any_speed(name):
         dict(zip(names, start, strict=True)),
     )
     check_schedule(sched)
-    assert modulo_schedule(problem, time_limit=0).period <= period
+    assert modulo_schedule(problem, quick=True).period <= period
 
 
 def test_the_registry_schedules_heterogeneous_and_two_node_platforms():
@@ -507,12 +588,17 @@ def byte_chain(work: list[int], nbytes: list[int]) -> TaskGraph:
 
 
 def brute_force_platform_stage_time(
-    work: list[int], nbytes: list[int], platform: Platform, mode: str
+    work: list[int],
+    nbytes: list[int],
+    platform: Platform,
+    mode: str,
+    cuts_at: list[int] | None = None,
 ) -> int:
     """:func:`brute_force_stage_time` with stage ``s`` on processor ``s`` of ``platform``.
 
     A layer lasts ``ceil(w / speed)`` there; a message of ``b`` bytes costs ``b``
     within a node and ``2 b`` between nodes (the links of ``tiny_platforms``).
+    ``cuts_at``: the positions a cut may take (all by default).
     """
     n = len(work)
     speed = platform.speeds
@@ -525,8 +611,9 @@ def brute_force_platform_stage_time(
         return b * (1 if node[s] == node[t] else 2)
 
     best = None
+    positions = range(1, n) if cuts_at is None else cuts_at
     for k in range(1, min(platform.P, n) + 1):
-        for cuts in itertools.combinations(range(1, n), k - 1):
+        for cuts in itertools.combinations(positions, k - 1):
             bounds = [0, *cuts, n]
             worst = 0
             for s, (a, b) in enumerate(itertools.pairwise(bounds)):
@@ -556,6 +643,41 @@ def test_stage_plan_matches_brute_force_on_heterogeneous_chains(work, data, plat
     assert plan.stage_time == brute_force_platform_stage_time(work, nbytes, platform, mode)
     assert [name for stage in plan.stages for name in stage] == [f"l{i}" for i in range(len(work))]
     assert plan.stage_time == max(plan.stage_times + plan.cut_times)
+
+
+@FAST
+@given(
+    st.lists(st.integers(1, 20), min_size=1, max_size=9),
+    st.data(),
+    tiny_platforms(max_procs=4),
+    st.sampled_from(["overlap", "add"]),
+    st.integers(1, 4),
+)
+def test_stage_plan_cuts_between_blocks_above_max_blocks(work, data, platform, mode, blocks):
+    # Above MAX_BLOCKS layers the programme cuts between runs of consecutive layers, then
+    # layer by layer beside those cuts: no worse than the best cut between blocks (brute
+    # force restricted to the block starts), never better than the best cut of all.
+    nbytes = data.draw(st.lists(st.integers(0, 12), min_size=len(work) - 1, max_size=len(work) - 1))
+    with mock.patch.object(pipedream, "MAX_BLOCKS", blocks):
+        plan = plan_stages(Problem(byte_chain(work, nbytes), platform), comm=mode)
+        starts = pipedream._blocks(len(work))
+    assert len(starts) == min(blocks, len(work)) + 1 and starts[0] == 0 and starts[-1] == len(work)
+    assert all(b > a for a, b in itertools.pairwise(starts))
+    between_blocks = brute_force_platform_stage_time(work, nbytes, platform, mode, starts[1:-1])
+    best = brute_force_platform_stage_time(work, nbytes, platform, mode)
+    assert best <= plan.stage_time <= between_blocks
+    assert [name for stage in plan.stages for name in stage] == [f"l{i}" for i in range(len(work))]
+    assert plan.stage_time == max(plan.stage_times + plan.cut_times)
+
+
+def test_a_plan_that_runs_out_of_time_has_fewer_stages():
+    # No time at all: the programme keeps its first stage only, and says so.
+    graph = build_task_graph(get_network("vgg16"), "layerpipe", processors=8)
+    lines: list[str] = []
+    plan = plan_stages(graph, 8, time_limit=0, log=lines.append)
+    assert len(plan.stages) == 1 and any("time limit" in line for line in lines)
+    assert len(plan_stages(graph, 8).stages) > 1
+    check_schedule(pipedream_schedule(graph, 8, time_limit=0))
 
 
 @FAST
@@ -610,7 +732,7 @@ GRID = [
 def test_builtin_networks(net, decomposition, processors):
     graph = build_task_graph(get_network(net), decomposition, processors=processors)
     lb = lower_bounds(graph, processors).lower_bound
-    sched = modulo_schedule(graph, processors, lower_bound=lb, time_limit=0)
+    sched = modulo_schedule(graph, processors, lower_bound=lb, quick=True)
     assert_valid(sched, graph, processors)
     if processors == 1:
         assert sched.period == graph.total_work
@@ -624,3 +746,10 @@ def test_fixed_staleness_is_respected(staleness):
     assert graph.staleness_cap is None
     for sched in (modulo_schedule(graph, 4), pipedream_schedule(graph, 4)):
         assert_valid(sched, graph, 4)
+
+
+@pytest.mark.parametrize("limit", [-1.0, math.nan, "5", True])
+def test_a_bad_time_limit_is_refused(limit):
+    graph = make_graph([("a", 2), ("b", 3)], [("a", "b", 0, 1)])
+    with pytest.raises(InputError, match="time limit"):
+        modulo_schedule(graph, 2, time_limit=limit)

@@ -74,8 +74,25 @@ Extensions that make this work for training graphs:
   32: 502 -> 498).
 * **Fixed processors** (``fixed_processor``), which the PipeDream planner uses.
 
+**Time and work.** A time limit ends every phase at its next check (an
+attempt checks every 64 steps; the co-location analysis, the coarser
+decomposition, the PipeDream layout, rebalancing and the improvement
+attempts check before they start and as they go; sub-searches get a share
+of what is left), and the best schedule so far is returned, at worst the
+one-processor schedule; the log names what was skipped or cut short. With a
+limit or without, one call makes at most :data:`STEP_LIMIT` scheduling
+steps, and the quadratic passes are bounded (:data:`COLOCATION_LIMIT`,
+:data:`COLOCATION_CELLS`, :data:`REBALANCE_LIMIT`, and the planner's
+``MAX_BLOCKS``), so that the work on a big graph is bounded and its memory
+linear in the graph; no table has a row per processor and task. Up to those
+bounds the search is the same with a limit as without: a limit that
+suffices changes nothing. Progress goes to ``log``: one line per better
+period (seconds, period, bound, gap), a few per second at most.
+
 No step assumes identical processors, so the heuristic breaks no symmetry
-between them (it tries every processor a task may use). On a uniform platform
+between them (it tries every processor a task may use, except that of empty
+processors of one speed and one node it tries the first only: they offer the
+same, so the result is the same). On a uniform platform
 it is exactly the search for ``P`` identical processors with the durations at
 that speed and each edge's one crossing cost (at speed 1: the task graph as
 given).
@@ -91,8 +108,10 @@ from __future__ import annotations
 import heapq
 import math
 import random
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -102,7 +121,6 @@ from ..platform import Platform
 from ..problem import Problem, as_problem
 from ..schedule import Schedule
 from .modulo_tables import ReservationTables
-from .toolkit import Clock
 
 #: Scheduling steps per task that one attempt at a period may take (Rau's BudgetRatio).
 BUDGET_RATIO = 4
@@ -136,12 +154,139 @@ COHESION = (1.0, 0.7, 0.5, 0.3, 0.2)
 FIT_WINDOW = 0.0
 #: Largest (edges of positive distance) x (tasks) for the co-location analysis.
 COLOCATION_LIMIT = 20_000_000
+#: Largest (tasks) x (edges of positive distance) held at once by the co-location analysis:
+#: above it the back edges are taken in chunks, so that memory stays linear in the graph.
+COLOCATION_CELLS = 2_000_000
+#: Largest (chunks of back edges) x (tasks + edges) for the co-location analysis: each chunk
+#: is a pass over the graph in Python.
+COLOCATION_CALLS = 5_000_000
+#: The most scheduling steps (placements of a task, free or forced) one call makes, over
+#: all its attempts and sub-searches, with a time limit or without: the work bound on big
+#: graphs. The rows of docs/results.md take at most 51,012 (ResNet-50 on 6 processors).
+STEP_LIMIT = 1_000_000
+#: The most work units (see :class:`_Tally`) one rebalancing of the loads to one target
+#: spends on its moves and swaps (a swap pairs every item of the most loaded processor
+#: with every other item: quadratic); the rows of docs/results.md take at most 3,666.
+REBALANCE_LIMIT = 1_000_000
+#: Above this many tasks x processors the PipeDream layout is scheduled before the first
+#: attempt (see :meth:`_Search.raise_period`); the built-in networks stay far below.
+STAGED_FIRST = 1_000_000
+#: Seconds between two progress lines, at least (the last improvement is always shown).
+PROGRESS_INTERVAL = 0.25
 
 _NEG = -(1 << 62)
 _POS = 1 << 62
 
 #: A schedule as lists by task index: (period, processor, start).
 Placement = tuple[int, list[int], list[int]]
+Log = Callable[[str], None]
+#: A co-location tie (u, v, comm, distance, length): the edge u -> v lies on a cycle of that
+#: total distance and total duration; it cannot cross processors when comm > distance*T - length.
+Tie = tuple[int, int, int, int, int]
+
+
+# --------------------------------------------------------------------------- budget
+@dataclass
+class _Meter:
+    """What one call and its sub-searches have spent, and where they report.
+
+    ``steps`` counts scheduling steps (placements) over every attempt; ``notes``
+    the phases skipped or cut short, each logged once; ``stop``, when set, ends
+    every budget (the caller's Ctrl-C).
+    """
+
+    log: Log | None
+    stop: threading.Event | None = None
+    steps: int = 0
+    began: float = field(default_factory=time.perf_counter)
+    notes: list[str] = field(default_factory=list)
+
+    def note(self, text: str) -> None:
+        """Log ``text`` (a phase skipped or cut short) once per call."""
+        if text not in self.notes:
+            self.notes.append(text)
+            if self.log is not None:
+                self.log(f"heuristic: {text}")
+
+
+@dataclass(frozen=True)
+class _Budget:
+    """A deadline (``time.perf_counter()`` seconds) and a step count a search may reach.
+
+    Sub-searches get a :meth:`share` of what is left; all of them spend on
+    one :class:`_Meter`.
+    """
+
+    meter: _Meter
+    deadline: float = math.inf
+    steps: int = STEP_LIMIT
+
+    def out(self) -> bool:
+        """Whether the deadline has passed, the steps are spent or the caller said stop."""
+        stop = self.meter.stop
+        return (
+            self.meter.steps >= self.steps
+            or time.perf_counter() >= self.deadline
+            or (stop is not None and stop.is_set())
+        )
+
+    def why(self) -> str:
+        """What ended the budget: a stop, the time limit or the step limit."""
+        if self.meter.stop is not None and self.meter.stop.is_set():
+            return "stopped"
+        if time.perf_counter() >= self.deadline:
+            return "time limit"
+        return "step limit"
+
+    def share(self, fraction: float) -> _Budget:
+        """A budget of ``fraction`` of the time and the steps left."""
+        now = time.perf_counter()
+        deadline = self.deadline
+        if math.isfinite(deadline):
+            deadline = now + fraction * max(0.0, deadline - now)
+        left = max(0, self.steps - self.meter.steps)
+        return _Budget(self.meter, deadline, self.meter.steps + int(fraction * left))
+
+
+def _unlimited() -> _Budget:
+    """The budget of a call without a time limit and without a log."""
+    return _Budget(_Meter(None))
+
+
+class _Progress:
+    """One log line per better period (time, period, bound, gap), a few per second at most.
+
+    A better period that comes too soon after the last line waits for the
+    next line or for :meth:`flush`.
+    """
+
+    def __init__(self, meter: _Meter, bound: int) -> None:
+        self.meter, self.bound = meter, bound
+        self.shown: int | None = None
+        self.pending: int | None = None
+        self.found = 0.0  # when the pending period was found
+        self.last = -math.inf
+
+    def better(self, period: int) -> None:
+        """Record a period found; log it if better, unless the last line is too recent."""
+        known = min(x for x in (self.shown, self.pending, period) if x is not None)
+        if period > known or period == self.shown:
+            return
+        self.pending, self.found = period, time.perf_counter()
+        if self.found - self.last >= PROGRESS_INTERVAL:
+            self.flush()
+
+    def flush(self) -> None:
+        """Log the pending period, if any."""
+        if self.pending is None or self.meter.log is None:
+            return
+        T, lb = self.pending, self.bound
+        self.pending, self.shown, self.last = None, T, time.perf_counter()
+        gap = 100.0 * (T - lb) / T if T > 0 else 0.0
+        self.meter.log(
+            f"heuristic: {self.found - self.meter.began:.2f} s  period {T}  bound {lb}  "
+            f"gap {max(gap, 0.0):.1f}%"
+        )
 
 
 @dataclass
@@ -164,6 +309,7 @@ class _Instance:
     dk: list[list[int]]
     dmin: list[int]
     node: list[int]
+    twin: list[int]  # processors of one speed and one node share a number (see _twins)
     ci: list[int]
     ce: list[int]
     cmin: list[int]
@@ -176,9 +322,7 @@ class _Instance:
     topo: list[int]  # a topological order of the distance-0 edges
     allowed: list[tuple[int, ...]]  # processors each task may use
     min_period: int  # bounds from durations, pinned loads and self-loops
-    # (u, v, comm, distance, length): the edge u -> v lies on a cycle of that total distance
-    # and total duration; it cannot cross processors when comm > distance*T - length.
-    ties: list[tuple[int, int, int, int, int]]
+    ties: list[Tie]  # see Tie
     # The durations given in place of the problem's (a coarse graph's merged tasks), if any.
     given: list[list[int]] | None
     free: bool  # no processor fixed (not even an empty mapping) and P > 1: the full search
@@ -189,11 +333,14 @@ class _Instance:
         problem: Problem,
         fixed: Mapping[str, int] | None,
         durations: list[list[int]] | None = None,
+        budget: _Budget | None = None,
     ) -> _Instance:
         """The instance of ``problem`` with ``fixed`` processors.
 
         ``durations`` (per task, per speed class of :func:`_speed_classes`)
         replaces the problem's durations; they must be at least the problem's.
+        The co-location analysis (:func:`_cycle_ties`) stops when ``budget``
+        runs out.
         """
         graph, platform, P = problem.graph, problem.platform, problem.P
         kind, classes = _speed_classes(platform)
@@ -210,6 +357,7 @@ class _Instance:
             dk=dk,
             dmin=[min(row) for row in dk],
             node=[q.node for q in platform.processors],
+            twin=_twin_classes(kind, [q.node for q in platform.processors]),
             ci=ci,
             ce=ce,
             cmin=list(problem.min_comm),
@@ -225,7 +373,7 @@ class _Instance:
             free=fixed is None and P > 1,
         )
         inst.min_period = _min_period(inst)
-        inst.ties = _cycle_ties(inst)
+        inst.ties = _cycle_ties(inst, budget or _unlimited())
         return inst
 
     def dur(self, v: int, p: int) -> int:
@@ -239,8 +387,19 @@ class _Instance:
         return self.ci[e] if self.node[p] == self.node[q] else self.ce[e]
 
     def pinned(self, fixed: Mapping[str, int]) -> _Instance:
-        """The same problem (and durations) with ``fixed`` processors."""
-        return _Instance.build(self.problem, fixed, self.given)
+        """The same problem (and durations) with ``fixed`` processors.
+
+        What pins do not change (adjacency, order, co-location ties) is shared,
+        not computed again.
+        """
+        inst = replace(
+            self,
+            allowed=_allowed(self.problem.graph, self.processors, fixed),
+            min_period=0,
+            free=False,
+        )
+        inst.min_period = _min_period(inst)
+        return inst
 
 
 def _speed_classes(platform: Platform) -> tuple[list[int], list[list[int]]]:
@@ -255,6 +414,12 @@ def _speed_classes(platform: Platform) -> tuple[list[int], list[list[int]]]:
         classes[index[speed]].append(p)
         kind.append(index[speed])
     return kind, classes
+
+
+def _twin_classes(kind: list[int], node: list[int]) -> list[int]:
+    """A number per processor, the same for processors of one speed class and one node."""
+    index: dict[tuple[int, int], int] = {}
+    return [index.setdefault(key, len(index)) for key in zip(kind, node, strict=True)]
 
 
 def _adjacency(
@@ -340,53 +505,120 @@ def _topological_order(
     return order
 
 
-def _cycle_ties(inst: _Instance) -> list[tuple[int, int, int, int, int]]:
+def _cycle_ties(inst: _Instance, budget: _Budget) -> list[Tie]:
     """Longest cycles through each edge that use exactly one edge of positive distance.
 
     For every back edge ``b = x -> y`` (distance ``w > 0``) the longest distance-0
     paths from ``y`` (forward) and into ``x`` (backward) are computed for all
-    back edges of the same distance at once, as rows of a matrix; the longest
+    back edges of the same distance at once, as columns of a matrix; the longest
     cycle through a distance-0 edge ``u -> v`` and ``b`` is then
-    ``fwd[b, u] + bwd[b, v]`` (fastest durations of the tasks on it; the cost
+    ``fwd[u, b] + bwd[v, b]`` (fastest durations of the tasks on it; the cost
     of ``u -> v`` is its cheapest crossing, so a tie is necessary on any
     processors).
+
+    Work and memory stay bounded: the back edges of one distance are taken in
+    chunks of at most :data:`COLOCATION_CELLS` / ``n`` columns (a distance-0
+    edge keeps its longest cycle over all chunks), and the analysis is skipped
+    when (back edges) x (tasks) exceeds :data:`COLOCATION_LIMIT` or the chunks
+    would take more than :data:`COLOCATION_CALLS` passes over tasks and edges. When
+    ``budget`` runs out it stops with the ties found so far. Every tie is
+    necessary on its own, so fewer ties only give smaller co-location groups
+    and a weaker floor; skipping and stopping are noted in the log.
     """
-    n, topo, preds, succs, cmin = inst.n, inst.topo, inst.preds, inst.succs, inst.cmin
+    n = inst.n
     back = [(u, v, w) for u, v, w, _e in inst.edges if w > 0 and u != v]
-    if not back or len(back) * n > COLOCATION_LIMIT:
+    if not back:
+        return []
+    width = max(1, COLOCATION_CELLS // max(n, 1))
+    distances = sorted({b[2] for b in back})
+    chunks = sum(-(-sum(1 for b in back if b[2] == w) // width) for w in distances)
+    if len(back) * n > COLOCATION_LIMIT or chunks * (n + len(inst.edges)) > COLOCATION_CALLS:
+        budget.meter.note(
+            f"co-location analysis skipped: {len(back)} back edges on {n} tasks "
+            f"and {len(inst.edges)} edges is too much work"
+        )
         return []
     d = np.asarray(inst.dmin, dtype=np.int64)
-    neg = np.int64(-(1 << 50))
-    ties: list[tuple[int, int, int, int, int]] = []
-    for w in sorted({b[2] for b in back}):
+    ties: list[Tie] = []
+    for w in distances:
         group = [b for b in back if b[2] == w]
-        rows = np.arange(len(group))
-        fwd = np.full((n, len(group)), neg, dtype=np.int64)  # fwd[v, b]: longest y_b ~> v
-        bwd = np.full((n, len(group)), neg, dtype=np.int64)  # bwd[v, b]: longest v ~> x_b
-        fwd[[b[1] for b in group], rows] = d[[b[1] for b in group]]
-        bwd[[b[0] for b in group], rows] = d[[b[0] for b in group]]
-        for v in topo:
-            for u, dist, _e in preds[v]:
-                if dist == 0:
-                    np.maximum(fwd[v], fwd[u] + d[v], out=fwd[v])
-        for u in reversed(topo):
-            for v, dist, _e in succs[u]:
-                if dist == 0:
-                    np.maximum(bwd[u], bwd[v] + d[u], out=bwd[u])
+        longest: dict[int, int] = {}  # distance-0 edge -> longest cycle through it, with b
+        closing: dict[tuple[int, int], int] = {}  # back edge (x, y) -> its longest cycle
+        for k in range(0, len(group), width):
+            paths = _longest_paths(inst, d, group[k : k + width], budget)
+            if paths is None:
+                budget.meter.note(
+                    f"co-location analysis cut short ({budget.why()}): "
+                    f"{len(ties)} ties found, distances {w} and above not examined"
+                )
+                return ties
+            _record_cycles(inst, group[k : k + width], *paths, longest, closing)
         for u, v, dist, e in inst.edges:
-            c = cmin[e]
+            c = inst.cmin[e]
             if c <= 0 or u == v:
                 continue
-            if dist == 0:
-                length = int((fwd[u] + bwd[v]).max())
-                if length > 0:
-                    ties.append((u, v, c, w, length))
-            elif dist == w:
-                for i, b in enumerate(group):
-                    if b[0] == u and b[1] == v and fwd[u, i] > 0:
-                        ties.append((u, v, c, w, int(fwd[u, i])))
-                        break
+            length = longest.get(e, 0) if dist == 0 else closing.get((u, v), 0) if dist == w else 0
+            if length > 0:
+                ties.append((u, v, c, w, length))
     return ties
+
+
+def _longest_paths(
+    inst: _Instance, d: np.ndarray, group: list[tuple[int, int, int]], budget: _Budget
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """``fwd[v, b]`` (longest ``y_b ~> v``) and ``bwd[v, b]`` (longest ``v ~> x_b``).
+
+    Distance-0 paths, counting the durations of both ends; ``None`` when
+    ``budget`` runs out first.
+    """
+    n, topo, preds, succs = inst.n, inst.topo, inst.preds, inst.succs
+    neg = np.int64(-(1 << 50))
+    cols = np.arange(len(group))
+    fwd = np.full((n, len(group)), neg, dtype=np.int64)
+    bwd = np.full((n, len(group)), neg, dtype=np.int64)
+    fwd[[b[1] for b in group], cols] = d[[b[1] for b in group]]
+    bwd[[b[0] for b in group], cols] = d[[b[0] for b in group]]
+    for i, v in enumerate(topo):
+        if not i & 2047 and budget.out():
+            return None
+        for u, dist, _e in preds[v]:
+            if dist == 0:
+                np.maximum(fwd[v], fwd[u] + d[v], out=fwd[v])
+    for i, u in enumerate(reversed(topo)):
+        if not i & 2047 and budget.out():
+            return None
+        for v, dist, _e in succs[u]:
+            if dist == 0:
+                np.maximum(bwd[u], bwd[v] + d[u], out=bwd[u])
+    return fwd, bwd
+
+
+def _record_cycles(
+    inst: _Instance,
+    group: list[tuple[int, int, int]],
+    fwd: np.ndarray,
+    bwd: np.ndarray,
+    longest: dict[int, int],
+    closing: dict[tuple[int, int], int],
+) -> None:
+    """Fold one chunk of back edges into the longest cycles through each edge.
+
+    ``longest[e]``: the longest cycle through distance-0 edge ``e`` and any
+    back edge so far; ``closing[(x, y)]``: the longest cycle a back edge
+    ``x -> y`` closes (its first occurrence; parallel ones close the same).
+    """
+    zero = [(u, v, e) for u, v, dist, e in inst.edges if dist == 0 and u != v and inst.cmin[e] > 0]
+    step = max(1, COLOCATION_CELLS // max(len(group), 1))
+    for k in range(0, len(zero), step):
+        part = zero[k : k + step]
+        us = np.fromiter((u for u, _v, _e in part), dtype=np.int64, count=len(part))
+        vs = np.fromiter((v for _u, v, _e in part), dtype=np.int64, count=len(part))
+        best = (fwd[us] + bwd[vs]).max(axis=1)
+        for (_u, _v, e), length in zip(part, best.tolist(), strict=True):
+            if length > longest.get(e, 0):
+                longest[e] = length
+    for i, (x, y, _w) in enumerate(group):
+        closing.setdefault((x, y), int(fwd[x, i]))
 
 
 # ---------------------------------------------------------------------- co-location
@@ -579,7 +811,8 @@ class _Attempt:
     perturbs the heights and the processor choice; slots finishing within
     ``fit * T`` of the earliest compete by best fit; ``flush`` keeps slots
     against occupied arcs. :meth:`run` returns (processor, start) per task,
-    or ``None``; then :meth:`unplaced` lists the tasks left without a slot.
+    or ``None``; then :meth:`unplaced` lists the tasks left without a slot,
+    and ``cut`` says whether ``limit`` (the call's budget) ended it.
     """
 
     def __init__(
@@ -592,9 +825,12 @@ class _Attempt:
         noise: tuple[random.Random, float] | None = None,
         fit: float = 0.0,
         flush: bool = True,
+        limit: _Budget | None = None,
     ) -> None:
         n = inst.n
         self.inst, self.T, self.rank, self.budget = inst, T, rank, budget
+        self.limit = limit or _unlimited()
+        self.cut = False
         self.group, self.gproc = groups.group, list(groups.proc)
         self.gcount = [0] * len(self.gproc)
         self.fixed_group = [p >= 0 for p in self.gproc]
@@ -633,12 +869,18 @@ class _Attempt:
         fewest = n
         stalled = 0
         stall_limit = min(STALL_RATIO * n, STALL_CAP)
+        meter, most = self.limit.meter, self.limit.steps
         while self.unscheduled:
             _h, _r, v = heapq.heappop(self.heap)
             if self.start[v] is not None:
                 continue
             if self.budget <= 0 or stalled > stall_limit:
                 return None
+            # The call's budget: steps counted exactly, the clock (and stop) read every 64.
+            if meter.steps >= most or (not meter.steps & 63 and self.limit.out()):
+                self.cut = True
+                return None
+            meter.steps += 1
             self.budget -= 1
             if self.unscheduled < fewest:
                 fewest = self.unscheduled
@@ -662,16 +904,17 @@ class _Attempt:
             cands = self.fits[v]
         if not cands:
             return False
+        twins = self._twins(cands)
         if self.inst.one_link:
             window = self._window_one_link(v)
         else:
-            window = self._window_links(v, cands)
-        slot = self._free_slot(v, cands, window)
+            window = self._window_links(v, cands, twins)
+        slot = self._free_slot(v, cands, window, twins)
         if slot is not None:
             t, p = slot
             victims: list[int] = []
         else:
-            t, p = self._forced(v, cands, window)
+            t, p = self._forced(v, cands, window, twins)
             owner = self.tables.owner[p]
             victims = [owner[i] for i in self.tables.conflicts(p, t, self.inst.dur(v, p))]
         for x in victims:
@@ -734,8 +977,34 @@ class _Attempt:
         lat = {q: min(t0, l_next if q == l_who else l_all) for q, t0 in lby_p0.items()}
         return est, e_all, lat, l_all
 
-    def _window_links(self, v: int, cands: Sequence[int]) -> _Window:
-        """The window of ``v`` with link classes: every neighbour's cost to every candidate."""
+    def _twins(self, cands: Sequence[int]) -> list[int] | None:
+        """For each candidate, the earlier one it is a twin of, or itself; None if no twins.
+
+        Empty processors (no arc, nothing reserved) of one speed and one node
+        offer a task the same slots and costs: only the first is examined,
+        the others reuse its answer. Exact, and on many processors the work
+        of a step is in the processors in use.
+        """
+        if len(cands) < 2:
+            return None
+        starts, reserve, twin = self.tables.starts, self.reserve, self.inst.twin
+        first: dict[int, int] = {}
+        out = None
+        for i, p in enumerate(cands):
+            if starts[p] or reserve[p]:
+                continue
+            r = first.setdefault(twin[p], p)
+            if r != p:
+                if out is None:
+                    out = list(cands)
+                out[i] = r
+        return out
+
+    def _window_links(self, v: int, cands: Sequence[int], twins: list[int] | None) -> _Window:
+        """The window of ``v`` with link classes: every neighbour's cost to every candidate.
+
+        Twins (:meth:`_twins`) are left out: they have their first's window.
+        """
         inst, T, start, proc = self.inst, self.T, self.start, self.proc
         ready = [
             (start[u] + inst.dur(u, proc[u]) - w * T, proc[u], e)  # type: ignore[operator]
@@ -748,15 +1017,21 @@ class _Attempt:
             if start[x] is not None
         ]
         cost = inst.cost
-        est = {p: max([0, *(t0 + cost(e, q, p) for t0, q, e in ready)]) for p in cands}
-        lat = {p: min([_POS, *(t0 - cost(e, p, q) for t0, q, e in due)]) for p in cands}
+        own = cands if twins is None else [p for p, r in zip(cands, twins, strict=True) if r == p]
+        est = {p: max([0, *(t0 + cost(e, q, p) for t0, q, e in ready)]) for p in own}
+        lat = {p: min([_POS, *(t0 - cost(e, p, q) for t0, q, e in due)]) for p in own}
         return est, 0, lat, _POS
 
-    def _free_slot(self, v: int, cands: Sequence[int], window: _Window) -> tuple[int, int] | None:
+    def _free_slot(
+        self, v: int, cands: Sequence[int], window: _Window, twins: list[int] | None
+    ) -> tuple[int, int] | None:
         """The free slot ``(t, p)`` finishing first; among those finishing soon, the fullest ``p``.
 
         A processor takes ``v`` only with room for it (for its whole group when
-        ``v`` is a group's first task) besides what it keeps for its groups.
+        ``v`` is a group's first task) besides what it keeps for its groups. A
+        twin (:meth:`_twins`) has its first's slot: without noise it never wins
+        over it (same key, larger index) and is skipped; with noise it draws
+        its own perturbation, in the same order as if it had been examined.
         """
         inst, T, load, reserve = self.inst, self.T, self.tables.load, self.reserve
         row, kind, fastest = inst.dk[v], inst.kind, inst.dmin[v]
@@ -765,7 +1040,14 @@ class _Attempt:
         g = self.group[v]
         first_of_group = g >= 0 and self.gproc[g] < 0
         slots = []
-        for p in cands:
+        seen: dict[int, tuple[int, int] | None] = {}
+        for i, p in enumerate(cands):
+            if twins is not None and twins[i] != p:
+                got = seen[twins[i]]
+                if got is not None and jitter:
+                    slots.append((got[0] + nrng.random() * jitter, got[1], p))  # type: ignore[union-attr]
+                continue
+            got = None
             d = row[kind[p]]
             if g < 0:
                 need = d
@@ -773,18 +1055,18 @@ class _Attempt:
                 need = self.rem[g][kind[p]]
             else:
                 need = 0  # already reserved
-            if load[p] + reserve[p] + need > T:
-                continue
-            lo = est.get(p, e_all)
-            hi = min(lo + T - 1, lat.get(p, l_all) - d)
-            if hi < lo:
-                continue
-            t = find(p, lo, hi, d)
-            if t is not None:
-                # The finish, less the task's fastest duration (so that on identical
-                # processors the key is the start itself).
-                key = t + d - fastest
-                slots.append((key + nrng.random() * jitter if jitter else key, t, p))  # type: ignore[union-attr]
+            if load[p] + reserve[p] + need <= T:
+                lo = est.get(p, e_all)
+                hi = min(lo + T - 1, lat.get(p, l_all) - d)
+                t = find(p, lo, hi, d) if hi >= lo else None
+                if t is not None:
+                    # The finish, less the task's fastest duration (so that on identical
+                    # processors the key is the start itself).
+                    got = (t + d - fastest, t)
+                    key = got[0] + nrng.random() * jitter if jitter else got[0]  # type: ignore[union-attr]
+                    slots.append((key, t, p))
+            if twins is not None:
+                seen[p] = got
         if not slots:
             return None
         window = min(slots)[0] + self.fit_window
@@ -793,12 +1075,15 @@ class _Attempt:
         )
         return t, p
 
-    def _forced(self, v: int, cands: Sequence[int], window: _Window) -> tuple[int, int]:
+    def _forced(
+        self, v: int, cands: Sequence[int], window: _Window, twins: list[int] | None
+    ) -> tuple[int, int]:
         """Rau's forced placement: ``(t, p)`` evicting the least work.
 
         Within one window, and later than last time when estart has not moved,
         so that the task makes progress; evicted work counts the arcs hit and
-        the placed successors whose edges the placement would violate.
+        the placed successors whose edges the placement would violate. Twins
+        (:meth:`_twins`) tie with their first and lose on the index: skipped.
         """
         inst, T, start, proc = self.inst, self.T, self.start, self.proc
         row, kind, cost = inst.dk[v], inst.kind, inst.cost
@@ -811,7 +1096,9 @@ class _Attempt:
         est, e_all = window[0], window[1]
         choice = None
         pv = self.prev[v]
-        for p in cands:
+        for i, p in enumerate(cands):
+            if twins is not None and twins[i] != p:
+                continue
             d = row[kind[p]]
             a = est.get(p, e_all)
             if pv is not None and a <= pv:
@@ -879,12 +1166,25 @@ class _Attempt:
 
 
 def _fits(inst: _Instance, groups: _Groups, T: int) -> list[tuple[int, ...]]:
-    """The processors each task may use that can hold it (its whole group, if any) in ``T``."""
+    """The processors each task may use that can hold it (its whole group, if any) in ``T``.
+
+    Tasks with the same processors and the same speed classes fitting share
+    one tuple: on many processors this is not a (tasks) x (processors) table.
+    """
     out = []
+    shared: dict[tuple[int, tuple[bool, ...]], tuple[int, ...]] = {}
+    kind = inst.kind
     for v in range(inst.n):
         g = groups.group[v]
         size = inst.dk[v] if g < 0 else groups.size[g]
-        out.append(tuple(p for p in inst.allowed[v] if size[inst.kind[p]] <= T))
+        allowed = inst.allowed[v]
+        if len(allowed) == 1:
+            out.append(allowed if size[kind[allowed[0]]] <= T else ())
+            continue
+        key = (id(allowed), tuple(x <= T for x in size))
+        if key not in shared:
+            shared[key] = tuple(p for p in allowed if key[1][kind[p]])
+        out.append(shared[key])
     return out
 
 
@@ -1010,18 +1310,40 @@ def _added_comm(inst: _Instance, items: _Items, i: int, q: int, away: int = -1) 
     return then - now
 
 
+@dataclass
+class _Tally:
+    """Work units one rebalancing may still spend (:data:`REBALANCE_LIMIT`), and its budget.
+
+    A unit is one candidate checked in Python, or 64 checked at once by numpy.
+    """
+
+    budget: _Budget
+    left: int = REBALANCE_LIMIT
+
+    def spend(self, units: int) -> bool:
+        """Spend ``units``; False once the units or the budget have run out."""
+        self.left -= units
+        return self.left >= 0 and not self.budget.out()
+
+
 def _best_change(
-    inst: _Instance, items: _Items, p: int, target: int
+    inst: _Instance, items: _Items, p: int, target: int, tally: _Tally | None = None
 ) -> tuple[int, int, int, int] | None:
     """The cheapest move or swap off ``p``: (comm added, work moved, item, other item or -1-q).
 
     First a move of one of ``p``'s items to a processor with room; else a swap
     with an item of another processor that is shorter on ``p`` and leaves room
     there. Sizes are each item's duration on the processor it would occupy.
+    The swap partners are filtered by numpy (the pairs are quadratic in the
+    items); ``None`` also when ``tally`` runs out.
     """
+    tally = tally or _Tally(_unlimited())
     size, where, load, kind = items.size, items.where, items.load, inst.kind
-    mine = [i for i in range(len(items.members)) if where[i] == p]
+    count = len(items.members)
+    mine = [i for i in range(count) if where[i] == p]
     best: tuple[int, int, int, int] | None = None
+    if not tally.spend(1 + count // 64 + len(mine) * inst.processors):
+        return None
     for i in mine:
         for q in range(inst.processors):
             if q != p and load[q] + size[i][kind[q]] <= target:
@@ -1029,22 +1351,34 @@ def _best_change(
                 best = option if best is None or option < best else best
     if best is not None:
         return best
+    sizes = np.asarray(size, dtype=np.int64).reshape(count, -1)  # sizes[j, class]
+    at = np.asarray(where, dtype=np.int64)
+    at_kind = np.asarray(kind, dtype=np.int64)[at]  # each item's processor's class
+    rows = np.arange(count)
+    own = sizes[rows, at_kind]  # each item's size where it is
+    on_p = sizes[:, kind[p]]
+    room = target - np.asarray(load, dtype=np.int64)[at] + own  # room on j's processor without j
+    away = at != p
     for i in mine:
-        for j in range(len(items.members)):
+        if not tally.spend(1 + count // 64):
+            return None
+        fits = away & (on_p < on_p[i]) & (sizes[i][at_kind] <= room)
+        for j in np.flatnonzero(fits).tolist():
+            if not tally.spend(1):
+                return None
             q = where[j]
-            if (
-                q != p
-                and size[j][kind[p]] < size[i][kind[p]]
-                and load[q] + size[i][kind[q]] - size[j][kind[q]] <= target
-            ):
-                added = _added_comm(inst, items, i, q, j) + _added_comm(inst, items, j, p, i)
-                option = (added, size[i][kind[p]] - size[j][kind[p]], i, j)
-                best = option if best is None or option < best else best
+            added = _added_comm(inst, items, i, q, j) + _added_comm(inst, items, j, p, i)
+            option = (added, size[i][kind[p]] - size[j][kind[p]], i, j)
+            best = option if best is None or option < best else best
     return best
 
 
 def _rebalanced(
-    inst: _Instance, proc: list[int], target: int, group: list[int] | None = None
+    inst: _Instance,
+    proc: list[int],
+    target: int,
+    group: list[int] | None = None,
+    tally: _Tally | None = None,
 ) -> list[int] | None:
     """Processors of ``proc`` after local moves that bring every load to ``target`` or below.
 
@@ -1052,9 +1386,11 @@ def _rebalanced(
     own; see :func:`_colocation`), which move as a whole. While a processor is
     over ``target``, the cheapest change of :func:`_best_change` is made.
     Cheapest is the least communication cost added on the items' edges, then
-    the least work moved. ``None`` when no change helps. (Pinned tasks are not
-    looked at: rebalancing runs on free searches only.)
+    the least work moved. ``None`` when no change helps, or when ``tally``
+    runs out first. (Pinned tasks are not looked at: rebalancing runs on free
+    searches only.)
     """
+    tally = tally or _Tally(_unlimited())
     items = _items(inst, proc, group)
     size, where, load, kind = items.size, items.where, items.load, inst.kind
     item_of = [0] * inst.n
@@ -1065,7 +1401,7 @@ def _rebalanced(
         p = max(range(inst.processors), key=load.__getitem__)
         if load[p] <= target:
             return [where[item_of[v]] for v in range(inst.n)]
-        best = _best_change(inst, items, p, target)
+        best = _best_change(inst, items, p, target, tally)
         if best is None:
             return None
         _c, _m, i, other = best
@@ -1082,7 +1418,9 @@ def _rebalanced(
     return None
 
 
-def _rebalance(inst: _Instance, best: Placement, floor: int, seed: int, clock: Clock) -> Placement:
+def _rebalance(
+    inst: _Instance, best: Placement, floor: int, seed: int, budget: _Budget, label: str = ""
+) -> Placement:
     """Lower the period by rebalancing processor loads, then rescheduling with them fixed.
 
     Near the resource bound the period is often the largest load: the search
@@ -1091,20 +1429,31 @@ def _rebalance(inst: _Instance, best: Placement, floor: int, seed: int, clock: C
     ``target`` whole (an edge that cannot cross processors at ``target`` is
     never cut), and the start times are found again with the processors
     fixed; it stops at the first target that fails, at ``floor``, or once the
-    clock has expired.
+    budget has run out (noted in the log, as is a rebalancing that ran out of
+    its :data:`REBALANCE_LIMIT` units; ``label`` names the search in it).
     """
     names = [t.name for t in inst.problem.graph.tasks]
     proc = best[1]
-    while best[0] > floor and not clock.expired:
+    while best[0] > floor:
+        if budget.out():
+            budget.meter.note(f"{label}rebalancing skipped or cut short ({budget.why()})")
+            break
         target = best[0] - 1
         coloc = _colocation(inst, target)
         if coloc is None:
             break
-        moved = _rebalanced(inst, proc, target, coloc.group)
+        tally = _Tally(budget)
+        moved = _rebalanced(inst, proc, target, coloc.group, tally)
         if moved is None:
+            if tally.left < 0:
+                budget.meter.note(
+                    f"{label}rebalancing stopped at period {target}: more than "
+                    f"{REBALANCE_LIMIT:,} work units"
+                )
             break
         proc = moved
-        found = _modulo(inst.pinned(dict(zip(names, proc, strict=True))), floor, seed, 0)
+        pinned = inst.pinned(dict(zip(names, proc, strict=True)))
+        found = _modulo(pinned, floor, seed, budget, True, None, f"{label}rebalancing: ")
         if found[0] >= best[0]:
             break
         best = found
@@ -1118,15 +1467,47 @@ class _Search:
 
     ``attempt(T, ...)`` tries every co-location level at ``T`` and keeps the
     first placement found; ``shortfall`` is the least unplaced work of the
-    last failed period, which the upward search uses to size its steps.
+    last failed period, which the upward search uses to size its steps. Every
+    loop stops once ``budget`` runs out; a better placement is reported to
+    ``progress`` (the top-level search only).
     """
 
-    def __init__(self, inst: _Instance, seed: int) -> None:
+    def __init__(
+        self,
+        inst: _Instance,
+        seed: int,
+        budget: _Budget,
+        progress: _Progress | None = None,
+        label: str = "",
+    ) -> None:
         self.inst = inst
-        self.best: Placement = _fallback(inst)
+        self.limit = budget
+        self.progress = progress
+        self.label = label
+        self._best: Placement = _fallback(inst)
+        if progress is not None:
+            progress.better(self._best[0])
         self.rng = random.Random(seed)
         self.budget = BUDGET_RATIO * inst.n
         self.shortfall = 0
+
+    @property
+    def best(self) -> Placement:
+        """The best placement so far (the fallback at first)."""
+        return self._best
+
+    @best.setter
+    def best(self, placement: Placement) -> None:
+        if self.progress is not None and placement[0] < self._best[0]:
+            self.progress.better(placement[0])
+        self._best = placement
+
+    def out(self, phase: str) -> bool:
+        """Whether the budget has run out; if so, say that ``phase`` was skipped or cut short."""
+        if not self.limit.out():
+            return False
+        self.limit.meter.note(f"{self.label}{phase} skipped or cut short ({self.limit.why()})")
+        return True
 
     def ranks(self) -> list[float]:
         """Fresh random tie-breaks between tasks of equal height."""
@@ -1140,20 +1521,30 @@ class _Search:
         fit: float = FIT_WINDOW,
         flush: bool = True,
     ) -> bool:
-        """Whether a placement of period ``T`` (or better) is known after trying ``T``."""
+        """Whether a placement of period ``T`` (or better) is known after trying ``T``.
+
+        False also when the budget ran out during the attempt (then nothing is
+        learnt about ``T``; the callers stop).
+        """
         inst = self.inst
         if T >= self.best[0]:
             return True
         self.shortfall = sum(inst.dmin)
         tried = []
         for cohesion in COHESION:
+            if self.limit.out():
+                return False
             coloc = _colocation(inst, T, cohesion)
             if coloc is None or coloc in tried:
                 continue  # infeasible groups, or the same as a level already tried
             tried.append(coloc)
             perturb = (self.rng, noise) if noise else None
-            attempt = _Attempt(inst, T, rank, self.budget, coloc, perturb, fit, flush)
+            attempt = _Attempt(
+                inst, T, rank, self.budget, coloc, perturb, fit, flush, limit=self.limit
+            )
             got = attempt.run()
+            if attempt.cut:
+                return False
             if got is None:
                 unplaced = sum(inst.dmin[x] for x in attempt.unplaced())
                 self.shortfall = min(self.shortfall, unplaced)
@@ -1170,21 +1561,23 @@ class _Search:
         By one (or 0.1% of the floor, in fine time units), then by steps that
         double from 0.25% of the floor, and at least by the work left unplaced
         spread over the processors (up to 4 steps). Before, when the floor
-        fails and ``free``, the PipeDream layout is taken if it is better.
+        fails and ``free``, the PipeDream layout is taken if it is better
+        (with at most half of the budget left); on instances of more than
+        :data:`STAGED_FIRST` tasks x processors it is taken first, since its
+        steps try one processor each: a first schedule then comes soon.
         """
         tol = max(1, floor // 1000)
         step = max(1, floor // 400)
+        early = free and self.inst.n * self.inst.processors > STAGED_FIRST
+        if early:
+            self.take_staged(floor, seed)
         if self.attempt(floor, rank):
             return floor - 1
-        if free:
-            # The PipeDream layout (contiguous stages of whole layers) is a schedule too:
-            # where communication dominates it can beat the free search, which it bounds.
-            staged = _staged(self.inst, floor, seed)
-            if staged is not None and staged[0] < self.best[0]:
-                self.best = staged
+        if free and not early:
+            self.take_staged(floor, seed)
         last_fail = floor
         T = floor + tol
-        while T < self.best[0]:
+        while T < self.best[0] and not self.out("the search for a first period"):
             if self.attempt(T, rank):
                 break
             spread = math.ceil(self.shortfall / self.inst.processors)
@@ -1193,32 +1586,39 @@ class _Search:
             step *= 2
         return last_fail
 
+    def take_staged(self, floor: int, seed: int) -> None:
+        """The PipeDream layout, if it is better than the best placement (half the budget)."""
+        if self.out("the PipeDream layout"):
+            return
+        # The PipeDream layout (contiguous stages of whole layers) is a schedule too:
+        # where communication dominates it can beat the free search, which it bounds.
+        staged = _staged(self.inst, floor, seed, self.limit.share(0.5), self.progress)
+        if staged is not None and staged[0] < self.best[0]:
+            self.best = staged
+
     def bisect(self, lo: int, rank: list[float], tol: int) -> None:
         """Binary search back down between the last failure ``lo`` and the best period."""
         hi = self.best[0]
-        while hi - lo > tol:
+        while hi - lo > tol and not self.out("the binary search"):
             mid = (lo + hi) // 2
             if self.attempt(mid, rank):
                 hi = self.best[0]
             else:
                 lo = mid
 
-    def improve(self, floor: int, clock: Clock, tol: int) -> None:
+    def improve(self, floor: int, tol: int) -> None:
         """A bisection between the floor and the best period with perturbed attempts.
 
         Priorities and processor choices are perturbed (several attempts per
-        period near the end); without a time limit a fixed number of attempts
-        is made, with one until the clock expires.
+        period near the end); :data:`IMPROVEMENT_WORK` / tasks attempts are
+        made, within :data:`IMPROVEMENT_ATTEMPTS`, fewer when the budget runs out.
         """
         fewest, most = IMPROVEMENT_ATTEMPTS
         attempts = max(fewest, min(most, IMPROVEMENT_WORK // self.inst.n))
         lo = floor - 1
         tries = 0
-        while self.best[0] > floor:
-            if clock.limit is None:
-                if tries >= attempts:
-                    break
-            elif clock.expired:
+        while self.best[0] > floor and tries < attempts:
+            if self.out("improvement attempts"):
                 break
             best = self.best[0]
             target = (lo + best) // 2 if best - lo > 2 * tol else best - tol
@@ -1229,20 +1629,33 @@ class _Search:
 
 
 def _modulo(
-    inst: _Instance, lower_bound: int | None, seed: int, time_limit: float | None
+    inst: _Instance,
+    lower_bound: int | None,
+    seed: int,
+    budget: _Budget,
+    quick: bool = False,
+    progress: _Progress | None = None,
+    label: str = "",
 ) -> Placement:
-    """The search of :func:`modulo_schedule` on an instance; starts shifted to begin at 0."""
-    clock = Clock(time_limit)
+    """The search of :func:`modulo_schedule` on an instance; starts shifted to begin at 0.
+
+    ``quick``: the search for a first period and its binary search only, no
+    rebalancing and no improvement attempts (the sub-searches with fixed
+    processors are quick). ``progress`` receives every better period;
+    ``label`` (``"name: "``) names a sub-search in the log.
+    """
     if lower_bound is None:
         lower_bound = inst.problem.lower_bound
-    search = _Search(inst, seed)
+    search = _Search(inst, seed, budget, progress, label)
     floor = min(max(int(lower_bound), inst.min_period), search.best[0])
     floor = _colocation_floor(inst, floor, search.best[0])
     free = inst.free
     # The coarser decomposition's schedule, refined; the search below runs as if it did
     # not exist (taking it as the incumbent changes its path, often for the worse) unless
-    # it already meets the floor.
-    coarse = _refined(inst, floor, seed, time_limit) if free else None
+    # it already meets the floor. It gets at most half of the budget.
+    coarse = None
+    if free and not search.out("the coarser decomposition"):
+        coarse = _refined(inst, floor, seed, budget.share(0.5), quick, progress)
     if coarse is not None and coarse[0] >= search.best[0]:
         coarse = None
     if coarse is not None and coarse[0] <= floor:
@@ -1251,31 +1664,37 @@ def _modulo(
     tol = max(1, floor // 1000)
     last_fail = search.raise_period(floor, rank, free, seed)
     search.bisect(last_fail, rank, tol)
-    if free:
-        search.best = _rebalance(inst, search.best, floor, seed, clock)
-    search.improve(floor, clock, tol)
+    if free and not quick:
+        search.best = _rebalance(inst, search.best, floor, seed, budget, label)
+    if not quick:
+        search.improve(floor, tol)
     if coarse is not None and coarse[0] < search.best[0]:
-        search.best = _rebalance(inst, coarse, floor, seed, clock)
+        search.best = coarse if quick else _rebalance(inst, coarse, floor, seed, budget, label)
     T, proc, start = search.best
     lo = min(start)
     return T, proc, [s - lo for s in start]
 
 
 def _refined(
-    inst: _Instance, lower_bound: int, seed: int, time_limit: float | None
+    inst: _Instance,
+    lower_bound: int,
+    seed: int,
+    budget: _Budget,
+    quick: bool = False,
+    progress: _Progress | None = None,
 ) -> Placement | None:
     """The schedule of the next coarser decomposition, refined into the instance's (if any).
 
     A LayerPipe graph is coarsened to ``intra``, an ``intra`` graph to
     ``pipedream`` (:func:`lpsched.coarsen.coarsen`); the coarse graph is
-    scheduled by the same search, which coarsens it in turn, with every merged
-    task lasting the sum of its parts' durations on each processor, and the
-    schedule refined (:func:`lpsched.coarsen.refine`): its parts then fill the
-    merged task's slot exactly. Fewer, longer tasks pack differently: on
-    ResNet-18, 4 processors, this reaches the bound 1726 that the fine search
-    misses (1755). With a time limit the coarse search makes no improvement
-    attempts. ``None`` also when the refined schedule is not valid (never
-    expected: :mod:`lpsched.coarsen` proves it is).
+    scheduled by the same search, within ``budget``, which coarsens it in
+    turn, with every merged task lasting the sum of its parts' durations on
+    each processor, and the schedule refined (:func:`lpsched.coarsen.refine`):
+    its parts then fill the merged task's slot exactly. Fewer, longer tasks
+    pack differently: on ResNet-18, 4 processors, this reaches the bound 1726
+    that the fine search misses (1755). A ``quick`` search is quick there
+    too. ``None`` also when the refined
+    schedule is not valid (never expected: :mod:`lpsched.coarsen` proves it is).
     """
     from ..coarsen import COARSER, coarsen, refine
 
@@ -1287,8 +1706,9 @@ def _refined(
         kinds = range(len(inst.dk[0]))
         parts = [[graph.index(m) for m in coarsening.parts[t.name]] for t in coarsening.graph.tasks]
         summed = [[sum(inst.dk[m][k] for m in ms) for k in kinds] for ms in parts]
-        coarse = _Instance.build(Problem(coarsening.graph, platform), None, summed)
-        T, proc, start = _modulo(coarse, lower_bound, seed, None if time_limit is None else 0)
+        coarse = _Instance.build(Problem(coarsening.graph, platform), None, summed, budget)
+        label = f"the {decomposition} decomposition: "
+        T, proc, start = _modulo(coarse, lower_bound, seed, budget, quick, progress, label)
         names = [t.name for t in coarsening.graph.tasks]
         sched = Schedule(
             coarsening.graph,
@@ -1303,22 +1723,34 @@ def _refined(
     return None
 
 
-def _staged(inst: _Instance, lower_bound: int, seed: int) -> Placement | None:
+def _staged(
+    inst: _Instance,
+    lower_bound: int,
+    seed: int,
+    budget: _Budget,
+    progress: _Progress | None = None,
+) -> Placement | None:
     """The PipeDream planner's stages with start times by the search, if 2+ stages.
 
     The planner sees the instance's durations (a coarse graph's merged tasks
-    last the sum of their parts).
+    last the sum of their parts), asked once per speed (never a (tasks) x
+    (processors) table); the search is quick and runs within ``budget``.
     """
     from .pipedream import plan_stages
 
     problem = inst.problem
-    table = [[inst.dur(v, p) for p in range(inst.processors)] for v in range(inst.n)]
-    plan = plan_stages(problem, durations=table)
+    plan = plan_stages(
+        problem,
+        durations=inst.dur,
+        time_limit=max(0.0, budget.deadline - time.perf_counter()),
+        log=budget.meter.note,
+    )
     if len(plan.stages) < 2:
         return None
     stage_of = {name: k for k, stage in enumerate(plan.stages) for name in stage}
     fixed = {t.name: stage_of[t.layer or t.name] for t in problem.graph.tasks}
-    return _modulo(inst.pinned(fixed), lower_bound, seed, 0)
+    label = "the PipeDream layout: "
+    return _modulo(inst.pinned(fixed), lower_bound, seed, budget, True, progress, label)
 
 
 def _placement(inst: _Instance, schedule: Schedule) -> Placement:
@@ -1339,6 +1771,9 @@ def modulo_schedule(
     seed: int = 0,
     time_limit: float | None = None,
     fixed_processor: Mapping[str, int] | None = None,
+    log: Log | None = None,
+    quick: bool = False,
+    stop: threading.Event | None = None,
 ) -> Schedule:
     """Schedule a problem periodically by iterative modulo scheduling.
 
@@ -1356,16 +1791,32 @@ def modulo_schedule(
         A lower bound on the period (e.g. :attr:`lpsched.problem.Problem.lower_bound`,
         used when ``None``). The search starts there and stops when it is met.
     seed
-        Seed of the tie-breaks between tasks of equal height. Without a
-        ``time_limit`` the result is a function of the problem and the seed;
-        with one, of how many improvement attempts fit in it too.
+        Seed of the tie-breaks between tasks of equal height. The result is a
+        function of the problem and the seed whenever the search ends before
+        ``time_limit``.
     time_limit
-        Seconds after which no new improvement attempt starts (the search for a
-        first schedule always completes); without one a fixed number
-        (:data:`IMPROVEMENT_WORK` / tasks, within :data:`IMPROVEMENT_ATTEMPTS`) is made.
+        Seconds for the whole call, or ``None``. The search is the same with a
+        limit as without; when the limit comes first, every phase stops at its
+        next check (an attempt every 64 steps) and the best schedule found so
+        far is returned: at worst the one-processor schedule, which is always
+        there. The phases skipped or cut short are logged. With a limit or
+        without, one call makes at most :data:`STEP_LIMIT` scheduling steps,
+        its co-location analysis is bounded by :data:`COLOCATION_LIMIT`, and
+        each rebalancing by :data:`REBALANCE_LIMIT`: on big graphs the work is
+        bounded and the result still deterministic.
     fixed_processor
         Task name -> processor for the tasks whose processor is fixed (the
         PipeDream planner pins whole stages).
+    log
+        Receives one line per better period (seconds, period, bound, gap), at
+        most a few per second, a line per phase skipped or cut short, and a
+        last line with the period, the steps made and the seconds.
+    quick
+        Only the search for a first period and its binary search (the coarser
+        decomposition's too): no rebalancing, no improvement attempts.
+    stop
+        When set (from another thread: Ctrl-C), the search ends as at the time
+        limit, within 64 steps, with the best schedule found.
 
     Returns
     -------
@@ -1378,15 +1829,23 @@ def modulo_schedule(
     ------
     InputError
         When the processor count is not a positive integer, a problem comes
-        with another platform, or a fixed processor is out of range or names
-        an unknown task.
+        with another platform, a fixed processor is out of range or names an
+        unknown task, or the time limit is negative or not a number.
     """
     if not isinstance(problem, Problem) and not isinstance(platform, Platform):
         if isinstance(platform, bool) or not isinstance(platform, int) or platform < 1:
             raise InputError(f"processors must be a positive integer, got {platform!r}")
+    budget = _call_budget(time_limit, log, stop)
     problem = as_problem(problem, platform)
-    inst = _Instance.build(problem, fixed_processor)
-    T, proc, start = _modulo(inst, lower_bound, seed, time_limit)
+    inst = _Instance.build(problem, fixed_processor, budget=budget)
+    if lower_bound is None:
+        lower_bound = problem.lower_bound
+    progress = _Progress(budget.meter, int(lower_bound))
+    T, proc, start = _modulo(inst, lower_bound, seed, budget, quick, progress)
+    progress.flush()
+    if log is not None:
+        seconds = time.perf_counter() - budget.meter.began
+        log(f"heuristic: period {T} in {budget.meter.steps:,} steps, {seconds:.2f} s")
     names = [t.name for t in problem.graph.tasks]
     return Schedule(
         graph=problem.graph,
@@ -1395,3 +1854,17 @@ def modulo_schedule(
         processor=dict(zip(names, proc, strict=True)),
         start=dict(zip(names, start, strict=True)),
     )
+
+
+def _call_budget(
+    time_limit: float | None, log: Log | None, stop: threading.Event | None = None
+) -> _Budget:
+    """The budget of one call: ``time_limit`` seconds from now (if any) and :data:`STEP_LIMIT`."""
+    meter = _Meter(log, stop)
+    if time_limit is None:
+        return _Budget(meter, steps=STEP_LIMIT)
+    if isinstance(time_limit, bool) or not isinstance(time_limit, int | float):
+        raise InputError(f"time limit must be a number of seconds, got {time_limit!r}")
+    if not time_limit >= 0:  # also NaN
+        raise InputError(f"time limit must be 0 or more seconds, got {time_limit!r}")
+    return _Budget(meter, meter.began + float(time_limit), STEP_LIMIT)
