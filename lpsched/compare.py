@@ -97,6 +97,7 @@ def compare(
     costs: Any = None,
     network_options: Mapping[str, Any] | None = None,
     platform: PlatformLike = None,
+    measured: Any = None,
     workers: int | None = None,
     executor: str = "local",
     jobs: int | None = None,
@@ -121,7 +122,7 @@ def compare(
         other name of :data:`lpsched.solve.SOLVERS` works too.
     seed, workers
         For the LayerPipe solver (see :func:`lpsched.solve.solve`).
-    staleness, costs, network_options, platform
+    staleness, costs, network_options, platform, measured
         As for :func:`lpsched.sweep.sweep`; the same for both sides.
     executor, jobs, scheduler, progress
         As for :func:`lpsched.sweep.sweep`.
@@ -158,6 +159,7 @@ def compare(
         seed=seed,
         workers=workers,
         platform=platform,
+        measured=measured,
     )
     rows = run_grid(points, executor=executor, jobs=jobs, scheduler=scheduler, progress=progress)
     table = comparison_table(rows, pipedream_solver="pipedream", layerpipe_solver=solver)

@@ -37,6 +37,24 @@ def scaled_duration(duration: int, speed: float) -> int:
     return max(1, math.ceil(Fraction(duration) / exact_speed(speed)))
 
 
+def _duration_table(graph: TaskGraph, speeds: tuple[float, ...]) -> tuple[tuple[int, ...], ...]:
+    """``durations[v][p]``, computed once per distinct speed in integer arithmetic.
+
+    ``ceil(d / (a/b)) = ceil(d b / a)`` for the speed ``a/b`` as written.
+    """
+    distinct = sorted(set(speeds))
+    column = {}
+    for s in distinct:
+        q = exact_speed(s)
+        a, b = q.numerator, q.denominator
+        column[s] = [max(1, -(-t.duration * b // a)) for t in graph.tasks]
+    if len(distinct) == 1:
+        row_of = column[distinct[0]]
+        return tuple((d,) * len(speeds) for d in row_of)
+    cols = [column[s] for s in speeds]
+    return tuple(zip(*cols, strict=True))
+
+
 def message_units(nbytes: int, link: Link, unit_seconds: float) -> int:
     """Time units one message of ``nbytes`` takes on ``link``: ``ceil((lat + b/bw) / unit)``.
 
@@ -113,12 +131,7 @@ class Problem:
         object.__setattr__(self, "graph", graph)
         object.__setattr__(self, "platform", platform_of(platform))
         _check_size(graph, self.platform)
-        speeds = self.platform.speeds
-        object.__setattr__(
-            self,
-            "durations",
-            tuple(tuple(scaled_duration(t.duration, s) for s in speeds) for t in graph.tasks),
-        )
+        object.__setattr__(self, "durations", _duration_table(graph, self.platform.speeds))
         object.__setattr__(self, "comm", tuple(self._edge_costs(e) for e in graph.edges))
 
     def _edge_costs(self, e: Edge) -> dict[str, int]:

@@ -426,8 +426,9 @@ class GridPoint:
         The name in the ``network`` column.
     decomposition, solver, procs
         The rest of the row's key, with :attr:`platform_label`.
-    staleness, costs
-        Passed to :func:`lpsched.taskgraph.build_task_graph` (networks only).
+    staleness, costs, measured
+        Passed to :func:`lpsched.taskgraph.build_task_graph` (networks only):
+        ``measured`` is a measured profile (:mod:`lpsched.profiles`), or ``None``.
     time_limit, seed, workers
         Passed to :func:`lpsched.solve.solve`.
     platform
@@ -445,6 +446,7 @@ class GridPoint:
     seed: int = 0
     workers: int | None = None
     platform: Platform | None = None
+    measured: Any = None
 
     def __post_init__(self) -> None:
         if self.platform is not None and self.platform.P != self.procs:
@@ -474,6 +476,7 @@ class GridPoint:
             staleness=self.staleness,
             costs=self.costs,
             processors=self.procs,
+            measured=self.measured,
         )
 
 
@@ -1176,6 +1179,7 @@ def make_grid(
     seed: int = 0,
     workers: int | None = None,
     platform: PlatformLike = None,
+    measured: Any = None,
 ) -> list[GridPoint]:
     """The grid points of ``(decomposition, solver)`` pairs times processor counts.
 
@@ -1188,7 +1192,7 @@ def make_grid(
         Processor counts (see :func:`parse_procs`).
     pairs
         ``(decomposition, solver)`` pairs, in the order the grid lists them.
-    staleness, costs, time_limit, seed, workers
+    staleness, costs, time_limit, seed, workers, measured
         As for :func:`sweep`.
     platform
         As for :func:`sweep`: each ``P`` gets ``override(spec, procs=P)``.
@@ -1207,7 +1211,7 @@ def make_grid(
     plist = parse_procs(procs if isinstance(procs, str) else list(procs))
     check_numbers(time_limit, seed, workers)
     if isinstance(instance, TaskGraph):
-        if staleness is not None or costs is not None:
+        if staleness is not None or costs is not None or measured is not None:
             raise InputError(
                 f"{instance.name} is a task graph, scheduled as given: staleness and costs "
                 "apply to networks only"
@@ -1239,6 +1243,7 @@ def make_grid(
             seed=seed,
             workers=workers,
             platform=platforms[p],
+            measured=measured,
         )
         for decomposition, solver in pairs
         for p in plist
@@ -1384,6 +1389,7 @@ def sweep(
     costs: Any = None,
     network_options: Mapping[str, Any] | None = None,
     platform: PlatformLike = None,
+    measured: Any = None,
     workers: int | None = None,
     executor: str = "local",
     jobs: int | None = None,
@@ -1413,6 +1419,9 @@ def sweep(
         Staleness policy (default ``"auto"``; its cap ``2P - 1`` follows each row's ``P``).
     costs
         A :class:`~lpsched.costs.CostModel` (default: the default model).
+    measured
+        Measured per-layer costs (:mod:`lpsched.profiles`) that replace the cost
+        model's times and bytes, or ``None``.
     network_options
         Options of a built-in network, e.g. ``{"widths": [784, 512, 10]}``.
     platform
@@ -1485,6 +1494,7 @@ def sweep(
         seed=seed,
         workers=workers,
         platform=platform,
+        measured=measured,
     )
     return run_grid(
         points,

@@ -434,3 +434,32 @@ def test_pipedream_profile_as_csv_gives_the_same_graph(tmp_path):
     two = build_task_graph(network, "intra", costs=costs, measured=again)
     assert [t.duration for t in one.tasks] == [t.duration for t in two.tasks]
     assert [e.bytes for e in one.edges] == [e.bytes for e in two.edges]
+
+
+def test_sweep_and_compare_take_a_measured_profile(tmp_path, capsys):
+    from lpsched.sweep import read_results
+    from tests.cli_helpers import run
+
+    out = tmp_path / "rows.csv"
+    code, _, err = run(
+        capsys,
+        "sweep",
+        "pipedream:resnet18",
+        "--procs",
+        "2,3",
+        "--solvers",
+        "heuristic",
+        "-o",
+        str(out),
+        "-q",
+    )
+    assert code == 0, err
+    assert "measured costs" in err and "backward split" in err
+    df = read_results(out)
+    assert list(df["procs"]) == [2, 3] and df["valid"].all()
+    # Measured times reach the rows: the period in ms is the graph's, at the profile's unit.
+    assert (df["period_ms"] > 0).all() and df["period_ms"].iloc[1] < df["period_ms"].iloc[0]
+    code, _, err = run(
+        capsys, "compare", "pipedream:resnet18", "--procs", "2", "--solver", "heuristic", "-q"
+    )
+    assert code == 0, err

@@ -363,12 +363,11 @@ def add_network_args(p: argparse.ArgumentParser, decomposition: bool = True) -> 
             help="sync, an integer, layerpipe2, auto or auto:CAP (default auto, cap 2P-1)",
         )
     costs = p.add_argument_group("cost model (networks only)")
-    if decomposition:  # sweep and compare build their rows from the cost model only
-        costs.add_argument(
-            "--costs",
-            metavar="PROFILE.csv",
-            help="measured times and bytes per layer (lpsched profile writes one)",
-        )
+    costs.add_argument(
+        "--costs",
+        metavar="PROFILE.csv",
+        help="measured times and bytes per layer (lpsched profile writes one)",
+    )
     costs.add_argument("--batch-size", type=int, help="mini-batch size (default 32)")
     costs.add_argument("--throughput", type=float, help="MACs per second per processor (10e12)")
     costs.add_argument(

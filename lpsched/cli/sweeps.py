@@ -9,7 +9,9 @@ from typing import Any
 from ..errors import InputError
 from ..files import brief, check_output
 from ..graph import TaskGraph, write_text_atomic
+from ..profiles import read_profile_csv
 from .options import NETWORK_FLAGS, cost_model, parse_net_options, platform_spec, say
+from .profile import measured_costs, special_network
 
 
 def _sweep_common(args: argparse.Namespace) -> dict[str, Any]:
@@ -35,7 +37,17 @@ def _sweep_common(args: argparse.Namespace) -> dict[str, Any]:
         if output is not None and os.path.realpath(output) == os.path.realpath(plot):
             raise InputError(f"-o and --plot name the same file {brief(plot)}")
     procs = parse_procs(args.procs)
-    instance = resolve_network(args.net, parse_net_options(args.net_opt or []))
+    options = parse_net_options(args.net_opt or [])
+    found = special_network(args.net, options)
+    instance, measured = found if found is not None else (resolve_network(args.net, options), None)
+    if getattr(args, "costs", None):
+        if isinstance(instance, TaskGraph):
+            raise InputError(
+                f"{args.net} is a task graph, scheduled as given: --costs applies to networks only"
+            )
+        if measured is not None:
+            raise InputError(f"--costs: {args.net} is a measured profile already")
+        measured = read_profile_csv(args.costs, instance)
     cost_flags = ("batch_size", "throughput", "time_unit")
     if isinstance(instance, TaskGraph):
         for flag in NETWORK_FLAGS:
@@ -46,6 +58,10 @@ def _sweep_common(args: argparse.Namespace) -> dict[str, Any]:
                     "applies to networks only"
                 )
         costs = None
+    elif measured is not None:
+        # Measured times: the profile's batch and a time unit fitted to them, as in solve.
+        costs = measured_costs(args, instance, measured, cost_model(args, instance))
+        say(f"{args.net}: {measured.describe()}")
     else:
         given = any(getattr(args, flag, None) is not None for flag in cost_flags)
         costs = cost_model(args, instance) if given else None
@@ -60,6 +76,7 @@ def _sweep_common(args: argparse.Namespace) -> dict[str, Any]:
         "seed": args.seed,
         "staleness": args.staleness,
         "costs": costs,
+        "measured": measured,
         "workers": args.workers,
         "executor": args.executor or ("dask" if args.scheduler else "local"),
         "jobs": args.jobs,
