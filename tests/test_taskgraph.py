@@ -468,9 +468,7 @@ class TestLoops:
 
     def test_sync_vgg16_iteration_bound(self):
         """The same on VGG-16 through lpsched.bounds: the longest single-distance loop."""
-        bounds = pytest.importorskip("lpsched.bounds")
-        if "vgg16" not in _builtin_names():
-            pytest.skip("no vgg16 yet")
+        from lpsched import bounds
         from lpsched.networks import get_network
 
         net = get_network("vgg16")
@@ -505,7 +503,8 @@ class TestLoops:
         assert stale < sync
 
     def test_bounds_module_agrees(self):
-        bounds = pytest.importorskip("lpsched.bounds")
+        from lpsched import bounds
+
         for net in (chain(), diamond()):
             for dec in DECOMPOSITIONS:
                 for spec in ("sync", 2, "layerpipe2"):
@@ -677,8 +676,6 @@ def test_builtin_networks(name):
 
 def test_default_costs_suit_vgg16():
     """The calibration target of the defaults (see lpsched/costs.py)."""
-    if "vgg16" not in _builtin_names():
-        pytest.skip("no vgg16 yet")
     from lpsched.networks import get_network
 
     g = build_task_graph(get_network("vgg16"), "layerpipe", staleness="sync")
