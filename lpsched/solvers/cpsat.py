@@ -10,7 +10,9 @@ time, lets the same model with ``T`` a variable (C19) squeeze the best schedule
 by large-neighbourhood search, and then tries one period below the best with
 the fixed-period model, which both finds schedules and proves infeasibility.
 At the optimal period a second model minimises communication volume or total
-staleness, hinted with the first solution (section 5).
+staleness, hinted with the first solution (section 5), for a bounded share of
+the time: the call ends as soon as the period is proven and the secondary
+objective is proven or has stopped improving (section 7).
 
 The model takes a :class:`~lpsched.problem.Problem` as it is: a task lasts
 ``d_vp`` on processor ``p`` (C3, C9, C13), a message costs what its link class
@@ -27,12 +29,22 @@ What the phases do on other platforms:
 * ``heuristic``: iterative modulo scheduling of the problem when the registry's
   heuristic declares that it takes the platform, else skipped.
 * ``variable``, ``descend``, ``bisect``, ``lower``: the full model, unchanged.
+
+Every phase runs inside the time limit (section 7): a limit in wall seconds, or
+with ``deterministic`` in CP-SAT's deterministic seconds with one worker, so
+that the answer does not depend on how busy the machine is. On big instances
+the expensive steps are skipped with a note in the log rather than run past
+the limit: all-pairs longest paths above :data:`MAX_ALL_PAIRS_TASKS` tasks, a
+model that could not be built in its share of the time
+(:data:`MODEL_ITEMS_PER_SECOND`) or above :data:`MAX_MODEL_ITEMS`, and numbers
+beyond what CP-SAT's 64-bit arithmetic takes (:data:`MAX_MAGNITUDE`).
 """
 
 from __future__ import annotations
 
 import math
 import os
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -47,16 +59,29 @@ from ..graph import TaskGraph
 from ..platform import Platform
 from ..problem import Problem, as_problem
 from ..schedule import Result, Schedule
+from ..units import format_bytes, format_ms
 from .registry import SOLVERS, Options
-from .toolkit import Clock, claim, least_staleness, one_processor
+from .toolkit import Clock, Incumbent, claim, least_staleness, one_processor
 
 __all__ = [
+    "ALL_PAIRS_PER_SECOND",
+    "BUILD_SHARE",
+    "LINEAR_DESCENT",
+    "MAX_ALL_PAIRS_TASKS",
+    "MAX_MAGNITUDE",
+    "MAX_MODEL_ITEMS",
     "MAX_PACKING_ARCS",
+    "MAX_SEGMENT_TRIES",
     "MAX_VARIABLE_INTERVALS",
+    "MODEL_ITEMS_PER_SECOND",
     "PLAN",
+    "SECONDARY_FLOOR",
     "SECONDARY_OBJECTIVES",
+    "SECONDARY_PATIENCE",
+    "SECONDARY_SHARE",
     "SEGMENT_SLICE",
     "UNLIMITED_PHASE_SECONDS",
+    "WARM_START_SHARE",
     "cp_solver",
     "run_cpsat",
     "solve_cpsat",
@@ -69,8 +94,21 @@ SECONDARY_OBJECTIVES = ("comm", "staleness")
 
 #: Without a time limit, the search with a variable period stops after this many
 #: seconds (the proof that follows is not limited), and the secondary objective
-#: gets at most this many seconds more than the period took.
+#: gets at most this many seconds.
 UNLIMITED_PHASE_SECONDS = 60.0
+
+#: The secondary objective gets at most this share of the time limit ...
+SECONDARY_SHARE = 0.25
+#: ... and at most as long as the period search took, or this many seconds if that is more.
+SECONDARY_FLOOR = 2.0
+#: Wall seconds without a better value after which the secondary objective stops
+#: (not with ``deterministic``: CP-SAT reports no deterministic time while it searches).
+SECONDARY_PATIENCE = 1.0
+
+#: The warm start (the heuristic in :func:`run_cpsat`) gets at most this share of the limit:
+#: on small instances it ends long before (its default effort), on big ones it is what
+#: finds the schedule while the models are too large to build in time.
+WARM_START_SHARE = 0.5
 
 #: The period search (formulation, section 3): phases in order, each with its share
 #: of the time left. ``packing``: bisection on the bin-packing relaxation;
@@ -96,6 +134,10 @@ MAX_PACKING_ARCS = 60_000
 #: under a second to over a minute depending on the seed (GPT-2 on 8 processors), so
 #: short tries with new seeds beat one long one.
 SEGMENT_SLICE = 5.0
+#: At most this many tries in the ``segments`` phase: where the bound is out of reach the
+#: timing model refutes each assignment within milliseconds (MLP on 3 processors: 646
+#: tries in 10 s), and the measured successes took at most 6 tries.
+MAX_SEGMENT_TRIES = 20
 
 #: The model with the period a variable is skipped when it would hold more optional
 #: intervals (C9) than this. Above it, CP-SAT's first descent does not check the time
@@ -103,6 +145,180 @@ SEGMENT_SLICE = 5.0
 #: ``layerpipe``) took 26 s and 22 s for a limit of 6 s and 8 s, and found nothing
 #: (formulation, section 3).
 MAX_VARIABLE_INTERVALS = 10_000
+
+#: All-pairs longest paths (Floyd-Warshall: memory ``n^2``, time ``n^3``; 0.2 s at 600
+#: tasks, 1.7 s at 1,000) are computed only up to this many tasks; above, the start
+#: windows C7 come from path lengths and no co-location C15 is forced (section 2.3).
+MAX_ALL_PAIRS_TASKS = 800
+
+#: Variables and constraints of a model that Python builds per second, measured at
+#: 80,000-130,000 (VGG-16, ResNet-50, GPT-2): a model whose size
+#: (:func:`_model_items`) would take more than :data:`BUILD_SHARE` of a phase's time
+#: to build is skipped. In deterministic seconds the same rule is a count of work.
+MODEL_ITEMS_PER_SECOND = 50_000
+#: The share of a phase's time that building its model may take.
+BUILD_SHARE = 0.5
+#: No model larger than this is built, whatever the time (its memory: about 1 kB an item).
+MAX_MODEL_ITEMS = 400_000
+
+#: A model whose numbers (start windows, ``w T``, durations, costs) exceed this is not
+#: built: CP-SAT computes in 64 bits and refuses a constraint whose terms could overflow.
+MAX_MAGNITUDE = 2**60
+
+#: ``descend`` tries ``best - 1`` while the gap to the bound is at most this many units,
+#: else the middle of the gap, so that periods of ``2^40`` units do not descend one by one.
+LINEAR_DESCENT = 1024
+
+#: Work of the all-pairs pass (``n^3`` additions) per second, measured at ``6e8``; with
+#: ``deterministic`` each pass counts ``n^3`` / this many seconds against the budget, as
+#: each model counts its items / :data:`MODEL_ITEMS_PER_SECOND`.
+ALL_PAIRS_PER_SECOND = 6e8
+
+#: Seconds between two looks of the watcher at ``stop`` and the patience of a search.
+WATCH_SECONDS = 0.1
+
+#: Seconds between two progress lines at least (a better value waits for the next one).
+PROGRESS_SECONDS = 0.25
+
+
+class _TooLarge(Exception):
+    """A model would be too large to build in its time, or its numbers too large for CP-SAT."""
+
+
+# ------------------------------------------------------------------------------ budget
+@dataclass
+class _Budget:
+    """What one call may spend: wall seconds, or CP-SAT's deterministic seconds.
+
+    In wall mode :meth:`spent` is the wall time since the call began; with
+    ``deterministic`` it is the deterministic time the CP-SAT calls reported
+    (:meth:`charge`), so that no decision depends on the wall clock. Python's
+    own work (preprocessing, building models) is bounded by counts there.
+    """
+
+    limit: float | None
+    deterministic: bool
+    stop: threading.Event
+    clock: Clock  # wall time since the call began: for logs and statistics
+    used: float = 0.0  # deterministic seconds charged so far
+
+    def spent(self) -> float:
+        """Seconds spent: deterministic ones with ``deterministic``, else wall ones."""
+        return self.used if self.deterministic else self.clock.elapsed()
+
+    def remaining(self) -> float:
+        """Seconds left (``math.inf`` without a limit, never below 0)."""
+        if self.limit is None:
+            return math.inf
+        return max(0.0, self.limit - self.spent())
+
+    def share(self, fraction: float, cap: float = math.inf) -> float:
+        """``fraction`` of the seconds left, at most ``cap`` (``cap`` without a limit)."""
+        left = self.remaining()
+        return min(cap, left * fraction) if math.isfinite(left) else cap
+
+    def out(self, margin: float = 0.05) -> bool:
+        """Whether the call must stop: ``stop`` is set or at most ``margin`` seconds are left."""
+        return self.stop.is_set() or self.remaining() <= margin
+
+    def charge(self, solver: cp_model.CpSolver) -> None:
+        """Count the deterministic time of a finished CP-SAT call."""
+        self.used += solver.deterministic_time
+
+    def charge_work(self, seconds: float) -> None:
+        """Count Python's own work (a model built, a pass over all pairs) at its nominal rate.
+
+        Only with ``deterministic``, where the wall clock does not count it: so that
+        many small models do not run far past the limit unseen.
+        """
+        if self.deterministic:
+            self.used += seconds
+
+
+class _Progress:
+    """Lines for a person (``log``): one per better period or bound, a few per second at most.
+
+    A line that comes too soon after the previous one waits for the next one or
+    for :meth:`flush`; it is formatted as PyVRP's and PyJobShop's displays are:
+    ``cpsat  3.2 s  period 771 (19.28 ms)  bound 751  gap 2.6%``.
+    """
+
+    def __init__(self, log: Log | None, clock: Clock, unit_seconds: float | None) -> None:
+        self.log, self.clock, self.unit = log, clock, unit_seconds
+        self.last = -math.inf
+        self.shown: tuple[int, int] | None = None
+        self.pending: dict[str, str] = {}  # kind -> the latest line of that kind not yet written
+
+    def period(self, T: int, bound: int) -> None:
+        """Report the best period and the proven bound when either changed."""
+        if self.log is None or self.shown == (T, bound):
+            return
+        self.shown = (T, bound)
+        ms = f" ({format_ms(T * self.unit)})" if self.unit else ""
+        gap = 100.0 * (T - bound) / T if T > 0 else 0.0
+        self.line(f"period {T}{ms}  bound {bound}  gap {gap:.1f}%", kind="period")
+
+    def line(self, text: str, kind: str = "other", force: bool = False) -> None:
+        """``text`` after the time, now or with the next line (``force``: now).
+
+        A later line of the same ``kind`` replaces one that waits; the lines
+        of other kinds that wait are written first.
+        """
+        if self.log is None:
+            return
+        now = self.clock.elapsed()
+        full = f"cpsat {now:5.1f} s  {text}"
+        if not force and now - self.last < PROGRESS_SECONDS:
+            self.pending[kind] = full
+            return
+        self.pending.pop(kind, None)
+        self.flush()
+        self.last = now
+        self.log(full)
+
+    def flush(self) -> None:
+        """Write the lines that wait, if any."""
+        if self.log is None:
+            return
+        for line in self.pending.values():
+            self.log(line)
+        if self.pending:
+            self.last = self.clock.elapsed()
+        self.pending.clear()
+
+
+def _solve_watched(
+    solver: cp_model.CpSolver,
+    model: cp_model.CpModel,
+    stop: threading.Event,
+    callback: cp_model.CpSolverSolutionCallback | None = None,
+    idle: Callable[[], bool] | None = None,
+) -> int | None:
+    """``solver.solve(model)``, stopped within :data:`WATCH_SECONDS` of ``stop`` or ``idle()``.
+
+    CP-SAT blocks in native code, where Python's signal handlers do not run:
+    a watcher thread looks at ``stop`` (set on Ctrl-C) and ``idle`` (the
+    patience of a search) and calls ``stop_search``, after which CP-SAT
+    returns its best solution. ``None`` when ``stop`` was set before the call
+    (nothing was solved).
+    """
+    if stop.is_set():
+        return None
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(WATCH_SECONDS):
+            if stop.is_set() or (idle is not None and idle()):
+                solver.stop_search()
+                return
+
+    watcher = threading.Thread(target=watch, name="lpsched-cpsat-watch", daemon=True)
+    watcher.start()
+    try:
+        return solver.solve(model, callback)
+    finally:
+        done.set()
+        watcher.join()
 
 
 # ----------------------------------------------------------------------------- instance
@@ -137,6 +353,7 @@ class _Instance:
     classes: tuple[str, ...]  # link classes some pair of processors uses
     relaxed_graph: TaskGraph  # fastest durations, cheapest links (the problem if uniform)
     slack: int = 0  # (C18) soft distances: up to this much more on every loop-closing edge
+    positions: dict[int, int] = field(default_factory=dict)  # processor -> index in its group
 
     @classmethod
     def build(cls, problem: Problem) -> _Instance:
@@ -199,7 +416,11 @@ class _Instance:
 
     def position(self, p: int) -> int:
         """Index of processor ``p`` in its interchangeable group (C11, C12)."""
-        return next(g.index(p) for g in self.groups if p in g)
+        if not self.positions:  # (computed once: a platform may have thousands)
+            for g in self.groups:
+                for j, q in enumerate(g):
+                    self.positions[q] = j
+        return self.positions[p]
 
     def distance_range(self, e: _Edge) -> tuple[int, int]:
         """Smallest and largest distance that edge ``e`` can have."""
@@ -239,7 +460,11 @@ class _Instance:
 
     def longest_allowed(self, v: int, T: int) -> int:
         """``max_p d_vp`` over the processors fast enough for period ``T`` (C10)."""
-        return max((x for x in self.dp[v] if x <= T), default=min(self.dp[v]))
+        row = self.dp[v]
+        top = max(row)
+        if top <= T:
+            return top
+        return max((x for x in row if x <= T), default=min(row))
 
     def soft(self, T: int) -> _Instance:
         """The instance with soft distances (C18), slack enough for any packing at ``T``.
@@ -325,6 +550,7 @@ class _Prep:
     windows: list[tuple[int, int]]  # (C7) start windows
     stages: list[tuple[int, int]]  # (C7) the stages the windows allow
     together: set[tuple[int, int]]  # (C15) pairs that cannot be on different processors
+    anchored: bool  # windows relative to the anchor's start 0; else least stages (section 2.3)
 
 
 def _longest(inst: _Instance, T: int) -> np.ndarray | None:
@@ -351,36 +577,55 @@ def _prepare(inst: _Instance, T: int, lo: int | None = None) -> _Prep | None:
     """Windows and forced co-locations at period ``T`` (or every period in ``[lo, T]``).
 
     ``None`` when ``T`` is proven infeasible by the precedences alone (a cycle
-    longer than its distance allows).
+    longer than its distance allows). Above :data:`MAX_ALL_PAIRS_TASKS` tasks
+    the all-pairs pass is not run: the windows are those of a graph that is not
+    strongly connected, no pair is forced together, and no cycle is checked
+    (the model itself rejects such a period; section 2.3).
     """
     for e in inst.edges:  # a self-loop binds T alone
         if e.src == e.dst and inst.distance_range(e)[1] * T < inst.d[e.src]:
             return None
+    if inst.n > MAX_ALL_PAIRS_TASKS:
+        windows, stages = _path_windows(inst, T, lo)
+        return _Prep(T, windows, stages, set(), anchored=False)
     D = _longest(inst, T)
     if D is None:
         return None
-    windows, stages = _windows(inst, D, T, lo)
-    return _Prep(T, windows, stages, _together(inst, D, T))
-
-
-def _windows(
-    inst: _Instance, D: np.ndarray, T: int, lo: int | None
-) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-    """C7: start windows and stage ranges (section 2.3)."""
-    n = inst.n
     if inst.strongly_connected:
-        # Both ends of a window move inwards as T falls: S_v / T and the windows
-        # at T bound every smaller period too (section 2.3).
-        a = inst.anchor
-        windows = [(int(D[a, v]), int(-D[v, a])) for v in range(n)]
-        return windows, [(lo_v // T, hi_v // T) for lo_v, hi_v in windows]
-    # Least stages: S_v in [0, T - 1 + L], L bounding any simple path (section 2.3), with
-    # the longest duration and the dearest link a task and a message can have.
+        windows, stages = _anchored_windows(inst, D, T)
+        return _Prep(T, windows, stages, _together(inst, D, T), anchored=True)
+    windows, stages = _path_windows(inst, T, lo)
+    return _Prep(T, windows, stages, _together(inst, D, T), anchored=False)
+
+
+def _anchored_windows(
+    inst: _Instance, D: np.ndarray, T: int
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """C7 of a strongly connected graph: ``D(a, v) <= S_v <= -D(v, a)`` (section 2.3).
+
+    Both ends of a window move inwards as T falls: ``S_v / T`` and the windows
+    at T bound every smaller period too.
+    """
+    a = inst.anchor
+    windows = [(int(D[a, v]), int(-D[v, a])) for v in range(inst.n)]
+    return windows, [(lo_v // T, hi_v // T) for lo_v, hi_v in windows]
+
+
+def _path_windows(
+    inst: _Instance, T: int, lo: int | None
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """C7 from the least stages: ``S_v in [0, T - 1 + L]``, L bounding any simple path.
+
+    With the longest duration and the dearest link a task and a message can
+    have (section 2.3); valid for every graph, in ``O(n + m)``.
+    """
+    n = inst.n
     periods = (T,) if lo is None else (lo, T)
     worst = [0] * n
+    longest = [inst.longest_allowed(v, T) for v in range(n)]
     for e in inst.edges:
         if e.src != e.dst:
-            top = inst.longest_allowed(e.src, T) + inst.cost_range(e)[1]
+            top = longest[e.src] + inst.cost_range(e)[1]
             for t in periods:
                 step = top + (1 - inst.distance_range(e)[0]) * t - 1
                 worst[e.src] = max(worst[e.src], step)
@@ -422,7 +667,7 @@ def _groups(inst: _Instance, together: set[tuple[int, int]]) -> list[list[int]]:
 
 
 # -------------------------------------------------------------- bin-packing relaxation
-def _packing(inst: _Instance, prep: _Prep, limit: float, workers: int, seed: int) -> str:
+def _packing(inst: _Instance, prep: _Prep, limit: float, search: _Search) -> str:
     """Decide whether the co-location groups fit into ``P`` bins of size ``T`` (section 4).
 
     Items are the groups at the fastest durations: every schedule loads each
@@ -444,7 +689,7 @@ def _packing(inst: _Instance, prep: _Prep, limit: float, workers: int, seed: int
     m = _arc_flow(count, P, T)
     if m is None:
         return "unknown"
-    status = cp_solver(workers, seed, limit, None).solve(m)
+    status, _ = search.run_model(m, limit, seed=search.seed, raw_log=False)
     if status == cp_model.INFEASIBLE:
         return "infeasible"
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -557,8 +802,10 @@ def _build_model(
     With ``fixed`` (a processor per task) every ``x_vp`` is that constant and
     the symmetry breaking C11, C12 is left out: only times and staleness remain.
     The families are added in this order so that the model, and with it
-    CP-SAT's search, stays the same from one release to the next.
+    CP-SAT's search, stays the same from one release to the next. Raises
+    :class:`_TooLarge` when its numbers could overflow CP-SAT's arithmetic.
     """
+    _check_magnitude(inst, prep)
     m = cp_model.CpModel()
     T: int | cp_model.IntVar = prep.T if lo is None else m.new_int_var(lo, prep.T, "T")
     mod = _Model(m, T, lo, prep.T)
@@ -577,6 +824,35 @@ def _build_model(
         _add_load(mod, inst, p, fixed)
     _add_cumulative(mod, inst)
     return mod
+
+
+def _check_magnitude(inst: _Instance, prep: _Prep) -> None:
+    """Raise :class:`_TooLarge` when a term of the model could exceed :data:`MAX_MAGNITUDE`.
+
+    The largest sums are those of C3 (two starts, ``w T``, a duration and a
+    cost), C2 (``T k_v``) and C13 (every duration on one processor).
+    """
+    window = max(max(abs(a), abs(b)) for a, b in prep.windows)
+    stage = max(max(abs(a), abs(b)) for a, b in prep.stages)
+    top_w = max((inst.distance_range(e)[1] for e in inst.edges), default=0)
+    cost = max((max(e.intra, e.inter) for e in inst.edges), default=0)
+    longest = max(max(row) for row in inst.dp)
+    size = 2 * window + prep.T * (top_w + stage + 2) + inst.n * longest + 2 * cost
+    if size > MAX_MAGNITUDE:
+        raise _TooLarge(f"its numbers reach about 2^{size.bit_length() - 1}, beyond 64 bits")
+
+
+def _model_items(inst: _Instance, T: int) -> int:
+    """About how many variables and constraints the model at period ``T`` holds, at most.
+
+    Cheap (no loop over tasks and processors). Per task and processor C11 allows: the
+    boolean, its two intervals, C12's boolean and implication; per task its
+    offset, stage, start and their link, and C14's intervals; per pair joined by
+    an edge ``y_uv`` and C4's three rows per processor; per edge C3.
+    """
+    return (
+        5 * _allowed_pairs(inst) + 7 * inst.n + len(inst.edges) + len(inst.pairs) * (1 + 3 * inst.P)
+    )
 
 
 def _add_assignment(mod: _Model, inst: _Instance, fixed: Sequence[int] | None) -> None:
@@ -817,6 +1093,21 @@ def _add_cumulative(mod: _Model, inst: _Instance) -> None:
     m.add_cumulative(ivs, [1] * len(ivs), inst.P)
 
 
+def _allowed_pairs(inst: _Instance) -> int:
+    """Task-processor pairs that C11 allows, in ``O(groups)``: at least those C10 allows too.
+
+    The task of rank ``i`` may use the first ``i + 1`` processors of each group.
+    """
+    if inst.P == 1:
+        return 0
+    n = inst.n
+    total = 0
+    for g in inst.groups:
+        s = len(g)
+        total += s * (s + 1) // 2 + (n - s) * s if n >= s else n * (n + 1) // 2
+    return total
+
+
 def _optional_intervals(inst: _Instance, T: int | None = None) -> int:
     """How many optional intervals C9 holds: two per task and processor allowed by C10, C11."""
     if inst.P == 1:
@@ -860,14 +1151,15 @@ def _normalise(inst: _Instance, sol: _Solution, prep: _Prep) -> _Solution:
 
     Processors are renamed within their groups in order of first use along the
     symmetry order (C11, C12); times shift so that the anchor starts at 0 (C8);
-    without strong connectivity the stages are then lowered to the least ones
-    (section 2.3).
+    when the windows are not anchored (``prep.anchored``: a graph that is not
+    strongly connected, or too large for the all-pairs pass) the stages are then
+    lowered to the least ones (section 2.3).
     """
     T = sol.T
     proc = _rename_processors(inst, sol.proc)
     shift = sol.start[inst.anchor]
     start = [s - shift for s in sol.start]
-    if not inst.strongly_connected:
+    if not prep.anchored:
         off = [s % T for s in start]
         kk = [0] * len(start)
         changed = True
@@ -1004,7 +1296,9 @@ def _comm_bytes(inst: _Instance, sol: _Solution) -> int:
 
 
 # ------------------------------------------------------------------------------ solving
-def cp_solver(workers: int, seed: int, limit: float, log: Log | None) -> cp_model.CpSolver:
+def cp_solver(
+    workers: int, seed: int, limit: float, log: Log | None, *, deterministic: bool = False
+) -> cp_model.CpSolver:
     """A CP-SAT solver with lpsched's settings.
 
     Parameters
@@ -1015,13 +1309,24 @@ def cp_solver(workers: int, seed: int, limit: float, log: Log | None) -> cp_mode
         Seconds (at least 0.01 are given); ``math.inf`` for none.
     log
         Receives CP-SAT's log lines; ``None`` for silence.
+    deterministic
+        ``limit`` is CP-SAT's deterministic time (``max_deterministic_time``),
+        not wall time: with one worker the search is then the same on any
+        machine however busy.
+
+    CP-SAT never catches SIGINT here (``catch_sigint_signal = False``): Python
+    handles Ctrl-C and stops a running search through ``stop_search``.
     """
     solver = cp_model.CpSolver()
     prm = solver.parameters
     prm.num_workers = workers
     prm.random_seed = seed
+    prm.catch_sigint_signal = False
     if math.isfinite(limit):
-        prm.max_time_in_seconds = max(0.01, limit)
+        if deterministic:
+            prm.max_deterministic_time = max(0.01, limit)
+        else:
+            prm.max_time_in_seconds = max(0.01, limit)
     if log is not None:
         prm.log_search_progress = True
         prm.log_to_stdout = False
@@ -1030,25 +1335,80 @@ def cp_solver(workers: int, seed: int, limit: float, log: Log | None) -> cp_mode
 
 
 def _heuristic_schedule(
-    inst: _Instance, lower_bound: int, seed: int, time_limit: float | None
+    inst: _Instance,
+    lower_bound: int,
+    seed: int,
+    time_limit: float | None,
+    stop: threading.Event | None = None,
 ) -> Schedule | None:
     """The heuristic's schedule from ``lower_bound`` up; ``None`` if it cannot take the platform.
 
     On a uniform platform, iterative modulo scheduling of the relaxed graph (the
     problem itself) on ``P`` identical processors, as it always was; on another
     platform, of the problem, when the registry's heuristic declares that it
-    takes such platforms (``SolverInfo.check``).
+    takes such platforms (``SolverInfo.check``). ``stop`` ends it early, with its best.
     """
     from .heuristic import modulo_schedule
 
+    effort = {"lower_bound": lower_bound, "seed": seed, "time_limit": time_limit, "stop": stop}
     if inst.problem.uniform:
-        graph, P = inst.relaxed_graph, inst.P
-        return modulo_schedule(graph, P, lower_bound=lower_bound, seed=seed, time_limit=time_limit)
+        return modulo_schedule(inst.relaxed_graph, inst.P, **effort)
     try:
         SOLVERS["heuristic"].check(inst.problem, Options(seed=seed, secondary=None))
     except InputError:
         return None
-    return modulo_schedule(inst.problem, lower_bound=lower_bound, seed=seed, time_limit=time_limit)
+    return modulo_schedule(inst.problem, **effort)
+
+
+class _PeriodWatch(cp_model.CpSolverSolutionCallback):
+    """Reports every better period the model with a variable period finds, as it finds it."""
+
+    def __init__(self, search: _Search, period: cp_model.IntVar) -> None:
+        super().__init__()
+        self.search, self.var = search, period
+
+    def on_solution_callback(self) -> None:
+        T = int(self.value(self.var))
+        if T < self.search.best.T:
+            self.search.progress.period(T, self.search.lo)
+
+
+class _ObjectiveWatch(cp_model.CpSolverSolutionCallback):
+    """Follows the secondary objective: a progress line per better value, and its patience.
+
+    :meth:`idle` is true once ``patience`` wall seconds passed without a better
+    value since the first solution (the hint, found right after presolve).
+    """
+
+    def __init__(self, search: _Search, objective: str, value: int, patience: float | None):
+        super().__init__()
+        self.search, self.objective, self.patience = search, objective, patience
+        self.value_now = value
+        self.last: float | None = None
+        self.improved = 0
+
+    def on_solution_callback(self) -> None:
+        now = time.perf_counter()
+        if self.last is None:
+            self.last = now
+        value = int(round(self.objective_value))
+        if value < self.value_now:
+            self.value_now, self.last = value, now
+            self.improved += 1
+            shown = _format_objective(self.objective, value)
+            line = f"{self.objective} {shown} at period {self.search.best.T}"
+            self.search.progress.line(line, kind=self.objective)
+
+    def idle(self) -> bool:
+        """Whether the search went ``patience`` seconds without a better value."""
+        if self.patience is None or self.last is None:
+            return False
+        return time.perf_counter() - self.last > self.patience
+
+
+def _format_objective(objective: str, value: int) -> str:
+    """A secondary objective's value for a person: bytes as ``12.3 MB``, staleness as is."""
+    return format_bytes(value) if objective == "comm" else str(value)
 
 
 @dataclass
@@ -1056,14 +1416,23 @@ class _Search:
     """State shared by the phases of :func:`solve_cpsat`."""
 
     inst: _Instance
-    clock: Clock
+    budget: _Budget
     workers: int
     seed: int
-    log: Log | None
     lo: int  # proven lower bound
     best: _Solution
     stats: dict
+    progress: _Progress
+    incumbent: Incumbent
+    log: Log | None = None  # notes for a person: steps skipped or cut short
+    solver_log: Log | None = None  # every step, and CP-SAT's own log
+    heuristic_bound: int | None = None  # the warm start is the heuristic's effort from here
     calls: int = 0
+
+    @property
+    def clock(self) -> Clock:
+        """Wall time since the call began."""
+        return self.budget.clock
 
     def next_seed(self) -> int:
         """A new seed for every CP-SAT call, so that a repeated attempt searches anew."""
@@ -1071,7 +1440,18 @@ class _Search:
         return self.seed + self.calls - 1
 
     def say(self, line: str) -> None:
+        """A line of detail, for the solver log only."""
+        if self.solver_log is not None:
+            self.solver_log(f"cpsat: {line}")
+
+    def note(self, line: str) -> None:
+        """A step skipped or cut short: once per call, to the log and the statistics."""
+        notes = self.stats.setdefault("notes", [])
+        if line in notes:
+            return
+        notes.append(line)
         if self.log is not None:
+            self.progress.flush()  # (lines in the order of the events)
             self.log(f"cpsat: {line}")
 
     def step(self, what: str, T: int, outcome: str, seconds: float) -> None:
@@ -1079,46 +1459,145 @@ class _Search:
             {"phase": what, "period": T, "outcome": outcome, "seconds": round(seconds, 3)}
         )
 
+    def improve(self, sol: _Solution) -> bool:
+        """Keep ``sol`` when its period is better; offer it as the incumbent and report it."""
+        if sol.T >= self.best.T:
+            return False
+        self.best = sol
+        self.incumbent.offer(_to_schedule(self.inst, sol))
+        self.progress.period(sol.T, self.lo)
+        return True
+
+    def raise_bound(self, bound: int) -> None:
+        """A proven lower bound (section 6): keep it when higher, and report it."""
+        if bound > self.lo:
+            self.lo = bound
+            self.progress.period(self.best.T, self.lo)
+
+    def run_model(
+        self,
+        model: cp_model.CpModel,
+        limit: float,
+        *,
+        seed: int | None = None,
+        callback: cp_model.CpSolverSolutionCallback | None = None,
+        idle: Callable[[], bool] | None = None,
+        raw_log: bool = True,
+    ) -> tuple[int | None, cp_model.CpSolver]:
+        """Solve ``model`` for ``limit`` seconds of the budget, stoppable; charge its time.
+
+        The seed is :meth:`next_seed` unless given. The status is ``None`` when
+        the call was stopped before it began.
+        """
+        seed = self.next_seed() if seed is None else seed
+        log = self.solver_log if raw_log else None
+        solver = cp_solver(self.workers, seed, limit, log, deterministic=self.budget.deterministic)
+        status = _solve_watched(solver, model, self.budget.stop, callback, idle)
+        if status is not None:
+            self.budget.charge(solver)
+        return status, solver
+
+    def affordable(self, what: str, T: int, seconds: float) -> bool:
+        """Whether the model at ``T`` can be built in :data:`BUILD_SHARE` of ``seconds``.
+
+        At most :data:`MAX_MODEL_ITEMS` items in any case; a refusal is noted.
+        """
+        items = _model_items(self.inst, T)
+        if items <= min(MAX_MODEL_ITEMS, MODEL_ITEMS_PER_SECOND * BUILD_SHARE * seconds):
+            return True
+        why = (
+            f"above {MAX_MODEL_ITEMS:,}"
+            if items > MAX_MODEL_ITEMS
+            else f"too many to build in {seconds:.1f} s"
+        )
+        self.note(f"{what}: skipped, a model of about {items:,} variables and constraints, {why}")
+        return False
+
+    def build(
+        self,
+        what: str,
+        inst: _Instance,
+        prep: _Prep,
+        lo: int | None = None,
+        fixed: Sequence[int] | None = None,
+    ) -> _Model | None:
+        """:func:`_build_model`, or ``None`` (noted) when its numbers are too large for CP-SAT."""
+        try:
+            mod = _build_model(inst, prep, lo, fixed)
+        except _TooLarge as err:
+            self.note(f"{what}: skipped, {err}")
+            return None
+        self.budget.charge_work(_model_items(inst, prep.T) / MODEL_ITEMS_PER_SECOND)
+        return mod
+
+    def prepare(self, inst: _Instance, T: int, lo: int | None = None) -> _Prep | None:
+        """:func:`_prepare`, its all-pairs pass counted against a deterministic budget."""
+        if inst.n <= MAX_ALL_PAIRS_TASKS:
+            self.budget.charge_work(inst.n**3 / ALL_PAIRS_PER_SECOND)
+        return _prepare(inst, T, lo)
+
     # -- phase 1: proofs that come cheap -----------------------------------------
     def raise_by_packing(self, budget: float) -> None:
-        """Bisection on the bin-packing relaxation: every period it rejects is infeasible."""
+        """Bisection on the bin-packing relaxation: every period it rejects is infeasible.
+
+        The period just below the best comes first, with half the budget:
+        when the heuristic's period is optimal (VGG-16 on 8 processors), that one
+        step proves it (section 3), where the bisection takes several.
+        """
         lo, hi = self.lo, self.best.T - 1
-        stop = self.clock.elapsed() + budget
-        while lo <= hi and self.clock.elapsed() < stop:
-            T = (lo + hi) // 2
-            t0 = time.perf_counter()
-            prep = _prepare(self.inst, T)
-            if prep is None:
-                outcome = "infeasible"
-            else:
-                limit = min(stop - self.clock.elapsed(), self.clock.remaining())
-                outcome = _packing(self.inst, prep, limit, self.workers, self.seed)
-            self.step("packing", T, outcome, time.perf_counter() - t0)
-            self.say(f"T={T} packing {outcome} ({time.perf_counter() - t0:.2f} s)")
+        stop = self.budget.spent() + budget
+        if lo < hi:
+            outcome = self.packing_step(hi, budget / 2)
             if outcome == "infeasible":
-                self.lo = lo = T + 1
+                return
+            if outcome == "feasible":
+                hi -= 1
+        while lo <= hi and self.budget.spent() < stop and not self.budget.stop.is_set():
+            T = (lo + hi) // 2
+            outcome = self.packing_step(T, stop - self.budget.spent())
+            if outcome == "infeasible":
+                lo = T + 1
             elif outcome == "feasible":
                 hi = T - 1
             else:
                 break
 
+    def packing_step(self, T: int, limit: float) -> str:
+        """The packing relaxation at ``T`` for at most ``limit`` seconds; raises the bound."""
+        t0 = time.perf_counter()
+        prep = self.prepare(self.inst, T)
+        if prep is None:
+            outcome = "infeasible"
+        else:
+            outcome = _packing(self.inst, prep, min(limit, self.budget.remaining()), self)
+        self.step("packing", T, outcome, time.perf_counter() - t0)
+        self.say(f"T={T} packing {outcome} ({time.perf_counter() - t0:.2f} s)")
+        if outcome == "infeasible":
+            self.raise_bound(T + 1)
+        return outcome
+
     # -- phase 2: searches for better schedules ---------------------------------------
     def heuristic(self, budget: float) -> None:
         """Iterative modulo scheduling (:mod:`lpsched.solvers.heuristic`) with a budget.
 
-        Without a time limit on the call its default effort is used, so that one
-        seed gives one answer. Skipped when no heuristic takes the platform.
+        Without a time limit on the call, or with ``deterministic``, its default
+        effort is used (bounded by its step count), so that one seed gives one
+        answer; then it is skipped when the warm start was that same run (from
+        the same bound). Skipped when no heuristic takes the platform.
         """
         t0 = time.perf_counter()
-        limit = None if self.clock.limit is None else max(0.01, budget)
-        sched = _heuristic_schedule(self.inst, self.lo, self.seed, limit)
+        wall = self.budget.limit is not None and not self.budget.deterministic
+        if not wall and self.heuristic_bound == self.lo:
+            self.say("heuristic: skipped, the warm start is its answer from this bound")
+            return
+        limit = max(0.01, budget) if wall else None
+        sched = _heuristic_schedule(self.inst, self.lo, self.seed, limit, self.budget.stop)
         if sched is None:
-            self.say("heuristic: skipped, no heuristic schedules this platform")
+            self.note("heuristic: skipped, no heuristic schedules this platform")
             return
         sol = _from_schedule(self.inst, sched)
-        better = _is_valid(self.inst, sol) and sol.T < self.best.T
-        if better:
-            self.best = sol
+        if _is_valid(self.inst, sol):
+            self.improve(sol)
         self.step("heuristic", sched.period, "feasible", time.perf_counter() - t0)
         self.say(f"heuristic: period {sched.period} ({time.perf_counter() - t0:.2f} s)")
 
@@ -1126,31 +1605,34 @@ class _Search:
         """Minimise T in the model with a variable period, hinted with the best schedule.
 
         Skipped when the model would hold more than :data:`MAX_VARIABLE_INTERVALS`
-        optional intervals.
+        optional intervals, or could not be built in its share of ``budget``.
         """
-        if self.best.T <= self.lo:
+        if self.best.T <= self.lo or self.budget.stop.is_set():
             return
-        size = _optional_intervals(self.inst, self.best.T)
+        size = 2 * _allowed_pairs(self.inst)  # C10 removes more: count exactly if it matters
+        if size > MAX_VARIABLE_INTERVALS and size <= 100 * MAX_VARIABLE_INTERVALS:
+            size = _optional_intervals(self.inst, self.best.T)
         if size > MAX_VARIABLE_INTERVALS:
-            self.say(f"variable period: skipped, {size} optional intervals")
+            self.note(f"variable period: skipped, {size} optional intervals")
             return
-        t0 = time.perf_counter()
-        prep = _prepare(self.inst, self.best.T, lo=self.lo)
+        if not self.affordable("variable period", self.best.T, budget):
+            return
+        t0, spent = time.perf_counter(), self.budget.spent()
+        prep = self.prepare(self.inst, self.best.T, lo=self.lo)
         assert prep is not None  # the best schedule is valid at its period
-        mod = _build_model(self.inst, prep, lo=self.lo)
+        mod = self.build("variable period", self.inst, prep, lo=self.lo)
+        if mod is None:
+            return
         assert not isinstance(mod.T, int)
         mod.model.minimize(mod.T)
         _hint(self.inst, mod, _normalise(self.inst, self.best, prep))
-        left = budget - (time.perf_counter() - t0)  # building the model counts against it
-        solver = cp_solver(self.workers, self.next_seed(), left, self.log)
-        status = solver.solve(mod.model)
-        outcome = solver.status_name(status).lower()
+        left = budget - (self.budget.spent() - spent)  # building the model counts against it
+        status, solver = self.run_model(mod.model, left, callback=_PeriodWatch(self, mod.T))
+        outcome = "stopped" if status is None else solver.status_name(status).lower()
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            sol = _extract(self.inst, mod, solver)
-            if sol.T < self.best.T:
-                self.best = sol
+            self.improve(_extract(self.inst, mod, solver))
             # (the objective bound is a proof: the model is exact for every T <= hi)
-            self.lo = max(self.lo, int(math.ceil(solver.best_objective_bound - 1e-6)))
+            self.raise_bound(int(math.ceil(solver.best_objective_bound - 1e-6)))
         elif status == cp_model.INFEASIBLE:  # impossible with a valid hint; be safe
             raise RuntimeError("CP-SAT found the warm start infeasible")
         self.step("variable period", self.best.T, outcome, time.perf_counter() - t0)
@@ -1162,59 +1644,56 @@ class _Search:
     def segments(self, budget: float) -> None:
         """Look for a schedule at the lower bound with the critical loop in a few pieces.
 
-        Each try assigns processors with :func:`lpsched.solvers.segments.loop_segments`
+        Each try assigns processors with :func:`lpsched.solvers.segments.segment_model`
         (``P + P // 2`` pieces, a new seed each time, at most :data:`SEGMENT_SLICE` seconds)
         and gives the assignment to the fixed-period model at ``T = lo``, which then
         only decides the start times. Finds, never proves. Skipped on a platform
         that is not uniform: the assignment model needs identical processors.
         """
-        from ..bounds import iteration_bound
-
         inst, T = self.inst, self.lo
         if self.best.T <= T or inst.P == 1:
             return
         if not inst.problem.uniform:
-            self.say("segments: skipped, the processors are not identical")
+            self.note("segments: skipped, the processors are not identical")
             return
-        _, names = iteration_bound(inst.relaxed_graph)
-        if len(names) < 2:
+        # the critical loop of the relaxed graph (the problem itself on a uniform platform)
+        names = inst.problem.bounds.critical_loop
+        if len(names) < 2 or not self.affordable("segments", T, budget):
             return
         index = {name: v for v, name in enumerate(inst.names)}
         t0 = time.perf_counter()
-        outcome, tries = self.segment_tries([index[name] for name in names], t0 + budget)
+        stop = self.budget.spent() + budget
+        outcome, tries = self.segment_tries([index[name] for name in names], stop)
         seconds = time.perf_counter() - t0
         self.step("segments", T, outcome, seconds)
         self.say(f"T={T} {outcome} (loop segments, {tries} tries, {seconds:.2f} s)")
 
     def segment_tries(self, loop: list[int], stop: float) -> tuple[str, int]:
-        """:meth:`segments`' tries until one succeeds or ``stop``; the outcome and the count."""
-        from .segments import loop_segments
+        """:meth:`segments`' tries until one succeeds or the budget reaches ``stop``."""
+        from .segments import segment_model
 
         inst, T = self.inst, self.lo
-        prep = _prepare(inst, T)
+        prep = self.prepare(inst, T)
+        pieces = segment_model(inst.d, loop, inst.P, T, inst.P + inst.P // 2)
         tries = 0
-        while prep is not None and time.perf_counter() < stop - 0.05:
-            tries += 1
-            left = stop - time.perf_counter()
-            proc = loop_segments(
-                inst.d,
-                loop,
-                inst.P,
-                T,
-                inst.P + inst.P // 2,
-                limit=min(SEGMENT_SLICE, left),
-                workers=self.workers,
-                seed=self.next_seed(),
-            )
-            if proc is None:
-                continue
-            mod = _build_model(inst, prep, fixed=proc)
-            left = stop - time.perf_counter()
-            if left <= 0.01:
+        # (no pieces: every task of the loop lasts one unit, there is nothing to cut)
+        while prep is not None and pieces is not None and self.budget.spent() < stop - 0.05:
+            if self.budget.stop.is_set() or tries == MAX_SEGMENT_TRIES:
                 break
-            solver = cp_solver(self.workers, self.next_seed(), min(left, SEGMENT_SLICE), self.log)
-            if solver.solve(mod.model) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-                self.best = _extract(inst, mod, solver)
+            tries += 1
+            left = stop - self.budget.spent()
+            status, solver = self.run_model(pieces.model, min(SEGMENT_SLICE, left), raw_log=False)
+            if status == cp_model.INFEASIBLE:
+                break  # no such assignment: another seed finds none either
+            if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                continue
+            mod = self.build("segments", inst, prep, fixed=pieces.assignment(solver))
+            left = stop - self.budget.spent()
+            if mod is None or left <= 0.01:
+                break
+            status, solver = self.run_model(mod.model, min(left, SEGMENT_SLICE))
+            if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                self.improve(_extract(inst, mod, solver))
                 return "feasible", tries
         return "unknown", tries
 
@@ -1225,25 +1704,30 @@ class _Search:
         ``"hard"`` is the model C1-C15; ``"soft"`` the relaxation C18 that
         minimises the distance excess.
 
-        Returns ``("feasible", solution)``, ``("infeasible", None)`` (proven) or
-        ``("unknown", None)``.
+        Returns ``("feasible", solution)``, ``("infeasible", None)`` (proven),
+        ``("unknown", None)`` or ``("skipped", None)`` (the model is too large for
+        the time, or its numbers for CP-SAT).
         """
-        deadline = time.perf_counter() + limit
+        deadline = self.budget.spent() + limit
         inst = self.inst if model == "hard" else self.inst.soft(T)
-        prep = _prepare(inst, T)
+        prep = self.prepare(inst, T)
         if prep is None:
             return "infeasible", None
-        if _packing(inst, prep, min(limit / 4, 5.0), self.workers, self.seed) == "infeasible":
+        if _packing(inst, prep, min(limit / 4, 5.0), self) == "infeasible":
             return "infeasible", None
-        mod = _build_model(inst, prep)
+        what = f"fixed-period {model} model"
+        if not self.affordable(what, T, limit):
+            return "skipped", None
+        mod = self.build(what, inst, prep)
+        if mod is None:
+            return "skipped", None
         if model == "soft":
             mod.model.minimize(sum(mod.excess))
         _partial_hint(inst, mod, self.best)
-        left = deadline - time.perf_counter()  # the packing and the model took their share
+        left = deadline - self.budget.spent()  # the packing and the model took their share
         if left <= 0.01:
             return "unknown", None
-        solver = cp_solver(self.workers, self.next_seed(), left, self.log)
-        status = solver.solve(mod.model)
+        status, solver = self.run_model(mod.model, left)
         if status == cp_model.MODEL_INVALID:
             raise RuntimeError(f"CP-SAT model invalid: {mod.model.validate()}")
         if status == cp_model.INFEASIBLE:
@@ -1264,11 +1748,10 @@ class _Search:
         self.say(f"T={T} {outcome} ({model} model, {seconds:.2f} s)")
         if outcome == "feasible":
             assert sol is not None
-            if sol.T < self.best.T:
-                self.best = sol
+            self.improve(sol)
         elif outcome == "infeasible":
             # Monotone in T (section 3): every smaller period is infeasible too.
-            self.lo = max(self.lo, T + 1)
+            self.raise_bound(T + 1)
         return outcome
 
     def descend(self, soft: bool = False) -> None:
@@ -1278,20 +1761,24 @@ class _Search:
         nothing, the model with a variable period searches from the best schedule
         for a quarter of the time left (with a new seed), and the loop goes on.
         With ``soft``, each period first gets a share in the soft model C18.
+        A model too large to build ends the phase. While the gap to the bound is
+        above :data:`LINEAR_DESCENT` units, the middle of the gap is tried instead
+        of ``best - 1`` (a period of ``2^40`` units does not descend one by one).
         """
-        while self.best.T > self.lo and self.clock.remaining() > 0.05:
-            T = self.best.T - 1
-            left = self.clock.remaining()
+        while self.best.T > self.lo and not self.budget.out():
+            gap = self.best.T - self.lo
+            T = self.best.T - (1 if gap <= LINEAR_DESCENT else gap // 2)
+            left = self.budget.remaining()
             outcome = "unknown"
             if soft:
                 outcome = self.attempt(T, "soft", min(left / 4, UNLIMITED_PHASE_SECONDS))
-                left = self.clock.remaining()
+                left = self.budget.remaining()
             if outcome == "unknown" and left > 0.05:
                 outcome = self.attempt(T, "hard", left if left < 10 else left / 2)
-            if outcome == "infeasible" or self.clock.remaining() <= 0.05:
-                break
+            if outcome == "skipped" or self.budget.out():
+                break  # (an infeasible T raised the bound to T + 1: the loop goes on above it)
             if outcome == "unknown":
-                self.variable(self.clock.remaining() / 4)
+                self.variable(self.budget.remaining() / 4)
 
     def bisect(self) -> None:
         """Bisection between the bound and the best period with the hard model.
@@ -1299,31 +1786,33 @@ class _Search:
         A step that times out proves nothing; the search goes on above it.
         """
         search_lo = self.lo
-        while search_lo < self.best.T and self.clock.remaining() > 0.05:
+        while search_lo < self.best.T and not self.budget.out():
             hi = self.best.T - 1
             T = (search_lo + hi) // 2
             steps = max(1, math.ceil(math.log2(hi - search_lo + 2)))
-            outcome = self.attempt(T, "hard", self.clock.remaining() / steps)
+            outcome = self.attempt(T, "hard", self.budget.remaining() / steps)
+            if outcome == "skipped":
+                break
             if outcome != "feasible":
                 search_lo = T + 1
 
     def run(self, plan: Sequence[tuple[str, float]]) -> None:
         """The phases of ``plan`` in order until the best period meets the bound (section 3)."""
-        clock = self.clock
+        budget = self.budget
         for phase, fraction in plan:
-            if self.best.T <= self.lo or clock.remaining() <= 0.05:
+            if self.best.T <= self.lo or budget.out():
                 break
             if phase == "packing":
-                self.raise_by_packing(clock.share(fraction, cap=10.0))
+                self.raise_by_packing(budget.share(fraction, cap=10.0))
             elif phase == "heuristic":
-                self.heuristic(clock.share(fraction, UNLIMITED_PHASE_SECONDS))
+                self.heuristic(budget.share(fraction, UNLIMITED_PHASE_SECONDS))
             elif phase == "segments":
-                self.segments(clock.share(fraction, UNLIMITED_PHASE_SECONDS))
+                self.segments(budget.share(fraction, UNLIMITED_PHASE_SECONDS))
             elif phase == "variable":
-                self.variable(clock.share(fraction, UNLIMITED_PHASE_SECONDS))
+                self.variable(budget.share(fraction, UNLIMITED_PHASE_SECONDS))
             elif phase in ("lower", "lower-hard"):
                 model = "soft" if phase == "lower" else "hard"
-                self.attempt(self.lo, model, clock.share(fraction, UNLIMITED_PHASE_SECONDS))
+                self.attempt(self.lo, model, budget.share(fraction, UNLIMITED_PHASE_SECONDS))
             elif phase in ("descend", "descend-soft"):
                 self.descend(soft=phase == "descend-soft")
             elif phase == "bisect":
@@ -1349,41 +1838,96 @@ def _secondary_terms(
     return list(mod.st.values()), sum(_least_staleness(inst, sol).values())
 
 
+def _has_terms(inst: _Instance, objective: str) -> bool:
+    """Whether C16 or C17 has a term: bytes between two tasks, or an auto layer."""
+    if objective == "comm":
+        return inst.P > 1 and any(e.src != e.dst and e.nbytes for e in inst.edges)
+    return bool(inst.layers)
+
+
+def _secondary_limit(budget: _Budget) -> float:
+    """The secondary objective's seconds (section 5): a bounded share of the limit.
+
+    At most :data:`SECONDARY_SHARE` of the limit (:data:`UNLIMITED_PHASE_SECONDS`
+    without one), at most as long as the period search took (at least
+    :data:`SECONDARY_FLOOR`), and never more than is left.
+    """
+    cap = UNLIMITED_PHASE_SECONDS if budget.limit is None else SECONDARY_SHARE * budget.limit
+    return min(budget.remaining(), cap, max(SECONDARY_FLOOR, budget.spent()))
+
+
 def _secondary(search: _Search, objective: str, limit: float) -> None:
-    """Minimise the secondary objective at the best period; keep the best if nothing better."""
-    built = time.perf_counter()  # from here, building the model counts against the limit
+    """Minimise the secondary objective at the best period; keep the best if nothing better.
+
+    Nothing is built when the objective has no term (no edge carries bytes) or
+    its model would not be built in time. The search stops at ``limit``, when
+    the objective is proven, or (not with ``deterministic``) after
+    :data:`SECONDARY_PATIENCE` seconds without a better value.
+    """
     inst, sol = search.inst, search.best
-    prep = _prepare(inst, sol.T)
-    assert prep is not None
-    mod = _build_model(inst, prep)
-    terms, value = _secondary_terms(inst, mod, sol, objective)
-    if not terms:
+    if not _has_terms(inst, objective):
+        search.note(f"{objective}: skipped, no edge carries bytes")
         return
+    what = f"secondary objective {objective}"
+    if not search.affordable(what, sol.T, limit):
+        return
+    spent = search.budget.spent()  # from here, building the model counts against the limit
+    prep = search.prepare(inst, sol.T)
+    assert prep is not None
+    mod = search.build(what, inst, prep)
+    if mod is None:
+        return
+    terms, value = _secondary_terms(inst, mod, sol, objective)
     mod.model.minimize(sum(terms))
     hinted = _normalise(inst, sol, prep)
     if inst.layers:
         hinted.staleness = _least_staleness(inst, hinted)
     _hint(inst, mod, hinted)
+    patience = None if search.budget.deterministic else SECONDARY_PATIENCE
+    watch = _ObjectiveWatch(search, objective, value, patience)
     t0 = time.perf_counter()
-    solver = cp_solver(search.workers, search.seed, limit - (t0 - built), search.log)
-    status = solver.solve(mod.model)
-    info = {
-        "objective": objective,
-        "status": solver.status_name(status).lower(),
-        "seconds": round(time.perf_counter() - t0, 3),
-        "initial": value,
-        "value": value,
-    }
+    left = limit - (search.budget.spent() - spent)
+    status, solver = search.run_model(
+        mod.model, left, seed=search.seed, callback=watch, idle=watch.idle
+    )
+    info = _secondary_info(search, watch, objective, value, status, solver)
+    info["seconds"] = round(time.perf_counter() - t0, 3)
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and solver.objective_value < value:
         search.best = _extract(inst, mod, solver)
-        info["value"] = int(round(solver.objective_value))
-    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        info["bound"] = int(math.ceil(solver.best_objective_bound - 1e-6))
     search.stats["secondary"] = info
-    search.say(
-        f"{objective} {info['initial']} -> {info['value']} at T={sol.T} "
-        f"({info['status']}, {info['seconds']:.2f} s)"
-    )
+    shown = [_format_objective(objective, info[k]) for k in ("initial", "value")]
+    line = f"{objective} {shown[0]} -> {shown[1]} at period {sol.T} ({info['ended']})"
+    search.progress.line(line, force=True)
+    search.say(f"{line}, {info['seconds']:.2f} s")
+
+
+def _secondary_info(
+    search: _Search,
+    watch: _ObjectiveWatch,
+    objective: str,
+    value: int,
+    status: int | None,
+    solver: cp_model.CpSolver,
+) -> dict[str, Any]:
+    """The secondary objective's statistics, and why its search ended."""
+    info: dict[str, Any] = {"objective": objective, "initial": value, "value": value}
+    info["improvements"] = watch.improved
+    if status is None:
+        info["status"] = "unknown"
+    else:
+        info["status"] = solver.status_name(status).lower()
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        info["value"] = min(value, int(round(solver.objective_value)))
+        info["bound"] = int(math.ceil(solver.best_objective_bound - 1e-6))
+    if status == cp_model.OPTIMAL:
+        info["ended"] = "proven"
+    elif search.budget.stop.is_set():
+        info["ended"] = "interrupted"
+    elif watch.idle():
+        info["ended"] = f"no better value in {SECONDARY_PATIENCE:g} s"
+    else:
+        info["ended"] = "its share of the time limit"
+    return info
 
 
 # ------------------------------------------------------------------------ entry points
@@ -1411,22 +1955,37 @@ def _check_request(secondary: str | None, time_limit: float | None) -> None:
 def _warm_start(problem: Problem, options: Options) -> tuple[Schedule, str]:
     """The schedule to start from and where it came from.
 
-    ``options.initial`` when given; else the registry's heuristic when it accepts
-    the platform (with its default effort, so that a seed gives one answer); else
-    every task on the fastest processor (:func:`lpsched.solvers.toolkit.one_processor`).
+    ``options.initial`` when given; else the registry's heuristic
+    (:func:`lpsched.solvers.heuristic.modulo_schedule`) when it accepts the
+    platform, with its default effort and at most :data:`WARM_START_SHARE` of
+    the time limit (without a limit or with ``deterministic``: its default
+    effort alone, bounded by its step count, so that a seed gives one answer);
+    else every task on the fastest processor
+    (:func:`lpsched.solvers.toolkit.one_processor`).
     """
     if options.initial is not None:
-        return options.initial, "initial"
-    info = SOLVERS["heuristic"]
+        return options.initial, "initial schedule"
     plain = Options(seed=options.seed, workers=options.workers, secondary=None)
     try:
-        info.check(problem, plain)
+        SOLVERS["heuristic"].check(problem, plain)
     except InputError:
         return one_processor(problem), "one processor"
-    result = info.run(problem, plain)
-    if result.schedule is None:
-        return one_processor(problem), "one processor"
-    return result.schedule, "heuristic"
+    from .heuristic import modulo_schedule
+
+    limit = options.time_limit
+    if limit is not None and not options.deterministic:
+        limit = WARM_START_SHARE * limit
+    else:
+        limit = None
+    sched = modulo_schedule(
+        problem,
+        lower_bound=problem.lower_bound,
+        seed=options.seed,
+        time_limit=limit,
+        log=options.log,
+        stop=options.stop,
+    )
+    return sched, "heuristic"
 
 
 def run_cpsat(problem: Problem, options: Options) -> Result:
@@ -1437,10 +1996,13 @@ def run_cpsat(problem: Problem, options: Options) -> Result:
     problem
         The task graph on its platform (any speeds, nodes and link classes).
     options
-        Time limit, seed, workers, secondary objective, log and ``initial``. The
-        warm start is ``options.initial``, else the registry's heuristic when it
-        takes the platform, else every task on the fastest processor. The time
-        the warm start takes is not counted against the time limit.
+        Time limit, seed, workers, secondary objective, ``initial``,
+        ``deterministic``, the logs, ``stop`` and ``incumbent`` (see
+        :func:`solve_cpsat`). The warm start is ``options.initial``, else the
+        registry's heuristic when it takes the platform, else every task on the
+        fastest processor; the wall time it takes counts against the time limit
+        (not with ``deterministic``, where the heuristic is bounded by its step
+        count instead).
 
     Returns
     -------
@@ -1448,19 +2010,34 @@ def run_cpsat(problem: Problem, options: Options) -> Result:
         As :func:`solve_cpsat`, with the lower bound ``problem.lower_bound``.
     """
     _check_request(options.secondary, options.time_limit)
+    clock = Clock(None)
+    options.incumbent.offer(one_processor(problem))  # something to keep if interrupted now
     initial, source = _warm_start(problem, options)
+    options.incumbent.offer(initial)
     if options.log is not None:
-        options.log(f"{source}: period {initial.period}, lower bound {problem.lower_bound}")
-    return solve_cpsat(
-        problem,
-        lower_bound=problem.lower_bound,
-        initial=initial,
-        time_limit=options.time_limit,
-        workers=options.workers,
-        seed=options.seed,
-        secondary=options.secondary,
-        log=options.log,
+        options.log(
+            f"cpsat {clock.elapsed():5.1f} s  starts from the {source}: period {initial.period}"
+        )
+    limit = options.time_limit
+    if limit is not None and not options.deterministic:
+        limit = max(0.01, limit - clock.elapsed())
+    settled = options.deterministic or options.time_limit is None  # the heuristic's own effort
+    request = _Request(
+        problem.lower_bound,
+        initial,
+        limit,
+        options.workers,
+        options.seed,
+        options.secondary,
+        options.log,
+        options.deterministic,
+        options.solver_log,
+        options.stop,
+        options.incumbent,
+        began=clock.began,
+        heuristic_bound=problem.lower_bound if source == "heuristic" and settled else None,
     )
+    return _solve(problem, request)
 
 
 def solve_cpsat(
@@ -1474,6 +2051,10 @@ def solve_cpsat(
     seed: int = 0,
     secondary: str | None = "comm",
     log: Log | None = None,
+    deterministic: bool = False,
+    solver_log: Log | None = None,
+    stop: threading.Event | None = None,
+    incumbent: Incumbent | None = None,
 ) -> Result:
     """Minimise the period with CP-SAT, then a secondary objective at that period.
 
@@ -1495,19 +2076,36 @@ def solve_cpsat(
         Without one the search starts from every task on the fastest processor
         (the heuristic phase of :data:`PLAN` then runs as usual).
     time_limit
-        Wall-time limit in seconds for the whole call (``None``: none).
+        Limit in seconds for the whole call (``None``: none): wall seconds, or
+        deterministic ones with ``deterministic``. The call ends earlier once
+        the period is proven and the secondary objective is proven or has
+        stopped improving.
     workers
-        CP-SAT search workers (default: the number of CPUs, at most 8).
+        CP-SAT search workers (default: the number of CPUs, at most 8; one with
+        ``deterministic``).
     seed
         Random seed; with ``workers=1`` the same seed gives the same answer when
-        no time limit is reached.
+        no time limit is reached, and with ``deterministic`` always.
     secondary
         At the optimal period, minimise ``"comm"`` (bytes between processors per
         iteration) or ``"staleness"`` (total staleness; auto graphs only), or
         ``None``.
     log
-        Receives CP-SAT's log lines and one progress line per phase and period
-        (prefixed ``cpsat:``); ``None`` prints nothing.
+        Receives lines for a person: one per better period or bound (time,
+        period in units and ms, bound, gap), the secondary objective's result,
+        and every step skipped on a big instance; ``None`` prints nothing.
+    deterministic
+        Budget every phase by CP-SAT's deterministic time and by work counts,
+        never by the wall clock, with one worker and fixed seeds: the same call
+        gives the same schedule on any machine however busy.
+    solver_log
+        Receives every step (prefixed ``cpsat:``) and CP-SAT's own log.
+    stop
+        When set (from another thread: Ctrl-C), the running CP-SAT search stops
+        within about :data:`WATCH_SECONDS` and the best schedule so far returns.
+    incumbent
+        Receives every better schedule as it is found (for a caller that must
+        return before the call does).
 
     Returns
     -------
@@ -1516,8 +2114,9 @@ def solve_cpsat(
         ``OPTIMAL`` only when the period equals the proven lower bound
         (``lower_bound``, the packing relaxation, one more than a period proven
         infeasible, or the variable-period model's bound); else ``FEASIBLE`` with
-        that bound. ``stats`` lists every step (phase, period, outcome, seconds)
-        and the secondary objective's result.
+        that bound. ``stats`` lists every step (phase, period, outcome, seconds),
+        the steps skipped (``notes``), the deterministic seconds spent and the
+        secondary objective's result.
 
     Raises
     ------
@@ -1528,26 +2127,93 @@ def solve_cpsat(
         the graph, or a ``lower_bound`` above the period of a valid ``initial``
         schedule.
     """
-    clock = Clock(time_limit)
-    problem = as_problem(problem, platform)
+    request = _Request(
+        lower_bound,
+        initial,
+        time_limit,
+        workers,
+        seed,
+        secondary,
+        log,
+        deterministic,
+        solver_log,
+        stop or threading.Event(),
+        incumbent or Incumbent(),
+    )
+    return _solve(as_problem(problem, platform), request)
+
+
+@dataclass(frozen=True)
+class _Request:
+    """The arguments of :func:`solve_cpsat`, and what :func:`run_cpsat` adds."""
+
+    lower_bound: int | None
+    initial: Schedule | None
+    time_limit: float | None
+    workers: int | None
+    seed: int
+    secondary: str | None
+    log: Log | None
+    deterministic: bool
+    solver_log: Log | None
+    stop: threading.Event
+    incumbent: Incumbent
+    began: float | None = None  # perf_counter() when the run began (progress lines count from it)
+    heuristic_bound: int | None = None  # ``initial`` is the heuristic's default effort from here
+
+
+def _solve(problem: Problem, request: _Request) -> Result:
+    """:func:`solve_cpsat` of a problem: the period search, then the secondary objective."""
+    clock = Clock(request.time_limit)
     _check_platform(problem)
-    _check_request(secondary, time_limit)
-    if workers is None:
-        workers = max(1, min(8, os.cpu_count() or 1))
+    _check_request(request.secondary, request.time_limit)
+    workers, stats = _workers(request)
+    budget = _Budget(request.time_limit, request.deterministic, request.stop, clock)
     inst = _Instance.build(problem)
-    bound = problem.lower_bound if lower_bound is None else int(lower_bound)
+    bound = problem.lower_bound if request.lower_bound is None else int(request.lower_bound)
     lo = max(bound, max(inst.d), -(-sum(inst.d) // inst.P))
-    best = _first_solution(inst, initial, lo, log)
-    search = _Search(inst, clock, workers, seed, log, lo, best, {"steps": [], "workers": workers})
+    best = _first_solution(inst, request.initial, lo, request.log)
+    shown = Clock(None, clock.began if request.began is None else request.began)
+    progress = _Progress(request.log, shown, inst.graph.time_unit_seconds)
+    search = _Search(
+        inst, budget, workers, request.seed, lo, best, stats, progress, request.incumbent
+    )
+    search.log, search.solver_log = request.log, request.solver_log
+    search.heuristic_bound = request.heuristic_bound
+    held = search.incumbent.best
+    if held is None or best.T < held.period:  # (run_cpsat offered its warm start already)
+        search.incumbent.offer(_to_schedule(inst, best))
     search.say(f"period in [{lo}, {best.T}], {inst.n} tasks, {inst.P} processors")
+    progress.period(best.T, lo)
+    if inst.n > MAX_ALL_PAIRS_TASKS:
+        search.note(
+            f"{inst.n} tasks: no all-pairs longest paths above {MAX_ALL_PAIRS_TASKS} "
+            "(start windows from path lengths, no forced co-location)"
+        )
     search.run(PLAN)
-    wanted = (secondary == "comm" and inst.P > 1) or (secondary == "staleness" and inst.layers)
-    if wanted:
-        assert secondary is not None
-        limit = clock.share(1.0, cap=UNLIMITED_PHASE_SECONDS + clock.elapsed())
+    objective = request.secondary
+    wanted = (objective == "comm" and inst.P > 1) or (objective == "staleness" and inst.layers)
+    if wanted and not budget.stop.is_set():
+        assert objective is not None
+        limit = _secondary_limit(budget)
         if limit > 0.05:
-            _secondary(search, secondary, limit)
+            _secondary(search, objective, limit)
+    progress.flush()
     return _result(search)
+
+
+def _workers(request: _Request) -> tuple[int, dict[str, Any]]:
+    """CP-SAT's workers (one with ``deterministic``) and the statistics that start with them."""
+    stats: dict[str, Any] = {"steps": []}
+    workers = request.workers
+    if request.deterministic:
+        if workers not in (None, 1):
+            stats["notes"] = [f"deterministic: one worker, not {workers}"]
+        workers = 1
+    elif workers is None:
+        workers = max(1, min(8, os.cpu_count() or 1))
+    stats["workers"] = workers
+    return workers, stats
 
 
 def _first_solution(
@@ -1582,6 +2248,9 @@ def _result(search: _Search) -> Result:
     if lo > schedule.period:  # a proof contradicted by a valid schedule: a bug
         raise RuntimeError(f"cpsat: proven bound {lo} above the period {schedule.period}")
     search.stats["proven_lower_bound"] = lo
+    search.stats["deterministic_seconds"] = round(search.budget.used, 3)
+    if search.budget.stop.is_set():
+        search.stats["stopped"] = True
     return Result(
         schedule=schedule,
         status=claim(schedule.period, lo),

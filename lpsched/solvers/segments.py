@@ -20,6 +20,10 @@ about the period.
 
 The processors are identical: a task lasts ``d_v`` on each of them. CP-SAT runs
 this phase only on uniform platforms (:mod:`lpsched.solvers.cpsat`).
+
+:func:`segment_model` builds the model and leaves the solving to the caller
+(:mod:`lpsched.solvers.cpsat` solves it under its own budget, stoppable);
+:func:`loop_segments` builds, solves and reads it in one call.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from ortools.sat.python import cp_model
 
 from .cpsat import cp_solver
 
-__all__ = ["loop_segments"]
+__all__ = ["SegmentModel", "loop_segments", "segment_model"]
 
 
 @dataclass
@@ -146,6 +150,49 @@ def _read(
     return proc
 
 
+@dataclass
+class SegmentModel:
+    """The assignment model of one instance, to be solved by the caller.
+
+    Attributes
+    ----------
+    model
+        The CP-SAT model; any solution of it is an assignment.
+    """
+
+    model: cp_model.CpModel
+    loop: _Loop
+    pieces: _Pieces
+    n: int
+    off: list[int]
+    processors: int
+
+    def assignment(self, solver: cp_model.CpSolver) -> list[int]:
+        """``proc[v]`` in ``0..P-1`` from ``solver``, which found a solution of :attr:`model`."""
+        return _read(self.loop, self.pieces, solver, self.n, self.off, self.processors)
+
+
+def segment_model(
+    durations: Sequence[int], loop: Sequence[int], processors: int, period: int, pieces: int
+) -> SegmentModel | None:
+    """The model of an assignment with ``loop`` cut into at most ``pieces`` contiguous pieces.
+
+    Parameters are those of :func:`loop_segments`. ``None`` when every task of
+    the loop lasts one unit (there is nothing to cut next to).
+    """
+    d = list(durations)
+    n = len(d)
+    lp = _rotate(d, loop)
+    if lp is None:
+        return None
+    K = max(1, min(pieces, len(lp.big)))
+    on_loop = set(loop)
+    off = [v for v in range(n) if v not in on_loop and d[v] > 1]
+    units = sum(1 for v in range(n) if v not in on_loop and d[v] == 1)
+    pc = _pieces_model(lp, d, off, units, processors, period, K)
+    return SegmentModel(pc.model, lp, pc, n, off, processors)
+
+
 def loop_segments(
     durations: Sequence[int],
     loop: Sequence[int],
@@ -156,6 +203,7 @@ def loop_segments(
     limit: float,
     workers: int,
     seed: int,
+    deterministic: bool = False,
 ) -> list[int] | None:
     """A processor per task, with ``loop`` cut into at most ``pieces`` contiguous pieces.
 
@@ -175,6 +223,9 @@ def loop_segments(
         a processor).
     limit, workers, seed
         CP-SAT's time limit (seconds), workers and random seed.
+    deterministic
+        ``limit`` is CP-SAT's deterministic time: with one worker the answer is
+        then the same on any machine however busy.
 
     Returns
     -------
@@ -182,17 +233,10 @@ def loop_segments(
         ``proc[v]`` in ``0..P-1``, or ``None`` when no such assignment was found
         within the limit, none exists, or every task of the loop lasts one unit.
     """
-    d = list(durations)
-    n = len(d)
-    lp = _rotate(d, loop)
-    if lp is None:
+    built = segment_model(durations, loop, processors, period, pieces)
+    if built is None:
         return None
-    K = max(1, min(pieces, len(lp.big)))
-    on_loop = set(loop)
-    off = [v for v in range(n) if v not in on_loop and d[v] > 1]
-    units = sum(1 for v in range(n) if v not in on_loop and d[v] == 1)
-    pc = _pieces_model(lp, d, off, units, processors, period, K)
-    solver = cp_solver(workers, seed, limit, None)
-    if solver.solve(pc.model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    solver = cp_solver(workers, seed, limit, None, deterministic=deterministic)
+    if solver.solve(built.model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
-    return _read(lp, pc, solver, n, off, processors)
+    return built.assignment(solver)
