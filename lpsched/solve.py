@@ -181,8 +181,8 @@ def _interrupted(
 
 def _remaining(options: Options, start: float) -> Options:
     """The options with the time limit less what the bounds took."""
-    if options.time_limit is None:
-        return options
+    if options.time_limit is None or options.deterministic:
+        return options  # a deterministic budget must not depend on how long the bounds took
     left = max(0.1, options.time_limit - (time.perf_counter() - start))
     return replace(options, time_limit=left)
 

@@ -56,7 +56,7 @@ def test_period_settled_time_is_reported(alexnet4):
         ({"secondary": "joy"}, "secondary"),
         ({"solver": "milp", "secondary": "staleness"}, "cpsat"),
         ({"solver": "cpsat", "export": "m.lp"}, "--export"),
-        ({"time_limit": -1}, "time limit"),
+        ({"time_limit": -1}, "time-limit"),
     ],
 )
 def test_bad_arguments(alexnet4, kwargs, fragment):
