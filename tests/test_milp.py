@@ -9,9 +9,12 @@ Every schedule returned goes through ``check_schedule``.
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import networkx as nx
@@ -28,6 +31,8 @@ from lpsched.platform import Link, Platform, Processor
 from lpsched.problem import Problem
 from lpsched.schedule import Result, Schedule, Status
 from lpsched.solve import solve
+from lpsched.solvers import milp as milp_module
+from lpsched.solvers import milp_model
 from lpsched.solvers.milp import (
     best_rotation,
     build_model,
@@ -37,7 +42,8 @@ from lpsched.solvers.milp import (
     solve_milp,
     warm_start,
 )
-from lpsched.solvers.milp_model import PeriodModel, set_initial
+from lpsched.solvers.milp_backend import UNKNOWN, solve_model
+from lpsched.solvers.milp_model import PeriodModel, estimate_size, set_initial
 from lpsched.solvers.registry import SOLVERS, Options
 from lpsched.solvers.toolkit import one_processor
 from lpsched.taskgraph import build_task_graph
@@ -537,13 +543,20 @@ def test_nothing_on_stdout_in_a_fresh_process(tmp_path):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_log_receives_solver_lines(capfd, backend):
-    problem = Problem(small(), 2)
+def test_progress_lines_for_people_and_the_raw_log_apart(capfd, backend):
+    """``log``: a line per step (time, period in units and ms, bound, gap); raw lines elsewhere."""
+    problem = Problem(small_bytes(), 2)
     lines: list[str] = []
-    milp(problem, backend, initial=serial(problem), log=lines.append)
+    raw: list[str] = []
+    res = milp(problem, backend, initial=serial(problem), log=lines.append, solver_log=raw.append)
     assert capfd.readouterr().out == ""
-    assert any(line.startswith(SOLVER_NAME[backend] + ":") for line in lines)
-    assert any(line.startswith(f"  {backend}: ") for line in lines)  # the solver's own log
+    progress = [line for line in lines if line.startswith(SOLVER_NAME[backend] + "  ")]
+    assert progress and all(
+        " s  period " in line and " ms)  bound " in line and "%" in line for line in progress
+    )
+    assert f"period {res.period} (" in progress[-1]  # the last line is the final state
+    assert not any(line.startswith(f"  {backend}: ") for line in lines)
+    assert any(line.startswith(f"  {backend}: ") for line in raw)  # the solver's own log
 
 
 @pytest.mark.parametrize(
@@ -627,3 +640,308 @@ def test_modules_have_no_print_calls():
     folder = Path(__file__).parents[1] / "lpsched" / "solvers"
     for name in ("milp.py", "milp_model.py", "milp_backend.py"):
         assert "print(" not in (folder / name).read_text(), name
+
+
+# ---------------------------------------------------------------------------
+# Budgets: sizes estimated before building, big graphs, big numbers
+# ---------------------------------------------------------------------------
+def layered(layers: int, width: int, seed: int = 0) -> TaskGraph:
+    """The layered DAG of issue 20, smaller: each task reads 2 of the layer before.
+
+    Durations 10..200 units, fixed comm 1..20, and a back edge of distance 2 from
+    every fifth layer to the one two before.
+    """
+    import random
+
+    rng = random.Random(seed)
+    tasks = [Task(f"t{i}_{j}", rng.randint(10, 200)) for i in range(layers) for j in range(width)]
+    edges = [
+        Edge(f"t{i - 1}_{k}", f"t{i}_{j}", 0, rng.randint(1, 20))
+        for i in range(1, layers)
+        for j in range(width)
+        for k in rng.sample(range(width), 2)
+    ]
+    edges += [Edge(f"t{i}_0", f"t{i - 2}_1", 2, 5) for i in range(2, layers, 5)]
+    return TaskGraph(tuple(tasks), tuple(edges), name="layered")
+
+
+def size_of(model: PeriodModel) -> tuple[int, int, int]:
+    """Rows, columns and nonzeros (rows and objective) of a built model."""
+    prob = model.prob
+    nonzeros = sum(len(row) for row in prob.constraints.values()) + len(prob.objective)
+    return len(prob.constraints), len(prob.variables()), nonzeros
+
+
+@FEW
+@given(
+    graph=tiny_byte_graphs(max_tasks=5),
+    platform=tiny_platforms(),
+    T=st.integers(1, 12),
+    dense=st.booleans(),
+)
+def test_estimate_bounds_the_built_model(graph, platform, T, dense):
+    problem = Problem(graph, platform)
+    assignment = {v: v % problem.P for v in range(problem.n)}
+    saved = milp_model.SYMMETRY_DENSE_TASKS
+    milp_model.SYMMETRY_DENSE_TASKS = 100 if dense else 0
+    try:
+        for variant, objective in (("full", "comm"), ("relaxed", "latency"), ("fixed", None)):
+            kwargs = {"variant": variant, "objective": objective}
+            if variant == "fixed":
+                kwargs["assignment"] = assignment
+            rows, columns, nonzeros = size_of(build_model(problem, T, **kwargs))
+            est = estimate_size(problem, T, **kwargs)
+            assert (est.rows, est.columns, est.nonzeros) >= (rows, columns, 0)
+            assert est.nonzeros >= nonzeros, variant
+    finally:
+        milp_model.SYMMETRY_DENSE_TASKS = saved
+
+
+@pytest.mark.parametrize("net", ["alexnet", "resnet18"])
+def test_estimate_of_builtin_networks_is_close_above(net):
+    """An upper bound, and within a factor of 3 of the built models (so skips are not rash)."""
+    graph = build_task_graph(get_network(net), "layerpipe", staleness="auto", processors=4)
+    problem = Problem(graph, 4)
+    T = problem.lower_bound
+    assignment = {v: v % 4 for v in range(problem.n)}
+    for variant in ("full", "relaxed", "fixed"):
+        kwargs = {"variant": variant, "assignment": assignment if variant == "fixed" else None}
+        _, _, nonzeros = size_of(build_model(problem, T, **kwargs))
+        assert nonzeros <= estimate_size(problem, T, **kwargs).nonzeros <= 3 * nonzeros
+
+
+def test_symmetry_counts_keep_the_optimum(monkeypatch):
+    """(M4b) through running counts: the same least periods, fewer nonzeros."""
+    monkeypatch.setattr(milp_model, "SYMMETRY_DENSE_TASKS", 0)
+    for graph, platform in [
+        (small(), 3),
+        (small_bytes(), HETERO),
+        (small_bytes(), Platform((Processor(), Processor(), Processor(2.0), Processor(2.0)))),
+    ]:
+        problem = Problem(graph, platform)
+        res = milp(problem, initial=one_processor(problem), secondary=None)
+        check(res, problem, "highs")
+        assert res.status is Status.OPTIMAL
+        assert res.period == brute_force_period(graph, platform)
+    graph = layered(4, 30)
+    problem = Problem(graph, 8)
+    counted = size_of(build_model(problem, 2000, variant="relaxed"))[2]
+    monkeypatch.setattr(milp_model, "SYMMETRY_DENSE_TASKS", 400)
+    assert counted < size_of(build_model(problem, 2000, variant="relaxed"))[2] / 3
+
+
+def test_relaxation_and_restriction_hold_only_their_pairs():
+    """(M17) writes (M6) for exactly the long pairs; (M18) only pairs on one processor."""
+    graph = layered(6, 20)
+    problem = Problem(graph, 4)
+    d, T = problem.durations, 250
+    relaxed = build_model(problem, T, variant="relaxed")
+    long = {
+        (i, j, p)
+        for i in range(problem.n)
+        for j in range(i + 1, problem.n)
+        for p in set(relaxed.procs[i]) & set(relaxed.procs[j])
+        if d[i][p] + d[j][p] > T
+    }
+    apart = {name for name in relaxed.prob.constraints if name.startswith("apart_")}
+    assert long and apart == {f"apart_{i}_{j}_{p}" for i, j, p in long}
+    assignment = {v: v % 4 for v in range(problem.n)}
+    fixed = build_model(problem, 10**6, variant="fixed", assignment=assignment)
+    assert all(assignment[i] == assignment[j] for i, j in fixed.o)
+    assert len(fixed.o) == 4 * (30 * 29 // 2)
+
+
+class Recorder:
+    """Wraps :func:`build_model` in the MILP module and records every variant built."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.variants: list[str] = []
+        real = milp_module.build_model
+
+        def build(problem, period, **kwargs):
+            self.variants.append(kwargs.get("variant", "full"))
+            return real(problem, period, **kwargs)
+
+        monkeypatch.setattr(milp_module, "build_model", build)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_big_graph_skips_the_full_model_and_says_so(monkeypatch, backend):
+    """600 tasks: the full model (about 180,000 pairs) is never built; the result is valid."""
+    graph = layered(20, 30)
+    problem = Problem(graph, 4)
+    assert estimate_size(problem, problem.lower_bound).nonzeros > milp_module.MAX_NONZEROS
+    built = Recorder(monkeypatch)
+    lines: list[str] = []
+    initial = one_processor(problem)
+    res = milp(problem, backend, initial=initial, time_limit=4, log=lines.append)
+    s = check(res, problem, backend)
+    assert "full" not in built.variants and "full" not in res.stats["built"]
+    assert any(skip["variant"] == "full" and skip["why"] == "size" for skip in res.stats["skipped"])
+    assert any("full model" in line and "not built" in line for line in lines)
+    assert s.period <= initial.period and res.lower_bound >= problem.lower_bound
+
+
+def test_nothing_fits_returns_the_warm_start_with_its_bound(monkeypatch):
+    """No model may be built: no MILP, the warm start (or a placement of it) and the bound."""
+    monkeypatch.setattr(milp_module, "MAX_NONZEROS", 0)
+    built = Recorder(monkeypatch)
+    graph = layered(5, 8)
+    problem = Problem(graph, 3)
+    initial = warm_start(problem, Options())
+    lines: list[str] = []
+    res = milp(problem, initial=initial, log=lines.append, export=None)
+    s = check(res, problem, "highs")
+    assert built.variants == [] and res.stats["built"] == {}
+    assert any("not built" in line for line in lines)
+    assert s.period <= initial.period
+    assert res.lower_bound == problem.lower_bound  # nothing proven beyond the bounds
+    assert res.status is (Status.OPTIMAL if s.period == res.lower_bound else Status.FEASIBLE)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_huge_durations_are_refused_with_a_note_not_solved(monkeypatch, backend, tmp_path):
+    """Work of 2**40 units (the most a graph may hold): beyond the solvers' resolution."""
+    big = 2**36  # 10 * 2**36 units of work, messages of 2**36
+    graph = make_graph(
+        [("a", 3 * big), ("b", 2 * big), ("c", 4 * big), ("d", big)],
+        [("a", "b", 0, big), ("b", "c", 0, 5), ("c", "d", 0, 1), ("d", "a", 2, big)],
+    )
+    problem = Problem(graph, 2)
+    built = Recorder(monkeypatch)
+    lines: list[str] = []
+    export = tmp_path / "model.lp"
+    res = milp(problem, backend, time_limit=20, log=lines.append, export=str(export))
+    check(res, problem, backend)
+    assert built.variants == []
+    assert any("numbers up to" in line for line in lines)
+    assert not export.exists() and "model" not in res.stats
+    assert res.lower_bound == problem.lower_bound  # no infeasibility claimed at these sizes
+
+
+def test_magnitude_is_the_largest_start():
+    """``T (K + 1)`` with ``K`` the horizon (M1): what the relaxation's starts may reach."""
+    problem = Problem(small(), 2)
+    for T in (3, 10, 1000):
+        K = milp_model.horizon(problem, T)
+        assert K == problem.n + 1 + -(-(sum(problem.graph.durations) + 5) // T)
+        assert milp_model.magnitude(problem, T) == T * (K + 1)
+        model = build_model(problem, T, variant="relaxed")
+        assert all(var.upBound <= T * (K + 1) for var in model.s)
+
+
+# ---------------------------------------------------------------------------
+# Time limits that mean "at most", interrupts, the incumbent
+# ---------------------------------------------------------------------------
+def test_secondary_objective_takes_a_bounded_share():
+    """The period is proven at once; the secondary objective stops within its share."""
+    problem = coarse_problem("lenet5", 2)
+    limit = 40.0
+    res = milp(problem, time_limit=limit)
+    check(res, problem, "highs")
+    secondary = res.stats["secondary"]
+    assert secondary["value"] == res.schedule.comm_bytes() <= secondary["initial"]
+    share = milp_module.SECONDARY_SHARE * limit
+    floor = max(milp_module.SECONDARY_FLOOR, res.solve_seconds - secondary["seconds"])
+    assert secondary["seconds"] <= min(share, floor) + 2.0  # building and sequencing after it
+
+
+def test_warm_start_time_counts_against_the_limit(monkeypatch):
+    """The heuristic gets at most its share of the limit, and its time is spent."""
+    seen: list[float | None] = []
+    heuristic = SOLVERS["heuristic"]
+
+    def run(problem, options):
+        seen.append(options.time_limit)
+        time.sleep(0.5)
+        return heuristic.run(problem, options)
+
+    monkeypatch.setitem(SOLVERS, "heuristic", replace_run(heuristic, run))
+    problem = Problem(small(), 2)
+    res = milp(problem, time_limit=4, secondary=None)
+    check(res, problem, "highs")
+    assert seen == [4 * milp_module.WARM_START_SHARE]
+    assert res.solve_seconds >= 0.5
+
+
+def replace_run(info, run):
+    """A copy of a registry entry with another ``run``."""
+    from dataclasses import replace
+
+    return replace(info, run=run)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_stop_before_a_step_returns_the_warm_start_at_once(monkeypatch, backend):
+    """``options.stop`` set after the warm start: no step, no model, the warm start returned."""
+    problem = Problem(small(), 2)
+    initial = serial(problem)
+    options = Options(initial=initial, time_limit=60)
+    built = Recorder(monkeypatch)
+
+    def log(line: str) -> None:
+        if "warm start" in line:
+            options.stop.set()
+
+    res = run_milp(problem, replace_options(options, log=log), backend)
+    s = check(res, problem, backend)
+    assert s.period == initial.period and res.status is Status.FEASIBLE
+    assert res.stats["stopped"] and res.stats["steps"] == [] and built.variants == []
+    assert options.incumbent.best is not None and options.incumbent.best.period == s.period
+
+
+def replace_options(options: Options, **changes) -> Options:
+    """``options`` with ``changes``, sharing its stop event and incumbent."""
+    from dataclasses import replace
+
+    return replace(options, **changes)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_stop_during_a_solve_ends_it_promptly(backend):
+    """Set while HiGHS or CBC runs a long step: the call returns long before its limit."""
+    graph = build_task_graph(get_network("lenet5"), "layerpipe", staleness="auto", processors=4)
+    problem = Problem(graph, 4)
+    initial = serial(problem)
+    options = Options(initial=initial, time_limit=300, secondary=None)
+    timer = threading.Timer(1.0, options.stop.set)
+    timer.start()
+    began = time.perf_counter()
+    try:
+        res = run_milp(problem, options, backend)
+    finally:
+        timer.cancel()
+    elapsed = time.perf_counter() - began
+    s = check(res, problem, backend)
+    assert s.period <= initial.period
+    if res.status is not Status.OPTIMAL:  # proven before the stop is possible, if unlikely
+        assert res.stats["stopped"]
+        assert elapsed < 60  # a step would have had about 300 / 12 s at least
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_better_schedule_is_offered(backend):
+    problem = Problem(small(), 2)
+    initial = serial(problem)
+    options = Options(initial=initial, secondary=None)
+    res = run_milp(problem, options, backend)
+    best = options.incumbent.best
+    assert best is not None and best.period == res.period < initial.period
+    check_schedule(best)
+
+
+def test_cbc_that_ignores_its_limit_is_killed(monkeypatch, tmp_path):
+    """A CBC that hangs (here a stand-in that sleeps) is killed past its limit: unknown."""
+    script = tmp_path / "cbc"
+    script.write_text("#!/bin/sh\nexec sleep 60\n")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setattr(pulp.PULP_CBC_CMD, "pulp_cbc_path", str(script))
+    model = build_model(Problem(small(), 2), 10)
+    began = time.perf_counter()
+    assert solve_model(model, "cbc", 0.2, 0, None, warm_start=False) == UNKNOWN
+    assert time.perf_counter() - began < 30
+    stop = threading.Event()
+    stop.set()
+    began = time.perf_counter()
+    assert solve_model(model, "cbc", 60, 0, None, warm_start=False, stop=stop) == UNKNOWN
+    assert time.perf_counter() - began < 30

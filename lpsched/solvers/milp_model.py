@@ -12,7 +12,7 @@ or ``inter`` price by whether the two processors share a node.
 
 from __future__ import annotations
 
-import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,11 @@ VARIANTS = ("full", "relaxed", "fixed")
 
 #: The objectives: none (feasibility), bytes (M16), communication time (M19).
 OBJECTIVES = (None, "comm", "latency")
+
+#: Up to this many tasks (every built-in network) the symmetry rows (M4b) sum the
+#: earlier tasks' binaries directly; above, through running counts, in ``O(n P)``
+#: nonzeros instead of ``P n^2 / 2``.
+SYMMETRY_DENSE_TASKS = 400
 
 
 @dataclass
@@ -144,13 +149,182 @@ def horizon(problem: Problem, period: int) -> int:
     ``K = n + 1 + ceil((sum_v max_p d_vp + sum_e max c_e) / T)``.
     """
     latency = sum(max(row) for row in problem.durations) + sum(max_comm(problem))
-    return problem.n + 1 + math.ceil(latency / period)
+    return problem.n + 1 + -(-latency // period)  # exact for any size, unlike a float ceil
+
+
+def magnitude(problem: Problem, period: int) -> int:
+    """The largest number a model of period ``period`` holds: ``T (K + 1)``, a duration or a cost.
+
+    Starts ``s_v = r_v + T k_v`` reach ``T (K + 1)`` (the relaxation's bound
+    ``H``); the run compares it with its limit before building anything
+    (``formulations/milp.md``, "Numbers").
+    """
+    T = int(period)
+    largest = max((max(row) for row in problem.durations), default=0)
+    dearest = max(max_comm(problem), default=0)
+    return max(T * (horizon(problem, T) + 1), largest, dearest)
 
 
 def symmetry_order(problem: Problem) -> list[int]:
     """Task positions, longest (on the fastest processor) first, ties by position."""
     d = problem.min_durations
     return sorted(range(problem.n), key=lambda v: (-d[v], v))
+
+
+# ---------------------------------------------------------------------------
+# The size of a model, before it is built
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelSize:
+    """Rows, columns and nonzeros of a model (an upper bound when estimated), and its pairs.
+
+    ``pairs``: the pairs of tasks with rows (M5)-(M8); in the full model
+    every pair that may share a processor, quadratic in the tasks.
+    """
+
+    rows: int
+    columns: int
+    nonzeros: int
+    pairs: int
+
+    def __add__(self, other: ModelSize) -> ModelSize:
+        return ModelSize(
+            self.rows + other.rows,
+            self.columns + other.columns,
+            self.nonzeros + other.nonzeros,
+            self.pairs + other.pairs,
+        )
+
+    def as_dict(self) -> dict[str, int]:
+        """The four numbers by name."""
+        return {
+            "rows": self.rows,
+            "columns": self.columns,
+            "nonzeros": self.nonzeros,
+            "pairs": self.pairs,
+        }
+
+
+def estimate_size(
+    problem: Problem,
+    period: int,
+    *,
+    objective: str | None = None,
+    variant: str = "full",
+    assignment: dict[int, int] | None = None,
+) -> ModelSize:
+    """An upper bound on the size of :func:`build_model` (same arguments), without building it.
+
+    Family by family, as :func:`build_model` writes them; pairs of tasks are
+    counted per processor (``sum_p C(c_p, 2)`` for the ``c_p`` tasks that may
+    use ``p``), never enumerated, so the estimate takes ``O(n P + E)`` time
+    and memory (``O(n log n)`` per processor for the relaxation's long pairs).
+    """
+    T = int(period)
+    order = symmetry_order(problem)
+    procs = _allowed_processors(problem, T, order, assignment)
+    n = problem.n
+    X = 0 if assignment is not None else sum(len(ps) for ps in procs)
+    size = ModelSize(0, X + (n if variant == "relaxed" else 2 * n), 0, 0)
+    if assignment is None:
+        size += ModelSize(n + problem.P, 0, 2 * X, 0)  # (M2), (M3)
+        size += _symmetry_size(problem, order, procs)
+    size += _pair_size(problem, T, procs, variant, assignment)
+    size += _edge_size(problem, procs, variant, objective, assignment)
+    layers = len({e.weights for e in problem.graph.edges if e.weights is not None})
+    cap = problem.graph.staleness_cap
+    return size + ModelSize(0, layers if cap is not None else 0, len(problem.graph.edges), 0)
+
+
+def _symmetry_size(problem: Problem, order: list[int], procs: list[list[int]]) -> ModelSize:
+    """Rows (M4b) as :func:`_symmetry_rows` writes them, dense or with running counts."""
+    previous: dict[int, int] = {}
+    for group in problem.platform.interchangeable():
+        previous.update(zip(group[1:], group[:-1], strict=False))
+    counted = set(previous.values())
+    seen: dict[int, int] = {}  # q -> tasks so far with a binary on q
+    rows = nonzeros = counts = 0
+    for v in order:
+        for p in procs[v]:
+            if p in previous:
+                rows += 1
+                nonzeros += 1 + seen.get(previous[p], 0)
+        for q in procs[v]:
+            seen[q] = seen.get(q, 0) + 1
+            counts += q in counted
+    if problem.n > SYMMETRY_DENSE_TASKS:
+        return ModelSize(rows + counts, counts, 2 * rows + 3 * counts, 0)
+    return ModelSize(rows, 0, nonzeros, 0)
+
+
+def _pair_size(
+    problem: Problem,
+    T: int,
+    procs: list[list[int]],
+    variant: str,
+    assignment: dict[int, int] | None,
+) -> ModelSize:
+    """Rows (M5)-(M8) of the pairs, counted per processor."""
+    on: dict[int, list[int]] = {}
+    for v, ps in enumerate(procs):
+        for p in ps:
+            on.setdefault(p, []).append(v)
+    d = problem.durations
+    if assignment is not None:  # (M18): two rows, one order binary per pair on a processor
+        pairs = sum(len(t) * (len(t) - 1) // 2 for t in on.values())
+        return ModelSize(2 * pairs, pairs, 6 * pairs, pairs)
+    if variant == "relaxed":  # (M17): only (M6), for pairs longer than the circle
+        long = sum(_long_pair_count([d[v][p] for v in t], T) for p, t in on.items())
+        return ModelSize(long, 0, 2 * long, long)
+    n = problem.n
+    incidences = sum(len(t) * (len(t) - 1) // 2 for t in on.values())
+    pairs = min(n * (n - 1) // 2, incidences)
+    # (M5) or (M6) per common processor; (M7), (M8) per pair, with y and o.
+    rows = incidences + 2 * pairs
+    return ModelSize(rows, 2 * pairs, 3 * incidences + 8 * pairs + 2 * incidences, pairs)
+
+
+def _long_pair_count(durations: list[int], T: int) -> int:
+    """Pairs of ``durations`` (two positions) whose sum exceeds ``T``: two pointers."""
+    ranked = sorted(durations)
+    count, low = 0, 0
+    for high in range(len(ranked) - 1, -1, -1):
+        while low < high and ranked[low] + ranked[high] <= T:
+            low += 1
+        if low >= high:
+            break
+        count += high - low
+    return count
+
+
+def _edge_size(
+    problem: Problem,
+    procs: list[list[int]],
+    variant: str,
+    objective: str | None,
+    assignment: dict[int, int] | None,
+) -> ModelSize:
+    """Rows (M9)-(M14) of every edge: precedence, crossings, rounding cuts."""
+    graph = problem.graph
+    nodes = problem.platform.nodes
+    classes = link_classes(problem)
+    rows = columns = nonzeros = 0
+    for e_idx, e in enumerate(graph.edges):
+        u, v = graph.index(e.src), graph.index(e.dst)
+        if u == v:
+            continue
+        au, av = len(procs[u]), len(procs[v])
+        rows += 1 if variant == "relaxed" else 6  # (M9); (M12)-(M14)
+        nonzeros += 9 + au + (0 if variant == "relaxed" else 30)
+        if assignment is not None:
+            continue
+        c = problem.comm[e_idx]
+        if (c["intra"] > 0 and classes) or (objective == "comm" and e.bytes > 0):
+            rows, columns, nonzeros = rows + au, columns + 1, nonzeros + 3 * au  # (M10)
+        if "inter" in classes and c["inter"] != c["intra"]:
+            rows, columns = rows + 2 * nodes, columns + 1  # (M11)
+            nonzeros += 2 * (nodes + au + av)
+    return ModelSize(rows, columns, nonzeros, 0)
 
 
 # ---------------------------------------------------------------------------
@@ -293,11 +467,17 @@ def _symmetry_rows(model: PeriodModel) -> None:
     """(M4b): in a group ``g_0 < g_1 < ...``, ``g_j`` is used only after ``g_{j-1}`` is.
 
     So the processors of every group of interchangeable ones are numbered by
-    their first task in ``order``; any schedule can be relabelled so.
+    their first task in ``order``; any schedule can be relabelled so. Up to
+    :data:`SYMMETRY_DENSE_TASKS` tasks each row sums the earlier tasks'
+    binaries (``P n^2 / 2`` nonzeros); above, through running counts
+    (:func:`_symmetry_counts`): the same rows in ``O(n P)`` nonzeros.
     """
     previous: dict[int, int] = {}
     for group in model.problem.platform.interchangeable():
         previous.update(zip(group[1:], group[:-1], strict=False))
+    if model.problem.n > SYMMETRY_DENSE_TASKS:
+        _symmetry_counts(model, previous)
+        return
     x = model.x
     for i, v in enumerate(model.order):
         for p in model.procs[v]:
@@ -306,6 +486,27 @@ def _symmetry_rows(model: PeriodModel) -> None:
             q = previous[p]
             earlier = [x[u, q] for u in model.order[:i] if (u, q) in x]
             model.prob += x[v, p] <= pulp.lpSum(earlier), f"sym_{v}_{p}"
+
+
+def _symmetry_counts(model: PeriodModel, previous: dict[int, int]) -> None:
+    """(M4b) with ``c_vq = sum_{u up to v in order} x_uq``, one continuous count per binary.
+
+    ``c_vq = c_v'q + x_vq`` (``v'`` the task before ``v`` on ``q``) and
+    ``x_vp <= c_v'q`` for ``q`` before ``p`` in its group: the rows of
+    :func:`_symmetry_rows`, each sum written once.
+    """
+    x, prob = model.x, model.prob
+    counted = set(previous.values())
+    count: dict[int, Any] = {}
+    for v in model.order:
+        for p in model.procs[v]:
+            if p in previous and (v, p) in x:
+                prob += x[v, p] <= count.get(previous[p], 0), f"sym_{v}_{p}"
+        for q in model.procs[v]:
+            if q in counted and (v, q) in x:
+                c = pulp.LpVariable(f"c_{v}_{q}", 0, model.problem.n)
+                prob += c == count.get(q, 0) + x[v, q], f"count_{v}_{q}"
+                count[q] = c
 
 
 def _fixed_loads(model: PeriodModel) -> None:
@@ -321,20 +522,76 @@ def _fixed_loads(model: PeriodModel) -> None:
 
 def _pair_rows(model: PeriodModel) -> None:
     """(M5)-(M8): modulo non-overlap of every pair of tasks that may share a processor."""
-    n, T = model.problem.n, model.period
+    T = model.period
     d = model.problem.durations
+    for i, j, common in _candidate_pairs(model):
+        apart = [p for p in common if d[i][p] + d[j][p] > T]
+        if apart:
+            _pair_apart(model, i, j, apart)
+        shared = [p for p in common if d[i][p] + d[j][p] <= T]
+        if shared and model.variant != "relaxed":
+            _pair_order(model, i, j, shared)
+
+
+def _candidate_pairs(model: PeriodModel) -> Iterator[tuple[int, int, list[int]]]:
+    """Pairs ``i < j`` with rows in this variant, lexicographically, with their common processors.
+
+    The full model needs every pair that may share a processor (quadratic,
+    which :func:`estimate_size` counts before building); the restriction
+    (M18) only the pairs on one processor, and the relaxation (M17) only the
+    pairs too long to share one (M6): both are found without looking at the
+    other pairs, so that their models stay proportional to what they hold.
+    """
+    n = model.problem.n
     allowed = [set(ps) for ps in model.procs]
+    if model.variant == "full" and model.assignment is None:
+        for i in range(n):
+            for j in range(i + 1, n):
+                common = [p for p in model.procs[i] if p in allowed[j]]
+                if common:
+                    yield i, j, common
+        return
+    if model.assignment is not None:
+        candidates = _same_processor_pairs(model.assignment, n)
+    else:
+        candidates = _long_pairs(model)
+    for i, j in candidates:
+        yield i, j, [p for p in model.procs[i] if p in allowed[j]]
+
+
+def _same_processor_pairs(assignment: dict[int, int], n: int) -> Iterator[tuple[int, int]]:
+    """Pairs ``i < j`` on one processor of ``assignment``, in lexicographic order."""
+    on: dict[int, list[int]] = {}
+    for v in range(n):
+        on.setdefault(assignment[v], []).append(v)
+    rank = {v: a for tasks in on.values() for a, v in enumerate(tasks)}
     for i in range(n):
-        for j in range(i + 1, n):
-            common = [p for p in model.procs[i] if p in allowed[j]]
-            if not common:
-                continue
-            apart = [p for p in common if d[i][p] + d[j][p] > T]
-            if apart:
-                _pair_apart(model, i, j, apart)
-            shared = [p for p in common if d[i][p] + d[j][p] <= T]
-            if shared and model.variant != "relaxed":
-                _pair_order(model, i, j, shared)
+        tasks = on[assignment[i]]
+        for j in tasks[rank[i] + 1 :]:
+            yield i, j
+
+
+def _long_pairs(model: PeriodModel) -> list[tuple[int, int]]:
+    """Pairs ``i < j`` with ``d_ip + d_jp > T`` on a common processor ``p``, sorted.
+
+    On each processor the tasks are sorted by duration, longest first; the
+    partners of a task that together exceed ``T`` are a prefix of that list.
+    """
+    T, d = model.period, model.problem.durations
+    on: dict[int, list[int]] = {}
+    for v, ps in enumerate(model.procs):
+        for p in ps:
+            on.setdefault(p, []).append(v)
+    found: set[tuple[int, int]] = set()
+    for p, tasks in on.items():
+        ranked = sorted(tasks, key=lambda v: -d[v][p])
+        for a, i in enumerate(ranked):
+            for b in range(a):
+                j = ranked[b]
+                if d[i][p] + d[j][p] <= T:
+                    break
+                found.add((min(i, j), max(i, j)))
+    return sorted(found)
 
 
 def _pair_apart(model: PeriodModel, i: int, j: int, apart: list[int]) -> None:

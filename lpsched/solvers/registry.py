@@ -173,12 +173,14 @@ def _heuristic(problem: Problem, options: Options) -> Result:
     from .heuristic import modulo_schedule
     from .toolkit import claim
 
+    # Deterministic: no wall clock; the work is bounded by the heuristic's step limit.
     sched = modulo_schedule(
         problem,
         lower_bound=problem.lower_bound,
         seed=options.seed,
-        time_limit=options.time_limit,
+        time_limit=None if options.deterministic else options.time_limit,
         log=options.log,
+        stop=options.stop,
     )
     lb = problem.lower_bound
     return Result(sched, claim(sched.period, lb), lb, "heuristic", 0.0)
@@ -188,7 +190,8 @@ def _pipedream(problem: Problem, options: Options) -> Result:
     from .pipedream import pipedream_schedule
     from .toolkit import claim
 
-    sched = pipedream_schedule(problem, time_limit=options.time_limit, log=options.log)
+    limit = None if options.deterministic else options.time_limit
+    sched = pipedream_schedule(problem, time_limit=limit, log=options.log, stop=options.stop)
     lb = problem.lower_bound
     return Result(sched, claim(sched.period, lb), lb, "pipedream", 0.0)
 
@@ -246,6 +249,7 @@ SOLVERS: dict[str, SolverInfo] = {
             _heuristic,
             heterogeneous=True,
             topology=True,
+            deterministic=True,
         ),
         SolverInfo(
             "pipedream",
@@ -253,6 +257,7 @@ SOLVERS: dict[str, SolverInfo] = {
             _pipedream,
             heterogeneous=True,
             topology=True,
+            deterministic=True,
         ),
         SolverInfo(
             "cpsat",
@@ -263,6 +268,8 @@ SOLVERS: dict[str, SolverInfo] = {
             secondaries=("comm", "staleness"),
             heterogeneous=True,
             topology=True,
+            deterministic=True,
+            default_time_limit=DEFAULT_EXACT_SECONDS,
         ),
         SolverInfo(
             "milp",
