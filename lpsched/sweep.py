@@ -26,7 +26,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -37,7 +36,7 @@ from .files import brief, check_output
 from .graph import GRAPH_FORMAT, TaskGraph, read_json, write_text_atomic
 from .networks.layers import Network
 from .platform import MAX_PROCESSORS, Platform
-from .units import check_integer, limit_text
+from .units import check_integer, four_digits, limit_text
 
 #: Columns of a sweep table, in order. The first five are the key of a row (:data:`KEY`).
 #: ``period_ms``, ``lower_bound_ms`` and ``iterations_per_s`` are the period and the bound
@@ -1086,24 +1085,6 @@ def format_table(df: pd.DataFrame, columns: Sequence[str] = SHOWN_COLUMNS) -> st
 def percent(fraction: float) -> str:
     """A fraction in percent with one decimal, without the sign: ``0.0123 -> "1.2"``."""
     return f"{100 * fraction:.1f}"
-
-
-def four_digits(x: float) -> str:
-    """Four significant digits, or a whole number from 10^4 on: ``18.775 -> "18.78"``.
-
-    Rounded half up on the decimal the number is written as, as
-    :func:`lpsched.units.format_ms` does, so that a table and a summary line
-    show one period alike. The decimal is read to 15 digits: the last bits of a
-    product such as ``751 * 25e-6 * 1e3`` are noise, not a reason to round down.
-    """
-    if not math.isfinite(x):
-        return str(x)
-    written = Decimal(f"{x:.15g}")
-    if written == 0:
-        return "0"
-    places = max(0, 4 - written.adjusted() - 1)
-    rounded = written.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-    return f"{rounded:.0f}" if abs(rounded) >= 10**4 else f"{float(rounded):.4g}"
 
 
 def _as_bool(value: Any) -> Any:

@@ -20,6 +20,7 @@ from lpsched.platform import preset
 from lpsched.solve import solve
 from lpsched.sweep import read_results
 from lpsched.taskgraph import build_task_graph
+from lpsched.units import four_digits
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -97,12 +98,12 @@ def test_run_table_has_one_line_per_instance(grid_run) -> None:
             unit_ms = float((part["period_ms"] / part["period"]).iloc[0])
             assert cells[3] == "default"
             assert int(cells[4]) == lb
-            assert cells[5] == f"{lb * unit_ms:.4g}"
+            assert cells[5] == four_digits(lb * unit_ms)
             for i, solver in enumerate(SOLVERS):
                 row = part[part["solver"] == solver].iloc[0]
                 period, ms, status, _sec, gap = cells[6 + 5 * i : 11 + 5 * i]
                 assert int(period) == int(row["period"])
-                assert ms == f"{row['period_ms']:.4g}"
+                assert ms == four_digits(row["period_ms"])
                 assert status == run.STATUS_ABBREV[row["status"]]
                 assert gap == pct((row["period"] - lb) / row["period"])
     # The grid's order (mlp before lenet5), not the alphabetical order of the CSV.
