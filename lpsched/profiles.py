@@ -458,28 +458,17 @@ def _check_connected(graph: PipeDreamGraph) -> None:
 
 def _topological(graph: PipeDreamGraph) -> list[str]:
     """Node ids in a topological order (ties in file order)."""
-    import heapq
+    import networkx as nx
 
     position = {n.id: i for i, n in enumerate(graph.nodes)}
-    succ: dict[str, list[str]] = {n.id: [] for n in graph.nodes}
-    indeg = dict.fromkeys(succ, 0)
-    for a, b in graph.edges:
-        succ[a].append(b)
-        indeg[b] += 1
-    ready = [(position[v], v) for v, d in indeg.items() if d == 0]
-    heapq.heapify(ready)
-    order: list[str] = []
-    while ready:
-        _p, v = heapq.heappop(ready)
-        order.append(v)
-        for w in succ[v]:
-            indeg[w] -= 1
-            if indeg[w] == 0:
-                heapq.heappush(ready, (position[w], w))
-    if len(order) < len(graph.nodes):
-        stuck = next(n for n in graph.nodes if indeg[n.id] > 0)
-        raise InputError(f"{graph.source}: the edges form a cycle through node {stuck.id}")
-    return order
+    dag = nx.DiGraph()
+    dag.add_nodes_from(position)
+    dag.add_edges_from(graph.edges)
+    try:
+        return list(nx.lexicographical_topological_sort(dag, key=position.__getitem__))
+    except nx.NetworkXUnfeasible:
+        stuck = nx.find_cycle(dag)[0][0]
+        raise InputError(f"{graph.source}: the edges form a cycle through node {stuck}") from None
 
 
 def _groups(graph: PipeDreamGraph, order: list[str]) -> dict[str, str]:

@@ -211,6 +211,22 @@ def _milp(backend: str) -> Callable[[Problem, Options], Result]:
     return run
 
 
+def _milp_entry(name: str, backend: str, label: str) -> SolverInfo:
+    """The registry entry of the MILP with one backend (they differ in nothing else)."""
+    return SolverInfo(
+        name,
+        f"exact MILP (PuLP + {label}), warm-started by the heuristic",
+        _milp(backend),
+        exact=True,
+        warm_start=True,
+        secondaries=("comm",),
+        export=True,
+        heterogeneous=True,
+        topology=True,
+        default_time_limit=DEFAULT_EXACT_SECONDS,
+    )
+
+
 #: The time limit of an exact solver when the caller names none.
 DEFAULT_EXACT_SECONDS = 60.0
 
@@ -271,29 +287,7 @@ SOLVERS: dict[str, SolverInfo] = {
             deterministic=True,
             default_time_limit=DEFAULT_EXACT_SECONDS,
         ),
-        SolverInfo(
-            "milp",
-            "exact MILP (PuLP + HiGHS), warm-started by the heuristic",
-            _milp("highs"),
-            exact=True,
-            warm_start=True,
-            secondaries=("comm",),
-            export=True,
-            heterogeneous=True,
-            topology=True,
-            default_time_limit=DEFAULT_EXACT_SECONDS,
-        ),
-        SolverInfo(
-            "milp-cbc",
-            "exact MILP (PuLP + bundled CBC), warm-started by the heuristic",
-            _milp("cbc"),
-            exact=True,
-            warm_start=True,
-            secondaries=("comm",),
-            export=True,
-            heterogeneous=True,
-            topology=True,
-            default_time_limit=DEFAULT_EXACT_SECONDS,
-        ),
+        _milp_entry("milp", "highs", "HiGHS"),
+        _milp_entry("milp-cbc", "cbc", "bundled CBC"),
     )
 }
