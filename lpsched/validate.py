@@ -369,7 +369,7 @@ def _check_resources(
 
 # ------------------------------------------------------------------------------ memory
 def _check_memory(schedule: Schedule, duration: Mapping[str, int]) -> list[Violation]:
-    """Each processor's footprint (:mod:`lpsched.footprint`) within its memory."""
+    """Each processor's footprint (:mod:`lpsched.footprint`) within its memory: (P8)."""
     out = []
     used = footprints(schedule, duration, lambda e, p, q: _comm(schedule, e, p, q))
     for p, (nbytes, proc) in enumerate(zip(used, schedule.platform.processors, strict=True)):
@@ -429,7 +429,10 @@ def _check_transfers(
     placed: set[str],
     duration: Mapping[str, int],
 ) -> list[Violation]:
-    """``capacity: ports``: one transfer per tensor and destination, sized, timed, ports free."""
+    """``capacity: ports``: one transfer per tensor and destination, sized, timed, ports free.
+
+    ``formulations/README.md`` (P5)-(P7).
+    """
     needed = _needed(schedule, proc, placed)
     producers: dict[str, set[str]] = {}
     for producer, name in needed:
