@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
 
 from ..errors import InputError
 from ..problem import Problem
@@ -143,32 +142,7 @@ class SolverInfo:
             )
 
 
-# ----------------------------------------------------------------- uniform adapters
-def uniform_graph(problem: Problem) -> Any:
-    """The task graph with durations and costs fixed for a uniform platform.
-
-    On a uniform platform every processor gives a task the same duration and
-    every pair of processors the same link, so a solver written for ``P``
-    identical processors and fixed edge costs solves the problem exactly.
-    """
-    return problem.relaxed_graph()
-
-
-def lift(problem: Problem, schedule: Schedule) -> Schedule:
-    """A schedule of :func:`uniform_graph` as a schedule of the problem (same starts)."""
-    graph = problem.graph
-    if schedule.graph.staleness_cap is None and graph.staleness_cap is not None:
-        graph = graph.with_staleness(schedule.graph.staleness())
-    return Schedule(graph, problem.platform, schedule.period, schedule.processor, schedule.start)
-
-
-def lift_result(problem: Problem, result: Result) -> Result:
-    """:func:`lift` applied to a result's schedule."""
-    if result.schedule is None:
-        return result
-    return replace(result, schedule=lift(problem, result.schedule))
-
-
+# ----------------------------------------------------------------- the solvers
 def _heuristic(problem: Problem, options: Options) -> Result:
     from .heuristic import modulo_schedule
     from .toolkit import claim
