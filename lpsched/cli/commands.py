@@ -13,7 +13,7 @@ from typing import Any
 from ..errors import InfeasibleError, InputError
 from ..files import brief, write_bytes_atomic
 from ..graph import write_text_atomic
-from ..units import format_bytes
+from ..units import format_bytes, format_ms, format_time
 from .options import (
     EXPORT_SUFFIXES,
     FIGURE_SUFFIXES,
@@ -75,10 +75,14 @@ def cmd_graph(args: argparse.Namespace) -> int:
         write_text_atomic(args.output, text + "\n")
         err = graph.rounding_error
         note = f", rounding error {100 * err:.2f}%" if err is not None else ""
-        say(
-            f"wrote {args.output}: {graph.n} tasks, {len(graph.edges)} edges, total work "
-            f"{graph.total_work} {graph.time_unit}{note}"
+        unit = graph.time_unit_seconds
+        work = (
+            f"{graph.total_work} time units"
+            if unit is None
+            else f"{format_ms(graph.total_work * unit)} ({graph.total_work} x {format_time(unit)})"
         )
+        size = f"{graph.n} tasks, {len(graph.edges)} edges"
+        say(f"wrote {args.output}: {size}, total work {work}{note}")
     else:
         print(text)
     return 0
