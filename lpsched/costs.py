@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import math
 import numbers
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .errors import InputError
 from .files import brief
 from .graph import MAX_BYTES, MAX_UNIT_SECONDS, MAX_UNITS, MIN_UNIT_SECONDS
-from .units import check_integer, check_real, limit_text
+from .units import UNIT_SECONDS, check_integer, check_real, limit_text, time_unit_value
 
 #: Limits of the cost model's numbers, chosen so that no duration overflows and every
 #: one a real machine has fits: batch sizes up to 2**20 samples; throughputs from 1
@@ -43,7 +42,7 @@ MAX_THROUGHPUT = 1e18
 MAX_BYTES_PER_ELEMENT = 64.0
 
 #: Seconds per unit suffix understood by :func:`parse_time_unit`.
-_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+_UNITS = UNIT_SECONDS
 
 # Products of floats that are integers in exact arithmetic (e.g. 3 * 25e-6 / 25e-6)
 # land a few ulps above the integer; this tolerance keeps ceil() from adding a unit.
@@ -63,12 +62,12 @@ def parse_time_unit(text: str | float) -> float:
     if isinstance(text, numbers.Real):
         value = float(text)
     elif isinstance(text, str):
-        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(s|ms|us|ns)?\s*", text)
-        if m is None:
+        parsed = time_unit_value(text)
+        if parsed is None:
             raise InputError(
                 f"time unit must be a duration like '25us', '0.1ms' or '1e-4', got {brief(text)}"
             )
-        value = float(m.group(1)) * _UNITS[m.group(2) or "s"]
+        value = parsed
     else:
         raise InputError(f"time unit must be a duration like '25us', got {brief(text)}")
     if not math.isfinite(value) or value <= 0:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,7 +21,7 @@ import networkx as nx
 
 from .errors import InputError
 from .files import brief, read_json, refuse_kind, write_text_atomic
-from .units import check_integer, limit_text
+from .units import check_integer, limit_text, time_unit_value
 
 __all__ = [
     "GRAPH_FORMAT",
@@ -561,16 +560,10 @@ def _edge(raw: Any, where: str, default_comm: int | None) -> Edge:
     )
 
 
-_UNIT_SECONDS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
-
-
 def time_unit_seconds(text: str) -> float | None:
     """Seconds in a time unit written ``"25us"``, ``"us"`` or ``"1e-4"``; ``None`` if no time."""
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)?\s*(s|ms|us|ns)?\s*", str(text))
-    if m is None or (m.group(1) is None and m.group(2) is None):
-        return None
-    value = float(m.group(1) or 1) * _UNIT_SECONDS[m.group(2) or "s"]
-    return value if value > 0 and math.isfinite(value) else None
+    value = time_unit_value(text, bare=True)
+    return value if value is not None and value > 0 and math.isfinite(value) else None
 
 
 def make_graph(

@@ -202,6 +202,24 @@ def format_ms(seconds: float) -> str:
     return f"{four_digits(seconds * 1e3)} ms"
 
 
+#: Seconds per time-unit suffix, as time units (``"25us"``) are written.
+UNIT_SECONDS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+
+_TIME_UNIT = re.compile(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)?\s*(s|ms|us|ns)?\s*")
+
+
+def time_unit_value(text: str, *, bare: bool = False) -> float | None:
+    """Seconds in a time unit written ``"25us"``, ``"0.1ms"`` or ``"1e-4"``; ``None`` if not one.
+
+    With ``bare``, a unit without a number (``"us"``) is one of it. The value is
+    the float product of the number and the unit, the one every module uses.
+    """
+    m = _TIME_UNIT.fullmatch(str(text))
+    if m is None or (m.group(1) is None and (not bare or m.group(2) is None)):
+        return None
+    return float(m.group(1) or 1) * UNIT_SECONDS[m.group(2) or "s"]
+
+
 def format_bytes(nbytes: float) -> str:
     """A size in decimal units: ``1.2e10 -> "12 GB"``, ``802816 -> "802.8 kB"``."""
     for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):

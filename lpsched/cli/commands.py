@@ -91,11 +91,9 @@ def cmd_graph(args: argparse.Namespace) -> int:
 def cmd_bounds(args: argparse.Namespace) -> int:
     """Print the lower bounds of an instance."""
     from ..bounds import lower_bounds
-    from ..platform import check_scale
 
     platform = load_platform(args)
     graph = load_instance(args, platform.P)
-    check_scale(platform, graph)
     bounds = lower_bounds(graph, platform)
     if args.json:
         print(json.dumps(bounds.to_dict()))
@@ -106,7 +104,6 @@ def cmd_bounds(args: argparse.Namespace) -> int:
 
 def cmd_solve(args: argparse.Namespace) -> int:
     """Solve one instance and report, write and plot the schedule."""
-    from ..platform import check_scale
     from ..solve import solve
 
     check_outputs(
@@ -116,7 +113,6 @@ def cmd_solve(args: argparse.Namespace) -> int:
     )
     platform = load_platform(args)
     graph = load_instance(args, platform.P)
-    check_scale(platform, graph)
     # A person watching sees the default time limit and one line per improvement (-v);
     # the solver's own log only with -vv.
     if args.verbose:
