@@ -227,6 +227,41 @@ class Problem:
             for (u, name), idx in groups.items()
         ]
 
+    @property
+    def ports(self) -> bool:
+        """Whether links are ports (``capacity: ports``): messages are transfers that busy them."""
+        return self.platform.capacity == "ports"
+
+    @cached_property
+    def tensor_of_edge(self) -> dict[int, int]:
+        """Edge index -> index in :attr:`tensors` of the tensor it carries (messages only).
+
+        Under ``capacity: ports`` these edges take no :meth:`edge_cost`: their
+        data arrives by the tensor's transfer, (P5)-(P7) of ``formulations/README.md``.
+        """
+        return {e: k for k, t in enumerate(self.tensors) for e in t.edges}
+
+    def delay_cost(self, e: int, p: int, q: int) -> int:
+        """The cost of edge ``e`` from ``p`` to ``q`` as a pure delay in this link model.
+
+        Under ``capacity: delay`` it is :meth:`edge_cost`; under ``ports`` an
+        edge that carries a tensor costs 0 here (its transfer carries it) and
+        an edge with a fixed ``comm`` keeps its delay.
+        """
+        if self.ports and e in self.tensor_of_edge:
+            return 0
+        return self.edge_cost(e, p, q)
+
+    def transfer_time(self, k: int, p: int, q: int) -> int:
+        """Time units tensor ``k`` (of :attr:`tensors`) busies the ports from ``p`` to ``q``."""
+        return 0 if p == q else self.transfer_units(self.tensors[k].bytes, p, q)
+
+    def arrival_delay(self, k: int, p: int, q: int) -> int:
+        """From a transfer's start to when tensor ``k`` may be read on ``q``: ``tau + latency``."""
+        if p == q:
+            return 0
+        return self.transfer_time(k, p, q) + self.latency_units(p, q)
+
     def transfer_units(self, nbytes: int, p: int, q: int) -> int:
         """Time units a transfer of ``nbytes`` from ``p`` to ``q`` occupies their ports."""
         link = self.platform.link(p, q)
