@@ -55,6 +55,7 @@ from lpsched.sweep import (
     make_grid,
     parse_names,
     parse_procs,
+    platform_spec_of,
     row_key,
     run_grid,
 )
@@ -378,6 +379,11 @@ def _parser() -> argparse.ArgumentParser:
         "every P must fit it (default: the default platform)",
     )
     parser.add_argument(
+        "--capacity",
+        choices=("ports", "delay"),
+        help="the link model, whatever the platform says; rows name it (e.g. 'pcie delay')",
+    )
+    parser.add_argument(
         "-o", "--output", help="CSV of the rows (default: results.csv in a new temporary directory)"
     )
     parser.add_argument(
@@ -391,6 +397,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
     return parser
+
+
+def with_capacity(platform: str | None, capacity: str | None) -> PlatformLike:
+    """The ``--platform`` of the grid, with its link model replaced by ``--capacity``.
+
+    A replaced model renames the platform (``pcie delay``), so that rows of
+    both models share a CSV and a table without being taken for one another.
+    """
+    name = None if platform in (None, DEFAULT_PLATFORM) else platform
+    if capacity is None:
+        return name
+    spec = platform_spec_of(name)
+    label = spec.get("name") or DEFAULT_PLATFORM
+    return {**spec, "capacity": capacity, "name": f"{label} {capacity}"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -415,7 +435,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.resume and not args.output:
             raise InputError("--resume needs -o/--output (the CSV to resume)")
-        platform = None if args.platform in (None, DEFAULT_PLATFORM) else args.platform
+        platform = with_capacity(args.platform, args.capacity)
         networks = parse_names(args.networks or defaults["networks"], BUILTIN_NETWORKS, "networks")
         decomps = parse_names(
             args.decompositions or defaults["decompositions"], DECOMPOSITIONS, "decompositions"

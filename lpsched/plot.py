@@ -6,6 +6,7 @@ and returns the axes, so plots compose in notebooks.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,8 @@ from matplotlib.patches import Patch
 
 from .errors import InputError
 from .files import check_output, write_bytes_atomic
-from .schedule import Result, Schedule
+from .platform import LINK_CLASSES
+from .schedule import PORT_DIRECTIONS, Result, Schedule, Transfer
 
 KIND_COLOURS = {
     "F": "#4C72B0",
@@ -48,17 +50,19 @@ def _new_ax(ax: Axes | None, width: float = 10, height: float = 4) -> Axes:
     return new
 
 
-def _label(ax: Axes, x: float, width: float, y: float, text: str, span: float) -> None:
+def _label(
+    ax: Axes, x: float, width: float, y: float, text: str, span: float, size: float = 7
+) -> None:
     # Label only bars wide enough for the text, so 100+ tasks stay readable. A name is
     # text, never math: "$" or "^" in a layer name must not reach the math-text parser.
-    if width >= span * 0.012 * max(3, len(text)):
+    if width >= span * 0.012 * (size / 7) * max(3, len(text)):
         ax.text(
             x + width / 2,
             y,
             text,
             ha="center",
             va="center",
-            fontsize=7,
+            fontsize=size,
             clip_on=True,
             parse_math=False,
         )
@@ -86,52 +90,168 @@ def time_axis(sched: Schedule) -> tuple[float, str]:
     return unit * 1e3, "ms"
 
 
+@dataclass(frozen=True)
+class Lane:
+    """One row of a Gantt chart: a processor, or one of its ports.
+
+    Parameters
+    ----------
+    label
+        The tick label: ``"P2"``, ``"P2 out"``, ``"P2 in inter"``.
+    processor
+        The processor it belongs to.
+    port
+        ``None`` for the processor's own lane, else ``(direction, link class)``.
+    y, height
+        Centre and height of the row on the y axis (top at 0, growing down).
+    """
+
+    label: str
+    processor: int
+    port: tuple[str, str] | None
+    y: float
+    height: float
+
+
+#: Height of a port lane, as a share of a processor's lane.
+PORT_LANE = 0.5
+
+
+def gantt_lanes(sched: Schedule) -> list[Lane]:
+    """The rows :func:`plot_gantt` draws: each processor, then its port lanes when it has any.
+
+    Port lanes (an out-port and an in-port per link class that a transfer
+    uses, the class named when two are) appear only when the schedule lists
+    transfers; a ``delay`` schedule has one lane per processor, as ever.
+    """
+    used = {sched.platform.link_class(x.src, x.dst) for x in _drawn_transfers(sched)}
+    classes = [c for c in LINK_CLASSES if c in used]
+    lanes: list[Lane] = []
+    y = 0.0
+    for p in range(sched.processors):
+        lanes.append(Lane(f"P{p}", p, None, y + 0.5, 1.0))
+        y += 1.0
+        for c in classes:
+            for d in PORT_DIRECTIONS:
+                name = f"P{p} {d}" + (f" {c}" if len(classes) > 1 else "")
+                lanes.append(Lane(name, p, (d, c), y + PORT_LANE / 2, PORT_LANE))
+                y += PORT_LANE
+    return lanes
+
+
+def _drawn_transfers(sched: Schedule) -> list[Transfer]:
+    """The transfers a chart can place: on processors of the platform, busying a port."""
+    P = sched.processors
+    return [x for x in sched.transfers if x.duration > 0 and 0 <= x.src < P and 0 <= x.dst < P]
+
+
+def _gantt_height(sched: Schedule) -> float:
+    """Inches for a one-period chart: about half an inch per processor lane."""
+    lanes = gantt_lanes(sched)
+    rows = sum(lane.height for lane in lanes)
+    return max(2.5, 0.45 * rows + 1.5)
+
+
+def _arcs(start: int, duration: int, T: int) -> list[tuple[int, int]]:
+    """``[start mod T, + duration)`` within one period: one piece, or two when it wraps."""
+    r = start % T
+    pieces = [(r, min(duration, T - r))]
+    if r + duration > T:
+        pieces.append((0, r + duration - T))
+    return pieces
+
+
 def plot_gantt(schedule: Schedule | Result, ax: Axes | None = None, labels: bool = True) -> Axes:
     """One period per processor: arcs ``[s mod T, s mod T + d)``, wrapped ones split in two.
 
     Tasks are coloured by kind (F, D, G, W, U or merged kinds) and labelled by
     layer. The x axis is in milliseconds when the time unit is a time
     (:func:`time_axis`), and each bar lasts the task's duration on its processor.
+    When the schedule has transfers (``capacity: ports``), thin lanes under
+    each processor (``P2 out``, ``P2 in``, :func:`gantt_lanes`) show them on the
+    ports they busy, coloured by the producing task's kind and labelled by
+    tensor where wide enough.
     """
     sched = _schedule(schedule)
-    ax = _new_ax(ax, height=max(2.5, 0.45 * sched.processors + 1.5))
+    ax = _new_ax(ax, height=_gantt_height(sched))
     T = sched.period
     scale, axis_unit = time_axis(sched)
+    lanes = gantt_lanes(sched)
+    home = {lane.processor: lane for lane in lanes if lane.port is None}
     for t in sched.graph.tasks:
-        p = sched.processor[t.name]
-        r = sched.start[t.name] % T
-        d = sched.duration(t.name)
+        lane = home.get(sched.processor[t.name])
+        if lane is None:  # a processor outside the platform: the validator's to report
+            continue
         colour = KIND_COLOURS.get(t.kind, _OTHER)
-        pieces = [(r, min(d, T - r))]
-        if r + d > T:
-            pieces.append((0, r + d - T))
-        for x, w in pieces:
+        for x, w in _arcs(sched.start[t.name], sched.duration(t.name), T):
             ax.broken_barh(
                 [(x * scale, w * scale)],
-                (p - 0.4, 0.8),
+                (lane.y - 0.4, 0.8),
                 facecolors=colour,
                 edgecolor="white",
                 lw=0.5,
             )
             if labels:
-                _label(ax, x * scale, w * scale, p, t.layer or t.name, T * scale)
+                _label(ax, x * scale, w * scale, lane.y, t.layer or t.name, T * scale)
+    _draw_transfers(ax, sched, lanes, labels)
     ax.set_xlim(0, T * scale)
-    ax.set_ylim(sched.processors - 0.5, -0.5)
-    ax.set_yticks(range(sched.processors), [f"P{p}" for p in range(sched.processors)])
+    ax.set_ylim(sum(lane.height for lane in lanes), 0)
+    ax.set_yticks([lane.y for lane in lanes], [lane.label for lane in lanes])
+    for tick, lane in zip(ax.get_yticklabels(), lanes, strict=True):
+        if lane.port is not None:
+            tick.set_fontsize(7)
+            tick.set_color("#555555")
     ax.set_xlabel(f"time within one period ({axis_unit}), T = {sched.describe_period()}")
     kinds = sorted(
         {t.kind for t in sched.graph.tasks},
         key=lambda k: list(KIND_COLOURS).index(k) if k in KIND_COLOURS else 99,
     )
+    handles = [Patch(color=KIND_COLOURS.get(k, _OTHER), label=literal(k or "?")) for k in kinds]
+    if _drawn_transfers(sched):
+        # Port lanes reuse the kind colours: say that a bar there is a message.
+        handles.append(
+            Patch(facecolor="white", edgecolor="black", lw=0.5, label="transfer:\nits producer's")
+        )
     ax.legend(
-        handles=[Patch(color=KIND_COLOURS.get(k, _OTHER), label=literal(k or "?")) for k in kinds],
-        loc="upper left",
-        bbox_to_anchor=(1.0, 1.0),
-        fontsize=8,
-        title="kind",
+        handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, title="kind"
     )
     ax.set_title(literal(f"{sched.graph.name or 'schedule'}: one period on {_on(sched)}"))
     return ax
+
+
+def _draw_transfers(ax: Axes, sched: Schedule, lanes: list[Lane], labels: bool) -> None:
+    """Each transfer on its sender's out-lane and its receiver's in-lane, wrapped mod ``T``."""
+    transfers = _drawn_transfers(sched)
+    if not transfers:
+        return
+    T = sched.period
+    scale, _unit = time_axis(sched)
+    lane_of = {(lane.processor, lane.port): lane for lane in lanes if lane.port is not None}
+    kind = {t.name: t.kind for t in sched.graph.tasks}
+    for lane in lanes:
+        if lane.port is None and lane.processor > 0:
+            # A faint rule above each processor keeps its port lanes with it.
+            ax.axhline(lane.y - lane.height / 2, color="#cccccc", lw=0.6, zorder=0)
+    for x in transfers:
+        cls = sched.platform.link_class(x.src, x.dst)
+        colour = KIND_COLOURS.get(kind.get(x.producer, ""), _OTHER)
+        for p, d in ((x.src, "out"), (x.dst, "in")):
+            lane = lane_of[(p, (d, cls))]
+            for a, w in _arcs(x.start, x.duration, T):
+                ax.broken_barh(
+                    [(a * scale, w * scale)],
+                    (lane.y - 0.4 * lane.height, 0.8 * lane.height),
+                    facecolors=colour,
+                    edgecolor="black",
+                    lw=0.3,
+                    alpha=0.75,
+                )
+                if labels:
+                    # The tensor and where it goes (out-lane) or comes from (in-lane).
+                    text = (
+                        f"{x.tensor}\u2192P{x.dst}" if d == "out" else f"{x.tensor}\u2190P{x.src}"
+                    )
+                    _label(ax, a * scale, w * scale, lane.y, text, T * scale, size=6)
 
 
 def _on(sched: Schedule) -> str:
@@ -201,13 +321,26 @@ def gantt_figure(result: Schedule | Result) -> Figure:
     """A figure with the one-period view above the unrolled view."""
     sched = _schedule(result)
     height = max(2.5, 0.45 * sched.processors + 1.5)
-    fig = Figure(figsize=(12, 2 * height), layout="constrained")
-    top, bottom = fig.subplots(2, 1)
+    top_height = _gantt_height(sched)
+    fig = Figure(figsize=(12, top_height + height), layout="constrained")
+    top, bottom = fig.subplots(2, 1, height_ratios=[top_height, height])
     plot_gantt(sched, ax=top)
     plot_unrolled(sched, ax=bottom)
     if isinstance(result, Result):
-        fig.suptitle(literal(result.summary()), fontsize=9)
+        # The summary outgrows the figure's width (links, memory): wrap it at its "; ".
+        fig.suptitle(literal(_wrap_summary(result.summary())), fontsize=9)
     return fig
+
+
+def _wrap_summary(line: str, width: int = 150) -> str:
+    """``line`` on as few lines of at most ``width`` characters as its ``"; "`` allow."""
+    out: list[str] = []
+    for part in line.split("; "):
+        if out and len(out[-1]) + 2 + len(part) <= width:
+            out[-1] += "; " + part
+        else:
+            out.append(part)
+    return "\n".join(out)
 
 
 def save_gantt(result: Schedule | Result, path: str | Path) -> None:

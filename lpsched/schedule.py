@@ -19,9 +19,16 @@ from typing import Any
 from .errors import InputError
 from .files import brief, parse_yaml, read_text, refuse_kind
 from .graph import MAX_INT, TaskGraph, read_json, write_text_atomic
-from .platform import MAX_PROCESSORS, Platform, platform_of
+from .platform import LINK_CLASSES, MAX_PROCESSORS, Platform, platform_of
 from .problem import scaled_duration
-from .units import check_integer, check_real, format_bytes, format_ms, format_time
+from .units import (
+    check_integer,
+    check_real,
+    format_bandwidth,
+    format_bytes,
+    format_ms,
+    format_time,
+)
 
 SCHEDULE_FORMAT = "lpsched-schedule/2"
 
@@ -65,6 +72,91 @@ class Transfer:
     dst: int
     start: int
     duration: int
+
+
+#: The two directions of a port: a processor sends on its out-ports, receives on its in-ports.
+PORT_DIRECTIONS = ("out", "in")
+
+
+@dataclass(frozen=True)
+class Message:
+    """A tensor that crosses from its producer's processor to another one, once per iteration.
+
+    One per tensor and destination processor, whatever the link model: under
+    ``capacity: ports`` it is what a :class:`Transfer` carries; under
+    ``delay`` it is what the links would have to carry.
+
+    Parameters
+    ----------
+    tensor, producer
+        The tensor's name and the task that produces it.
+    src, dst
+        The producer's processor and the destination.
+    bytes
+        The tensor's size: the most bytes of its edges (as :attr:`lpsched.problem.Problem.tensors`).
+    """
+
+    tensor: str
+    producer: str
+    src: int
+    dst: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class PortLoad:
+    """What one port (processor, direction, link class) carries over one period.
+
+    Parameters
+    ----------
+    processor, direction, link
+        The port: a processor, ``"out"`` or ``"in"`` (:data:`PORT_DIRECTIONS`),
+        ``"intra"`` or ``"inter"``.
+    bytes
+        Bytes through the port per iteration (of its messages, :class:`Message`).
+    busy
+        Time units its transfers occupy per period (``capacity: ports``);
+        ``None`` under ``delay``, where no transfer is scheduled.
+    period
+        The period ``T`` in time units.
+    seconds
+        The time its bytes take at the link's bandwidth (0 when unlimited).
+    period_seconds
+        The period in seconds, ``None`` when the time unit is no time.
+    bandwidth
+        The link class's bandwidth in B/s.
+    """
+
+    processor: int
+    direction: str
+    link: str
+    bytes: int
+    busy: int | None
+    period: int
+    seconds: float
+    period_seconds: float | None
+    bandwidth: float
+
+    @property
+    def load(self) -> float | None:
+        """The share of the period the port is busy, or would be.
+
+        Under ``ports`` the transfers' time over ``T`` (at most 1 in a valid
+        schedule); under ``delay`` the time its bytes need at the link's
+        bandwidth over the period in seconds, which exceeds 1 when the links
+        could not carry the messages: the delay model's blind spot. ``None``
+        under ``delay`` without a physical time unit.
+        """
+        if self.busy is not None:
+            return self.busy / self.period
+        if self.period_seconds is None:
+            return None
+        return self.seconds / self.period_seconds
+
+    @property
+    def needed_bandwidth(self) -> float | None:
+        """Bytes per second through the port: bytes per iteration over the period in seconds."""
+        return None if self.period_seconds is None else self.bytes / self.period_seconds
 
 
 def tensor_name(graph: TaskGraph, index: int) -> str:
@@ -159,6 +251,99 @@ class Schedule:
             e.bytes for e in self.graph.edges if self.processor[e.src] != self.processor[e.dst]
         )
 
+    def messages(self) -> list[Message]:
+        """The tensors that cross between processors per iteration, one per destination.
+
+        Only edges whose cost derives from bytes (no fixed ``comm``, bytes > 0)
+        carry messages, as in :attr:`lpsched.problem.Problem.tensors`; a
+        fixed ``comm`` is a pure delay in both link models.
+        """
+        size: dict[tuple[str, str], int] = {}
+        crossing: dict[tuple[str, str, int], int] = {}
+        P = self.processors
+        for i, e in enumerate(self.graph.edges):
+            if e.comm is not None or e.bytes <= 0:
+                continue
+            key = (e.src, tensor_name(self.graph, i))
+            size[key] = max(size.get(key, 0), e.bytes)
+            p, q = self.processor[e.src], self.processor[e.dst]
+            # A processor outside 0..P-1 is the validator's to report, not a port here.
+            if p != q and 0 <= p < P and 0 <= q < P:
+                crossing.setdefault((*key, q), p)
+        return [
+            Message(name, producer, p, q, size[(producer, name)])
+            for (producer, name, q), p in crossing.items()
+        ]
+
+    def bytes_per_iteration(self) -> int:
+        """Bytes sent between processors per iteration: every :meth:`messages` once."""
+        return sum(m.bytes for m in self.messages())
+
+    def port_loads(self) -> list[PortLoad]:
+        """Every port's bytes and busy time: by processor, then direction, then link class.
+
+        Under ``capacity: ports`` the busy time adds the durations of the
+        transfers on the port; under ``delay`` there is none, and
+        :attr:`PortLoad.load` says what the bytes would need instead.
+        """
+        platform = self.platform
+        ports = [
+            (p, d, c) for p in range(self.processors) for d in PORT_DIRECTIONS for c in LINK_CLASSES
+        ]
+        nbytes = dict.fromkeys(ports, 0)
+        for m in self.messages():
+            cls = platform.link_class(m.src, m.dst)
+            nbytes[(m.src, "out", cls)] += m.bytes
+            nbytes[(m.dst, "in", cls)] += m.bytes
+        busy: dict[tuple[int, str, str], int] | None = None
+        if platform.capacity == "ports":
+            busy = dict.fromkeys(ports, 0)
+            for x in self.transfers:
+                if 0 <= x.src < self.processors and 0 <= x.dst < self.processors:
+                    cls = platform.link_class(x.src, x.dst)
+                    busy[(x.src, "out", cls)] += max(0, x.duration)
+                    busy[(x.dst, "in", cls)] += max(0, x.duration)
+        links = {"intra": platform.intra, "inter": platform.inter}
+        out = []
+        for port in ports:
+            bandwidth = links[port[2]].bandwidth
+            out.append(
+                PortLoad(
+                    *port,
+                    bytes=nbytes[port],
+                    busy=None if busy is None else busy[port],
+                    period=self.period,
+                    seconds=0.0 if math.isinf(bandwidth) else nbytes[port] / bandwidth,
+                    period_seconds=self.period_seconds,
+                    bandwidth=bandwidth,
+                )
+            )
+        return out
+
+    def busiest_port(self) -> PortLoad | None:
+        """The port with the largest :attr:`PortLoad.load`; ``None`` when none carries a byte.
+
+        Also ``None`` when no load is known (``delay`` without a physical time unit).
+        """
+        known = [x for x in self.port_loads() if x.bytes > 0 and x.load is not None]
+        return max(known, key=lambda x: x.load or 0.0, default=None)
+
+    def link_utilisation(self) -> list[dict[str, Any]]:
+        """Per processor: each port's :attr:`PortLoad.load` and the bytes sent and received.
+
+        ``[{"processor": 0, "out": {"intra": 0.83, "inter": 0.0}, "in": {...},
+        "bytes_out": ..., "bytes_in": ...}, ...]``, as the schedule file holds it.
+        """
+        rows: list[dict[str, Any]] = [
+            {"processor": p, "out": {}, "in": {}, "bytes_out": 0, "bytes_in": 0}
+            for p in range(self.processors)
+        ]
+        for x in self.port_loads():
+            row = rows[x.processor]
+            row[x.direction][x.link] = x.load
+            row[f"bytes_{x.direction}"] += x.bytes
+        return rows
+
     def staleness(self) -> dict[str, int]:
         """Staleness of each weighted layer, as the embedded graph's distances say."""
         return self.graph.staleness()
@@ -241,10 +426,12 @@ class Result:
         if s.period_seconds is not None:
             rate = f", {1 / s.period_seconds:.1f} iterations/s"
         memory = f", memory up to {format_bytes(max(s.footprints()))}"
+        links = link_summary(s)
+        links = f"; {links}" if links else ""
         return (
             f"{self.solver}: period {s.describe_period()}, {self.status.value}{rate}; lower bound "
             f"{self.lower_bound}, gap {100 * (self.gap or 0):.1f}%, speedup {s.speedup:.2f} "
-            f"on {s.processors} processors{memory}; {self.solve_seconds:.2f} s{settled}"
+            f"on {s.processors} processors{memory}{links}; {self.solve_seconds:.2f} s{settled}"
         )
 
     # -------------------------------------------------------------------- I/O
@@ -255,6 +442,14 @@ class Result:
         time unit is no time; ``transfers`` is empty under ``capacity: delay``.
         ``transfers[*].producer`` (the producing task) is beyond the minimal
         format: a tensor's name need not be unique across producers.
+
+        ``bytes_per_iteration`` and ``links`` are derived output, which
+        :meth:`from_dict` ignores (:meth:`Schedule.link_utilisation`): per
+        processor, each port's share of the period (``out``/``in``, then
+        ``intra``/``inter``) and the bytes it sends and receives per
+        iteration. Under ``ports`` the share is the transfers' busy time over
+        ``T``; under ``delay`` it is the time the bytes would need at the
+        link's bandwidth over the period, ``null`` without a physical time unit.
         """
         if self.schedule is None:
             raise ValueError("no schedule to write")
@@ -283,6 +478,8 @@ class Result:
                     zip(s.footprints(), s.platform.processors, strict=True)
                 )
             ],
+            "bytes_per_iteration": s.bytes_per_iteration(),
+            "links": s.link_utilisation(),
             "transfers": [
                 {
                     "tensor": x.tensor,
@@ -369,6 +566,31 @@ class Result:
                 "lpsched solve -o writes"
             )
         return cls.from_dict(read_json(p), source=str(p))
+
+
+def link_summary(schedule: Schedule) -> str:
+    """The links part of :meth:`Result.summary`; empty when no message crosses.
+
+    Under ``ports``: ``links: busiest port 83% (out of processor 2), 1.9 GB per
+    iteration``. Under ``delay``, what the busiest port would need:
+    ``links: need 212 GB/s out of processor 3 (link 50 GB/s), 1.9 GB per
+    iteration``. The link class is named when the platform has two.
+    """
+    total = schedule.bytes_per_iteration()
+    if total == 0:
+        return ""
+    per = f"{format_bytes(total)} per iteration"
+    top = schedule.busiest_port()
+    if top is None or top.load is None:
+        return f"links: {per}"
+    two = len(schedule.platform.link_classes) > 1
+    where = f"{'out of' if top.direction == 'out' else 'into'} processor {top.processor}"
+    if top.busy is not None:
+        cls = f"{top.link} " if two else ""
+        return f"links: busiest port {100 * top.load:.0f}% ({cls}{where}), {per}"
+    cls = f"{top.link} link" if two else "link"
+    need = format_bandwidth(top.needed_bandwidth or 0.0)
+    return f"links: need {need} {where} ({cls} {format_bandwidth(top.bandwidth)}), {per}"
 
 
 #: The most seconds a schedule file may say its solve took (a year).

@@ -44,6 +44,14 @@ from .units import check_integer, four_digits, limit_text
 #: ``seconds`` is the whole solve, ``settled_seconds`` when the period was settled (CP-SAT
 #: spends what the limit leaves on the secondary objective); ``speedup`` is ``total_work / T``
 #: and ``gap`` is ``(T - LB) / T`` as a fraction (tables a person reads print it in percent).
+#: ``comm_bytes`` adds the bytes of every edge between processors; ``bytes_per_iteration``
+#: counts each tensor once per destination processor (what the links carry,
+#: :meth:`lpsched.schedule.Schedule.bytes_per_iteration`). ``link_busy_max`` is the largest
+#: share of the period any port takes (:attr:`lpsched.schedule.PortLoad.load`): under
+#: ``capacity: ports`` the busy time of its transfers over ``T`` (at most 1); under ``delay``
+#: the time its bytes need at the link's bandwidth over the period, the bandwidth needed
+#: over the link's, above 1 when the links could not carry the messages (empty without a
+#: physical time unit; 0 when nothing crosses).
 COLUMNS: tuple[str, ...] = (
     "network",
     "decomposition",
@@ -62,6 +70,8 @@ COLUMNS: tuple[str, ...] = (
     "speedup",
     "gap",
     "comm_bytes",
+    "bytes_per_iteration",
+    "link_busy_max",
     "max_staleness",
     "iteration_bound",
     "total_work",
@@ -70,6 +80,12 @@ COLUMNS: tuple[str, ...] = (
     "time_limit",
     "seed",
     "error",
+)
+
+#: The columns of sweep tables written before link ports (no ``bytes_per_iteration``,
+#: ``link_busy_max``): read, with those columns empty, never written.
+COLUMNS_V2: tuple[str, ...] = tuple(
+    c for c in COLUMNS if c not in ("bytes_per_iteration", "link_busy_max")
 )
 
 #: The columns of sweep tables written before platforms (lpsched 0.x): read, never written.
@@ -130,8 +146,17 @@ MAX_GRID_PROCESSORS = 2**20
 #: :func:`lpsched.solvers.registry.check_numbers`).
 MAX_JOBS = 1024
 
-_INT_COLUMNS = ("period", "lower_bound", "comm_bytes", "max_staleness", "total_work", "tasks")
+_INT_COLUMNS = (
+    "period",
+    "lower_bound",
+    "comm_bytes",
+    "bytes_per_iteration",
+    "max_staleness",
+    "total_work",
+    "tasks",
+)
 _FLOAT_COLUMNS = (
+    "link_busy_max",
     "period_ms",
     "lower_bound_ms",
     "iterations_per_s",
@@ -518,6 +543,8 @@ _SCHEDULE_COLUMNS = (
     "speedup",
     "gap",
     "comm_bytes",
+    "bytes_per_iteration",
+    "link_busy_max",
     "max_staleness",
     "utilisation",
 )
@@ -578,9 +605,19 @@ def _solve_into(point: GridPoint, row: dict[str, Any]) -> None:
         speedup=sched.speedup,
         gap=result.gap,
         comm_bytes=sched.comm_bytes(),
+        bytes_per_iteration=sched.bytes_per_iteration(),
+        link_busy_max=_link_busy_max(sched),
         max_staleness=max(staleness.values()) if staleness else None,
         utilisation=sum(util) / len(util),
     )
+
+
+def _link_busy_max(sched: Any) -> float | None:
+    """The ``link_busy_max`` of a schedule (see :data:`COLUMNS`)."""
+    loads = [x.load for x in sched.port_loads()]
+    if any(x is None for x in loads):
+        return None
+    return max((x for x in loads if x is not None), default=0.0)
 
 
 def _bounds_into(row: dict[str, Any], bounds: Any, unit: float | None) -> None:
@@ -976,7 +1013,9 @@ def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
     A last line cut short by an interruption is ignored. A table written before
     platforms (:data:`COLUMNS_V1`) is read too: its ``period_seconds`` becomes
     ``settled_seconds``, its rows ran on the ``default`` platform, and its
-    millisecond columns are empty (it recorded no time unit).
+    millisecond columns are empty (it recorded no time unit). A table written
+    before link ports (:data:`COLUMNS_V2`) reads with empty
+    ``bytes_per_iteration`` and ``link_busy_max``.
 
     Raises
     ------
@@ -994,7 +1033,7 @@ def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
     if not lines:
         return normalise(pd.DataFrame(columns=list(COLUMNS)))
     header = tuple(next(csv.reader([lines[0]])))
-    if header not in (COLUMNS, COLUMNS_V1):
+    if header not in (COLUMNS, COLUMNS_V2, COLUMNS_V1):
         raise InputError(
             f"{path}: not a sweep table of this lpsched version (columns {', '.join(header)}); "
             "write to a new file"

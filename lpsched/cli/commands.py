@@ -13,6 +13,7 @@ from typing import Any
 from ..errors import InfeasibleError, InputError
 from ..files import brief, write_bytes_atomic
 from ..graph import write_text_atomic
+from ..schedule import PORT_DIRECTIONS
 from ..units import format_bytes, format_ms, format_time
 from .options import (
     EXPORT_SUFFIXES,
@@ -146,7 +147,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     else:
         print(result.summary())
         if args.verbose:
-            print(_processor_table(result))
+            print(processor_table(result))
     if interrupted:
         where = f", written to {args.output}" if args.output else ""
         say(f"lpsched: interrupted: kept the best schedule found (validated){where}")
@@ -177,11 +178,20 @@ def render_gantt(result: Any, path: str) -> bytes:
     return buffer.getvalue()
 
 
-def _processor_table(result: Any) -> str:
-    """Per processor: load, utilisation, footprint and its tasks by start within the period."""
+def processor_table(result: Any) -> str:
+    """Per processor: load, utilisation, footprint, port loads and its tasks by start mod T.
+
+    A port column is the share of the period the port is busy (``ports``) or
+    would need at its bandwidth (``delay``, where it may exceed 100%); a note
+    under the table says which.
+    """
     sched = result.schedule
     T = sched.period
-    lines = [f"{'proc':>4} {'tasks':>5} {'busy':>7} {'util':>6} {'memory':>9}  tasks (start mod T)"]
+    ports, header, note = _port_columns(sched)
+    lines = [
+        f"{'proc':>4} {'tasks':>5} {'busy':>7} {'util':>6} {'memory':>9}{header}"
+        "  tasks (start mod T)"
+    ]
     util = sched.utilisation()
     memory = sched.footprints()
     for p in range(sched.processors):
@@ -194,9 +204,43 @@ def _processor_table(result: Any) -> str:
         more = f", ... {len(names) - 8} more" if len(names) > 8 else ""
         lines.append(
             f"{p:>4} {len(names):>5} {busy:>7} {100 * util[p]:>5.1f}% "
-            f"{format_bytes(memory[p]):>9}  {shown}{more}"
+            f"{format_bytes(memory[p]):>9}{ports[p]}  {shown}{more}"
         )
-    return "\n".join(lines)
+    return "\n".join(lines + ([note] if note else []))
+
+
+def _port_columns(sched: Any) -> tuple[list[str], str, str]:
+    """The port cells of each processor's row, their header and the note under the table.
+
+    One column per direction and link class the platform has (``out``, ``in``;
+    ``out/intra`` ... with two classes), then the bytes sent per iteration.
+    None on one processor, where nothing crosses.
+    """
+    classes = sched.platform.link_classes
+    if not classes:
+        return [""] * sched.processors, "", ""
+    loads = {(x.processor, x.direction, x.link): x for x in sched.port_loads()}
+    cols = [(d, c) for c in classes for d in PORT_DIRECTIONS]
+    names = [d if len(classes) == 1 else f"{d}/{c}" for d, c in cols]
+    width = max(7, *(len(n) for n in names))
+    header = "".join(f" {n:>{width}}" for n in names) + f" {'sent':>9}"
+    cells = []
+    for p in range(sched.processors):
+        row = ""
+        for d, c in cols:
+            load = loads[(p, d, c)].load
+            row += f" {'-' if load is None else f'{100 * load:.1f}%':>{width}}"
+        sent = sum(loads[(p, "out", c)].bytes for c in classes)
+        cells.append(f"{row} {format_bytes(sent):>9}")
+    if sched.platform.capacity == "ports":
+        note = "ports: the share of the period each port's transfers take; sent: bytes/iteration"
+    else:
+        note = (
+            "ports (capacity delay, links never busy): the share of the period each port "
+            "would need at its bandwidth, over 100% when it cannot carry the messages; "
+            "sent: bytes/iteration"
+        )
+    return cells, header, note
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

@@ -267,6 +267,11 @@ def _speeds(text: str | None) -> list[float] | None:
     return speeds
 
 
+#: Extra bytes of optimizer state per parameter byte (32-bit state like 32-bit weights):
+#: plain SGD keeps none, momentum one velocity, Adam two moments.
+OPTIMIZERS: dict[str, int] = {"sgd": 0, "momentum": 1, "adam": 2}
+
+
 def platform_spec(args: argparse.Namespace, procs: int | None = None) -> dict[str, Any]:
     """The platform the flags describe, as a specification (``Platform.from_dict`` reads it).
 
@@ -298,6 +303,7 @@ def platform_spec(args: argparse.Namespace, procs: int | None = None) -> dict[st
         bandwidth=_link_value(getattr(args, "bandwidth", None), "bandwidth", "--bandwidth"),
         latency=_link_value(getattr(args, "latency", None), "time", "--latency"),
         capacity=getattr(args, "capacity", None),
+        optimizer_state=OPTIMIZERS.get(getattr(args, "optimizer", None) or ""),
     )
 
 
@@ -415,7 +421,18 @@ def add_platform_args(p: argparse.ArgumentParser, procs: str) -> None:
     g.add_argument(
         "--speeds", metavar="S,S,...", help="relative speed of each processor, e.g. 1,1,0.5,0.5"
     )
-    g.add_argument("--capacity", choices=["delay", "ports"], help="link model (default delay)")
+    g.add_argument(
+        "--capacity",
+        choices=["ports", "delay"],
+        help="link model: ports (a link carries one message at a time; the default) or delay "
+        "(links never busy: the old model, for comparison)",
+    )
+    g.add_argument(
+        "--optimizer",
+        choices=list(OPTIMIZERS),
+        help="optimizer state kept with each layer's update: sgd none, momentum 1 and adam 2 "
+        "extra copies of the parameters (default: the platform's, else none)",
+    )
 
 
 def add_sweep_args(p: argparse.ArgumentParser) -> None:
