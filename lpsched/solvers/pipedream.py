@@ -24,6 +24,19 @@ processors (with ``"add"``, a stage's border with the previous and the next
 stage likewise). Every term depends on the stage's index and its range only,
 so the programme stays exact for this objective.
 
+Under ``capacity: ports`` (``formulations/README.md``, "Link ports") the
+stages exchange their tensors as transfers that busy ports, so a stage's time
+is the larger of its work and each of its ports' loads, PipeDream's max of
+compute and communication with every port counted apart: the out-port carries
+one transfer per tensor the stage makes and an earlier or a later stage reads,
+the in-port one per tensor it reads from elsewhere (once, however many of its
+tasks read it), each ``ceil(bytes / bandwidth)`` units (:func:`_port_matrices`);
+the cuts then cost nothing of their own. The programme stays exact for this
+count; the count is exact when each tensor's readers on either side of its
+stage share one stage, and a lower bound on the loads otherwise (a skip
+connection read by two later stages travels twice). Under ``delay`` a cut
+still counts a tensor once per edge that reads it, as before.
+
 Graphs of more than :data:`MAX_BLOCKS` layers (a generated graph where every
 task is a layer) are cut between blocks of consecutive layers, then layer by
 layer around those cuts, so that the programme's time and memory stay
@@ -32,9 +45,11 @@ bounded; the plan is optimal among the cuts between blocks.
 The stages then become a periodic schedule: processors fixed by the stages,
 start times by :func:`~lpsched.solvers.heuristic.modulo_schedule`, which
 raises the period above the slowest stage's work as far as the precedences and
-communication need. Weight stashing is what the staleness stands for: with the ``auto``
-policy the caller lowers each layer's staleness to what the start times need;
-fixed distances are respected as given.
+communication need; under ``ports`` start times and transfers (one per
+tensor and other processor that reads it) by :func:`ports_schedule`, which
+raises it as far as the ports need too. Weight stashing is what the
+staleness stands for: with the ``auto`` policy the caller lowers each layer's
+staleness to what the start times need; fixed distances are respected as given.
 """
 
 from __future__ import annotations
@@ -42,7 +57,7 @@ from __future__ import annotations
 import heapq
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -50,8 +65,9 @@ from ..errors import InputError
 from ..graph import TaskGraph
 from ..platform import LINK_CLASSES, Platform
 from ..problem import Problem, as_problem
-from ..schedule import Schedule
+from ..schedule import Schedule, Transfer
 from .heuristic import modulo_schedule
+from .modulo_tables import ReservationTables
 from .toolkit import Clock
 
 #: The most blocks the dynamic programme cuts between: with more layers, runs of
@@ -80,6 +96,10 @@ class StagePlan:
         zero with ``comm="add"``, where it is part of the stage times).
     stage_time
         The quantity the plan minimises: the largest of the stage and cut times.
+    port_times
+        Under ``capacity: ports``, each stage's busiest port (the time its
+        transfers in one direction and link class take per iteration), which
+        its stage time includes; all zero under ``delay``.
     """
 
     layers: list[str]
@@ -87,6 +107,7 @@ class StagePlan:
     stage_times: list[int]
     cut_times: list[int]
     stage_time: int
+    port_times: list[int] = field(default_factory=list)
 
 
 def _layer_of(graph: TaskGraph) -> list[str]:
@@ -158,17 +179,25 @@ class _StageCosts:
     (``a < b``) the communication between blocks ``a`` and ``b`` in either
     direction in link class ``k``. Stage ``s`` runs on processor ``s``; a cut
     before stage ``s`` is crossed on the link between processors ``s - 1`` and
-    ``s``. Matrices are cached by what they depend on (a few at a time), so a
-    uniform platform builds each once.
+    ``s``. Under ``capacity: ports``, ``ports[(direction, k)][i, j]`` is the
+    port time a stage holding blocks ``i..j-1`` spends in each of the four
+    directions of :func:`_port_matrices` (class ``k``), and the cuts cost
+    nothing of their own. Matrices are cached by what they depend on (a few
+    at a time), so a uniform platform builds each once.
     """
 
     #: Stage matrices kept at once (each (blocks + 1)^2 integers).
     CACHED = 8
 
     def __init__(
-        self, platform: Platform, work: np.ndarray, between: dict[str, np.ndarray], mode: str
+        self,
+        platform: Platform,
+        work: np.ndarray,
+        between: dict[str, np.ndarray],
+        mode: str,
+        ports: dict[tuple[str, str], np.ndarray] | None = None,
     ) -> None:
-        self.platform, self.work, self.mode = platform, work, mode
+        self.platform, self.work, self.mode, self.ports = platform, work, mode, ports
         L = work.shape[1]
         self.L = L
         self.S: dict[str, np.ndarray] = {}
@@ -200,10 +229,11 @@ class _StageCosts:
         """``cut[i]``: communication across the cut before block ``i`` into stage ``s >= 1``.
 
         The edges with one end before ``i`` and one at or after it (all zero
-        with ``comm="add"``, where it is part of the stage times).
+        with ``comm="add"``, where it is part of the stage times, and under
+        ``capacity: ports``, where the ports' loads are).
         """
         L = self.L
-        if self.mode == "add":
+        if self.mode == "add" or self.ports is not None:
             return np.zeros(L + 1, dtype=np.int64)
         k = self.platform.link_class(s - 1, s)
         key = ("cut", k)
@@ -219,8 +249,12 @@ class _StageCosts:
         Its work on processor ``s``; with ``comm="add"`` plus the communication
         on the edges with exactly one end in ``i..j-1``, those to earlier
         blocks on the link to processor ``s - 1``, those to later blocks on the
-        link to processor ``s + 1``.
+        link to processor ``s + 1``. Under ``capacity: ports``
+        (:meth:`port_loads`) the larger of the work and each port's load, or
+        with ``comm="add"`` their sum.
         """
+        if self.ports is not None:
+            return self._ports_stage(s)
         left, right = self._borders(s)
         key = ("stage", self.platform.processors[s].speed, left, right)
         if key not in self._cache:
@@ -238,8 +272,57 @@ class _StageCosts:
             self._keep(key, np.where(self.valid, t, big))
         return self._cache[key]
 
+    def _neighbours(self, s: int) -> tuple[str, str]:
+        """Link classes to the previous and the next stage's processors (one stands in for both).
+
+        Stage ``s`` only has blocks to send to or receive from on a side that
+        has a stage, so an absent side's class never weighs.
+        """
+        prev, nxt = self._link(s, s - 1), self._link(s, s + 1)
+        prev = prev or nxt or "intra"
+        return prev, nxt or prev
+
+    def port_loads(self, s: int) -> list[np.ndarray]:
+        """Each port's load ``[i, j]`` when stage ``s`` holds blocks ``i..j-1`` (ports).
+
+        The out-port of a class carries the tensors sent to later stages (on
+        the link to processor ``s + 1``) and to earlier ones (to ``s - 1``);
+        the in-port, those received. A tensor counts once per direction and
+        stage: exact when its readers on one side share a stage, a lower
+        bound otherwise, and a neighbour's link class stands for all stages on
+        its side.
+        """
+        assert self.ports is not None
+        prev, nxt = self._neighbours(s)
+        zero = np.zeros((self.L + 1, self.L + 1), dtype=np.int64)
+        out = {k: zero for k in (prev, nxt)}
+        into = {k: zero for k in (prev, nxt)}
+        for way, k, side in (
+            (out, nxt, "out_next"),
+            (out, prev, "out_prev"),
+            (into, prev, "in_prev"),
+            (into, nxt, "in_next"),
+        ):
+            if (side, k) in self.ports:
+                way[k] = way[k] + self.ports[side, k]
+        return [*out.values(), *into.values()]
+
+    def _ports_stage(self, s: int) -> np.ndarray:
+        """:meth:`stage` under ``capacity: ports``."""
+        key = ("ports", self.platform.processors[s].speed, *self._neighbours(s))
+        if key not in self._cache:
+            prefix = self.prefix[s]
+            t = prefix[None, :] - prefix[:, None]
+            for load in self.port_loads(s):
+                t = t + load if self.mode == "add" else np.maximum(t, load)
+            big = np.iinfo(np.int64).max // 4
+            self._keep(key, np.where(self.valid, t, big))
+        return self._cache[key]
+
     def stage_time(self, s: int, i: int, j: int) -> int:
         """``stage(s)[i, j]`` for one range ``i < j``, without building the matrix."""
+        if self.ports is not None:
+            return int(self._ports_stage(s)[i, j])
         left, right = self._borders(s)
         t = int(self.prefix[s, j] - self.prefix[s, i])
         if left is not None:
@@ -247,6 +330,12 @@ class _StageCosts:
         if right is not None:
             t += int(self._block(right, i, j, j, self.L))
         return t
+
+    def port_time(self, s: int, i: int, j: int) -> int:
+        """The busiest port's load of stage ``s`` holding blocks ``i..j-1`` (0 under delay)."""
+        if self.ports is None:
+            return 0
+        return max((int(load[i, j]) for load in self.port_loads(s)), default=0)
 
     def _keep(self, key: tuple[object, ...], matrix: np.ndarray) -> None:
         if len(self._cache) >= self.CACHED:
@@ -264,10 +353,21 @@ def _blocks(L: int) -> list[int]:
     return [-(-b * L // B) for b in range(B + 1)]
 
 
+def _block_of(graph: TaskGraph, layers: list[str], bounds: list[int]) -> list[int]:
+    """Each task's block: the block of its layer, whose first layers are ``bounds``."""
+    B = len(bounds) - 1
+    block_of = [0] * len(layers)
+    for b in range(B):
+        for position in range(bounds[b], bounds[b + 1]):
+            block_of[position] = b
+    pos = {name: block_of[k] for k, name in enumerate(layers)}
+    return [pos[name] for name in _layer_of(graph)]
+
+
 def _layer_costs(
     problem: Problem,
-    layers: list[str],
-    bounds: list[int],
+    block: list[int],
+    B: int,
     durations: Callable[[int, int], int],
     stages: int,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -278,13 +378,6 @@ def _layer_costs(
     edge into a (blocks) x (blocks) matrix per link class.
     """
     graph = problem.graph
-    B = len(bounds) - 1
-    block_of = [0] * len(layers)
-    for b in range(B):
-        for position in range(bounds[b], bounds[b + 1]):
-            block_of[position] = b
-    pos = {name: block_of[k] for k, name in enumerate(layers)}
-    block = [pos[name] for name in _layer_of(graph)]
     speeds = problem.platform.speeds[:stages]
     first = {}
     for p, speed in enumerate(speeds):
@@ -302,6 +395,84 @@ def _layer_costs(
             for k in LINK_CLASSES:
                 between[k][min(a, b), max(a, b)] += problem.comm[e][k]
     return work, between
+
+
+#: The four port loads of a stage under ``capacity: ports`` (:func:`_port_matrices`).
+PORT_SIDES = ("out_next", "out_prev", "in_prev", "in_next")
+
+
+def _class_pairs(platform: Platform, stages: int) -> dict[str, tuple[int, int]]:
+    """One pair of stage processors per link class that joins two of them."""
+    pairs: dict[str, tuple[int, int]] = {}
+    for p in range(stages):
+        for q in range(p + 1, stages):
+            pairs.setdefault(platform.link_class(p, q), (p, q))
+    return pairs
+
+
+def _port_matrices(
+    problem: Problem, block: list[int], B: int, stages: int
+) -> dict[tuple[str, str], np.ndarray]:
+    """Port time per side and link class of every block range ``[i, j)`` (``capacity: ports``).
+
+    ``M[side, k][i, j]`` for a stage holding blocks ``i..j-1``, in transfer
+    times of class ``k`` (``ceil(bytes / bandwidth)`` each, no latency: it
+    busies no port), one transfer per tensor and side, as (P7) of
+    ``formulations/README.md`` counts them:
+
+    * ``out_next``: tensors made in the stage with a reader after it,
+    * ``out_prev``: tensors made in the stage with a reader before it,
+    * ``in_prev``: tensors made before the stage with a reader in it,
+    * ``in_next``: tensors made after the stage with a reader in it.
+
+    Each tensor adds a few rectangles of ``(i, j)`` (one per reader block for
+    the ``in`` sides: the range holds a reader when the first reader past its
+    border lies inside), summed through a 2-D difference array.
+    """
+    graph = problem.graph
+    pairs = _class_pairs(problem.platform, stages)
+    diff = {
+        (side, k): np.zeros((B + 2, B + 2), dtype=np.int64) for side in PORT_SIDES for k in pairs
+    }
+    for tensor in problem.tensors:
+        a = block[tensor.producer]
+        readers = {block[graph.index(graph.edges[e].dst)] for e in tensor.edges}
+        rects = _tensor_rectangles(a, readers, B)
+        for k, (p, q) in pairs.items():
+            tau = problem.transfer_units(tensor.bytes, p, q)
+            if tau == 0:
+                continue
+            for side, i0, i1, j0, j1 in rects:
+                D = diff[side, k]
+                D[i0, j0] += tau
+                D[i0, j1 + 1] -= tau
+                D[i1 + 1, j0] -= tau
+                D[i1 + 1, j1 + 1] += tau
+    return {key: D.cumsum(axis=0).cumsum(axis=1)[: B + 1, : B + 1] for key, D in diff.items()}
+
+
+def _tensor_rectangles(a: int, readers: set[int], B: int) -> list[tuple[str, int, int, int, int]]:
+    """The ranges of blocks whose ports carry a tensor made in block ``a``, read in ``readers``.
+
+    ``(side, i0, i1, j0, j1)``: a stage holding blocks ``[i, j)`` with
+    ``i0 <= i <= i1`` and ``j0 <= j <= j1`` (always ``i1 < j0``) carries it on ``side``.
+    """
+    later = sorted(r for r in readers if r > a)
+    earlier = sorted((r for r in readers if r < a), reverse=True)
+    rects: list[tuple[str, int, int, int, int]] = []
+    if later:
+        rects.append(("out_next", 0, a, a + 1, later[-1]))
+        prev = a
+        for r in later:  # the first reader at or after i is r: inside when j > r
+            rects.append(("in_prev", prev + 1, r, r + 1, B))
+            prev = r
+    if earlier:
+        rects.append(("out_prev", earlier[-1] + 1, a, a + 1, B))
+        prev = a
+        for r in earlier:  # the last reader before j is r: inside when i <= r
+            rects.append(("in_next", 0, r, r + 1, prev))
+            prev = r
+    return rects
 
 
 def plan_stages(
@@ -330,6 +501,9 @@ def plan_stages(
         communication, a cut crossed on the link between its two stages'
         processors. ``"add"``: a stage's time is its work plus the
         communication crossing its borders, on the links to its neighbours.
+        Under ``capacity: ports`` the communication is each port's load (see
+        the module's text): ``"overlap"`` takes the larger of the work and
+        every port's load, ``"add"`` their sum.
     durations
         ``durations(v, p)``, task ``v``'s duration on processor ``p``, in place
         of the problem's (the heuristic passes a coarse graph's merged tasks
@@ -386,8 +560,10 @@ def _plan(
     """The best cut of ``layers`` at the positions ``bounds`` (first layers of the blocks)."""
     B = len(bounds) - 1
     most = min(problem.P, B)
-    work, between = _layer_costs(problem, layers, bounds, duration, most)
-    costs = _StageCosts(problem.platform, work, between, comm)
+    block = _block_of(problem.graph, layers, bounds)
+    work, between = _layer_costs(problem, block, B, duration, most)
+    ports = _port_matrices(problem, block, B, most) if problem.ports else None
+    costs = _StageCosts(problem.platform, work, between, comm, ports)
     answers, cuts = _programme(costs, most, clock)
     if len(answers) < most and log is not None:
         log(f"PipeDream planner: time limit, {len(answers)} of up to {most} stages examined")
@@ -406,6 +582,7 @@ def _plan(
         stage_times=[costs.stage_time(s, a, b) for s, (a, b) in enumerate(pairs)],
         cut_times=[int(costs.cut(s)[b]) for s, b in enumerate(cut[1:-1], start=1)],
         stage_time=answers[k],
+        port_times=[costs.port_time(s, a, b) for s, (a, b) in enumerate(pairs)],
     )
 
 
@@ -472,8 +649,8 @@ def pipedream_schedule(
         platform; stage ``s`` runs on processor ``s``.
     time_limit
         Seconds for the whole call, or ``None``: the plan and then the start
-        times (:func:`~lpsched.solvers.heuristic.modulo_schedule`) get what is
-        left; the result is the same as without a limit when both end in time.
+        times get what is left; the result is the same as without a limit
+        when both end in time.
     log
         Receives what the planner and the start-time search report.
     stop
@@ -483,7 +660,10 @@ def pipedream_schedule(
     -------
     Schedule
         A valid periodic schedule in which every layer's tasks share the
-        processor of the layer's stage.
+        processor of the layer's stage. Under ``capacity: delay`` the start
+        times are :func:`~lpsched.solvers.heuristic.modulo_schedule`'s; under
+        ``ports`` they and the transfers between the stages are
+        :func:`ports_schedule`'s.
     """
     clock = Clock(time_limit)
     say = None if log is None else _prefixed(log)
@@ -492,7 +672,437 @@ def pipedream_schedule(
     stage_of = {name: k for k, stage in enumerate(plan.stages) for name in stage}
     fixed = {t.name: stage_of[t.layer or t.name] for t in problem.graph.tasks}
     left = None if time_limit is None else clock.remaining()
+    if problem.ports:
+        proc = [fixed[t.name] for t in problem.graph.tasks]
+        return ports_schedule(problem, proc, time_limit=left, log=say, stop=stop)
     return modulo_schedule(problem, fixed_processor=fixed, time_limit=left, log=say, stop=stop)
+
+
+# ---------------------------------------------------------------- ports: start times
+
+
+@dataclass(frozen=True)
+class _Crossing:
+    """One transfer a placement needs: tensor ``tensor`` from processor ``src`` to ``dst``.
+
+    ``tau`` busies ports ``out_port`` and ``in_port`` (indices of
+    :func:`_port_index`); the readers may start ``arrival = tau + latency`` after it.
+    """
+
+    tensor: int
+    src: int
+    dst: int
+    tau: int
+    arrival: int
+    out_port: int
+    in_port: int
+
+
+def _port_index(p: int, direction: str, link: str) -> int:
+    """The index of processor ``p``'s port ``direction`` (out or in) of class ``link``: 4 each."""
+    return 4 * p + 2 * LINK_CLASSES.index(link) + (direction == "in")
+
+
+class _Placed:
+    """A placement (processor per task) with what start times must respect, as integer lists.
+
+    ``preds[v]``: ``(u, w, e)`` per edge ``e = u -> v`` of distance ``w``; an
+    edge that carries a tensor across processors has ``via[e]``, the key
+    ``(tensor, destination)`` of the transfer it waits for, the others wait
+    ``delay[e]`` (:meth:`~lpsched.problem.Problem.delay_cost`) after ``u`` ends.
+    ``sends[u]``: the transfers of the tensors ``u`` makes, one per tensor and
+    other processor that reads it.
+    """
+
+    def __init__(self, problem: Problem, proc: list[int]) -> None:
+        graph = problem.graph
+        n = graph.n
+        self.problem, self.proc, self.n = problem, proc, n
+        self.dur = [problem.duration(v, proc[v]) for v in range(n)]
+        self.edges: list[tuple[int, int, int, int]] = []
+        self.preds: list[list[tuple[int, int, int]]] = [[] for _ in range(n)]
+        self.via: dict[int, tuple[int, int]] = {}
+        self.delay: list[int] = []
+        self.crossings: dict[tuple[int, int], _Crossing] = {}
+        for e, edge in enumerate(graph.edges):
+            u, v = graph.index(edge.src), graph.index(edge.dst)
+            self.edges.append((u, v, edge.distance, e))
+            self.preds[v].append((u, edge.distance, e))
+            self.delay.append(problem.delay_cost(e, proc[u], proc[v]))
+            k = problem.tensor_of_edge.get(e)
+            if k is not None and proc[u] != proc[v]:
+                self.via[e] = (k, proc[v])
+                self.crossings.setdefault((k, proc[v]), self._crossing(k, proc[u], proc[v]))
+        self.sends: list[list[_Crossing]] = [[] for _ in range(n)]
+        for (k, _q), c in sorted(self.crossings.items()):
+            self.sends[problem.tensors[k].producer].append(c)
+        self.order = _zero_distance_order(self.edges, n)
+
+    def _crossing(self, k: int, p: int, q: int) -> _Crossing:
+        link = self.problem.platform.link_class(p, q)
+        return _Crossing(
+            tensor=k,
+            src=p,
+            dst=q,
+            tau=self.problem.transfer_time(k, p, q),
+            arrival=self.problem.arrival_delay(k, p, q),
+            out_port=_port_index(p, "out", link),
+            in_port=_port_index(q, "in", link),
+        )
+
+    def floor(self) -> int:
+        """A period below which this placement has no start times: processor and port loads.
+
+        Every task and transfer fits in one period, and on each processor and
+        port they never overlap modulo ``T`` ((P2), (P7) of ``formulations/README.md``).
+        """
+        load = [0] * self.problem.P
+        for v in range(self.n):
+            load[self.proc[v]] += self.dur[v]
+        ports = [0] * (4 * self.problem.P)
+        for c in self.crossings.values():
+            ports[c.out_port] += c.tau
+            ports[c.in_port] += c.tau
+        longest = max([1, *self.dur, *(c.tau for c in self.crossings.values())])
+        return max(longest, *load, *ports)
+
+    def ready(self, e: int, u: int, start: list[int], sent: dict[tuple[int, int], int]) -> int:
+        """When edge ``e`` out of ``u`` lets its reader start, given ``u``'s start and transfers."""
+        key = self.via.get(e)
+        if key is None:
+            return start[u] + self.dur[u] + self.delay[e]
+        return sent[key] + self.crossings[key].arrival
+
+
+def _zero_distance_order(edges: list[tuple[int, int, int, int]], n: int) -> list[int]:
+    """A topological order of the distance-0 edges, the lower index first among the ready."""
+    succ: list[list[int]] = [[] for _ in range(n)]
+    indeg = [0] * n
+    for u, v, w, _e in edges:
+        if w == 0 and u != v:
+            succ[u].append(v)
+            indeg[v] += 1
+    ready = [v for v in range(n) if indeg[v] == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        u = heapq.heappop(ready)
+        order.append(u)
+        for v in succ[u]:
+            indeg[v] -= 1
+            if indeg[v] == 0:
+                heapq.heappush(ready, v)
+    return order
+
+
+#: Start times and transfer starts (by ``(tensor, destination)``) of one period.
+Found = tuple[list[int], dict[tuple[int, int], int]]
+
+
+def _attempt(placed: _Placed, T: int, flush: bool = False) -> Found | None:
+    """Start times and transfer starts at period ``T``, or None where this pass finds none.
+
+    Tasks go in :func:`_zero_distance_order`, each at the earliest time its
+    placed predecessors (and their transfers) allow with its processor free
+    modulo ``T`` (with ``flush``, against an occupied arc where one fits:
+    fewer gaps too short to use); right after a task, its transfers go at
+    the earliest time both their ports are free. The edges this order cannot
+    see (distance 1 or more, back to an earlier task) are checked at the end.
+    """
+    P = placed.problem.P
+    tasks = ReservationTables(P, T)
+    ports = ReservationTables(4 * P, T)
+    start = [0] * placed.n
+    done = [False] * placed.n
+    sent: dict[tuple[int, int], int] = {}
+    for v in placed.order:
+        est = 0  # nothing needs a start before 0, and a shift changes nothing modulo T
+        for u, w, e in placed.preds[v]:
+            if done[u]:
+                est = max(est, placed.ready(e, u, start, sent) - w * T)
+        d, p = placed.dur[v], placed.proc[v]
+        t = est if d == 0 else _task_slot(tasks, p, est, est + T - 1, d, flush)
+        if t is None:
+            return None
+        if d:
+            tasks.add(p, t, d, v)
+        start[v], done[v] = t, True
+        for c in placed.sends[v]:
+            x = _port_slot(ports, c, t + d, t + d + T - 1)
+            if x is None:
+                return None
+            sent[c.tensor, c.dst] = x
+    return (start, sent) if _holds(placed, T, start, sent) else None
+
+
+def _task_slot(
+    tasks: ReservationTables, p: int, lo: int, hi: int, d: int, flush: bool
+) -> int | None:
+    """The earliest free ``t`` in ``[lo, hi]`` on ``p``; with ``flush``, a flush one if any."""
+    t = tasks.find(p, lo, hi, d) if flush else None
+    return tasks.find_any(p, lo, hi, d) if t is None else t
+
+
+def _port_slot(ports: ReservationTables, c: _Crossing, lo: int, hi: int) -> int | None:
+    """The earliest start in ``[lo, hi]`` with both ports of ``c`` free (then taken), or None."""
+    if c.tau == 0:
+        return lo if lo <= hi else None  # infinite bandwidth: listed, but on no port
+    while True:
+        a = ports.find_any(c.out_port, lo, hi, c.tau)
+        b = None if a is None else ports.find_any(c.in_port, a, hi, c.tau)
+        if b is None:
+            return None
+        if b == a:
+            ports.add(c.out_port, a, c.tau, c.tensor)
+            ports.add(c.in_port, a, c.tau, c.tensor)
+            return a
+        lo = b  # the in-port is busy until b: no common slot before it
+
+
+def _holds(placed: _Placed, T: int, start: list[int], sent: dict[tuple[int, int], int]) -> bool:
+    """Whether every edge's reader starts late enough ((P1), (P6) of ``formulations/README.md``)."""
+    return all(start[v] + w * T >= placed.ready(e, u, start, sent) for u, v, w, e in placed.edges)
+
+
+#: A period no pass of :func:`_attempt` reaches (Python integers: no overflow).
+UNBOUNDED = 1 << 62
+
+#: Relative step of the period search above the floor, before it bisects.
+PERIOD_STEP = 1 / 64
+
+#: Calls of the start-time heuristic on the delay twin (:func:`_from_heuristic`).
+HEURISTIC_TRIES = 6
+
+
+def ports_schedule(
+    problem: Problem,
+    proc: list[int],
+    *,
+    time_limit: float | None = None,
+    log: Callable[[str], None] | None = None,
+    stop: threading.Event | None = None,
+) -> Schedule:
+    """Start times and transfers for tasks on fixed processors under ``capacity: ports``.
+
+    The best of three searches, each from the placement's floor
+    (:meth:`_Placed.floor`) up to the best period found so far:
+    :func:`_attempt` first fit, then flush (:func:`_stepped`), then the
+    start-time heuristic on the delay twin with the transfers fitted into its
+    slack (:func:`_from_heuristic`). A safe period (:func:`_safe_period`)
+    is always there, so the time limit and ``stop`` only cut searches short.
+
+    Parameters
+    ----------
+    problem
+        The problem; its platform must say ``capacity: ports``.
+    proc
+        The processor of each task, by index.
+    time_limit, log, stop
+        As for :func:`pipedream_schedule`.
+
+    Returns
+    -------
+    Schedule
+        A schedule with one transfer per tensor and processor that reads it
+        elsewhere, valid by (P1)-(P7) of ``formulations/README.md``, starts
+        shifted so that the earliest is 0.
+    """
+    clock = Clock(time_limit)
+
+    def out() -> bool:
+        return clock.expired or (stop is not None and stop.is_set())
+
+    placed = _Placed(problem, proc)
+    floor = placed.floor()
+    T = _safe_period(placed)
+    found = _attempt(placed, T)
+    assert found is not None  # the safe period always succeeds (see _safe_period)
+    best: tuple[int, Found] = (T, found)
+    for flush in (False, True):
+        if not out():
+            best = min(best, _stepped(placed, floor, best, flush, out), key=lambda b: b[0])
+    if not out() and best[0] > floor:
+        left = None if time_limit is None else clock.remaining()
+        best = min(best, _from_heuristic(placed, floor, best, left, stop), key=lambda b: b[0])
+    if log is not None:
+        log(f"period {best[0]} with {len(placed.crossings)} transfers (floor {floor})")
+    return _as_schedule(placed, best[0], *best[1])
+
+
+def _stepped(
+    placed: _Placed,
+    floor: int,
+    best: tuple[int, Found],
+    flush: bool,
+    out: Callable[[], bool],
+) -> tuple[int, Found]:
+    """:func:`_attempt` from ``floor`` up by :data:`PERIOD_STEP`, then bisected down.
+
+    Success is not monotone in ``T`` (a longer circle moves every wrap), so
+    the bisection only narrows between the last failure and a success.
+    """
+    T, failed = floor, floor - 1
+    while T < best[0] and not out():
+        found = _attempt(placed, T, flush)
+        if found is not None:
+            best = (T, found)
+            break
+        failed, T = T, T + max(1, int(T * PERIOD_STEP))
+    T = best[0]
+    while T - failed > 1 and not out():
+        mid = (failed + T) // 2
+        found = _attempt(placed, mid, flush)
+        if found is None:
+            failed = mid
+        else:
+            T, best = mid, (mid, found)
+    return best
+
+
+def _from_heuristic(
+    placed: _Placed,
+    floor: int,
+    best: tuple[int, Found],
+    time_limit: float | None,
+    stop: threading.Event | None,
+) -> tuple[int, Found]:
+    """Start times by the heuristic on the delay twin, transfers fitted in their slack.
+
+    The twin (:func:`_delay_twin`) waits for each transfer's arrival after
+    its producer ends, so its start times satisfy every edge if each transfer
+    can start in its window (:func:`_fitted`); when one cannot, the heuristic
+    tries again from a higher period (more room on the ports modulo ``T``),
+    by :data:`PERIOD_STEP`, then twice, four times that..., at most
+    :data:`HEURISTIC_TRIES` times and below ``best``.
+    """
+    clock = Clock(time_limit)
+    twin = _delay_twin(placed)
+    fixed = {t.name: p for t, p in zip(twin.graph.tasks, placed.proc, strict=True)}
+    lower = floor
+    for attempt in range(HEURISTIC_TRIES):
+        if lower >= best[0] or clock.expired or (stop is not None and stop.is_set()):
+            break
+        left = None if time_limit is None else clock.remaining()
+        sched = modulo_schedule(
+            twin, lower_bound=lower, fixed_processor=fixed, time_limit=left, quick=True, stop=stop
+        )
+        T = sched.period
+        if T >= best[0]:
+            break
+        start = [sched.start[t.name] for t in twin.graph.tasks]
+        sent = _fitted(placed, T, start)
+        if sent is not None:
+            return (T, (start, sent))
+        lower = T + max(1, int(T * PERIOD_STEP * 2**attempt))
+    return best
+
+
+def _delay_twin(placed: _Placed) -> Problem:
+    """The placement's problem under ``capacity: delay``, transfers as delays with room to wait.
+
+    An edge that crosses processors with a tensor gets a fixed ``comm``: its
+    transfer's arrival (``tau + latency``) plus the time the other transfers
+    on the busier of its two ports take, so that its window can hold the
+    wait for them; the other edges cost what they did (0 on one processor,
+    their delay otherwise). Longer delays lengthen the pipeline, not the
+    period, unless they close a tight cycle.
+    """
+    problem = placed.problem
+    graph = problem.graph
+    load = [0] * (4 * problem.P)
+    for c in placed.crossings.values():
+        load[c.out_port] += c.tau
+        load[c.in_port] += c.tau
+    room = {
+        key: c.arrival + max(load[c.out_port], load[c.in_port]) - c.tau
+        for key, c in placed.crossings.items()
+    }
+    edges = tuple(
+        replace(edge, comm=room[placed.via[e]]) if e in placed.via else edge
+        for e, edge in enumerate(graph.edges)
+    )
+    platform = replace(problem.platform, capacity="delay")
+    return Problem(replace(graph, edges=edges), platform)
+
+
+def _fitted(placed: _Placed, T: int, start: list[int]) -> dict[tuple[int, int], int] | None:
+    """Transfer starts for fixed task starts at period ``T``, or None where some do not fit.
+
+    Each transfer may start from its producer's end to its earliest reader's
+    start (distances counted) less its arrival; the tightest windows go
+    first (the longest transfers first among windows of a period or more),
+    each at the earliest time both its ports are free.
+    """
+    P = placed.problem.P
+    latest: dict[tuple[int, int], int] = {}
+    for _u, v, w, e in placed.edges:
+        key = placed.via.get(e)
+        if key is not None:
+            deadline = start[v] + w * T - placed.crossings[key].arrival
+            latest[key] = min(latest.get(key, deadline), deadline)
+    tensors = placed.problem.tensors
+    earliest = {
+        key: start[tensors[key[0]].producer] + placed.dur[tensors[key[0]].producer]
+        for key in latest
+    }
+
+    def urgency(key: tuple[int, int]) -> tuple[int, int, tuple[int, int]]:
+        # A window of a period or more may take any residue: those go last, longest first.
+        room = min(latest[key] - earliest[key], T)
+        return (room, -placed.crossings[key].tau, key)
+
+    ports = ReservationTables(4 * P, T)
+    sent: dict[tuple[int, int], int] = {}
+    for key in sorted(latest, key=urgency):
+        x = _port_slot(ports, placed.crossings[key], earliest[key], latest[key])
+        if x is None:
+            return None
+        sent[key] = x
+    return sent if _holds(placed, T, start, sent) else None
+
+
+def _safe_period(placed: _Placed) -> int:
+    """A period at which :func:`_attempt` succeeds: the makespan of its pass without a period.
+
+    With ``T`` at least every task's end and every edge's ready time of that
+    pass, nothing wraps modulo ``T``, so the pass at ``T`` places everything
+    where it did, and an edge of distance ``w >= 1`` needs at most ``T <= w T``.
+    """
+    found = _attempt(placed, UNBOUNDED)
+    assert found is not None  # every edge of distance >= 1 reaches a period ahead
+    start, sent = found
+    ends = [start[v] + placed.dur[v] for v in range(placed.n)]
+    ready = [placed.ready(e, u, start, sent) for u, _v, _w, e in placed.edges]
+    return max([1, *ends, *ready, *(c.tau for c in placed.crossings.values())])
+
+
+def _as_schedule(
+    placed: _Placed, T: int, start: list[int], sent: dict[tuple[int, int], int]
+) -> Schedule:
+    """The schedule of ``placed`` at period ``T``, shifted so that the earliest start is 0."""
+    problem = placed.problem
+    graph = problem.graph
+    shift = min(start, default=0)
+    transfers = tuple(
+        Transfer(
+            tensor=problem.tensors[k].name,
+            producer=graph.tasks[problem.tensors[k].producer].name,
+            src=c.src,
+            dst=c.dst,
+            start=sent[k, q] - shift,
+            duration=c.tau,
+        )
+        for (k, q), c in sorted(placed.crossings.items())
+    )
+    names = [t.name for t in graph.tasks]
+    return Schedule(
+        graph=graph,
+        platform=problem.platform,
+        period=T,
+        processor=dict(zip(names, placed.proc, strict=True)),
+        start={name: s - shift for name, s in zip(names, start, strict=True)},
+        transfers=transfers,
+    )
 
 
 def _prefixed(log: Callable[[str], None]) -> Callable[[str], None]:
