@@ -11,7 +11,10 @@ platform; the functions on a bare graph take ``P`` identical processors.
   Messerschmitt 1991), computed exactly;
 * :func:`colocation_bound` -- the only bound that sees communication: an edge
   whose cut would make a loop too slow forces its ends onto one processor, and
-  the groups so formed must pack into ``P`` processors of capacity ``T``.
+  the groups so formed must pack into ``P`` processors of capacity ``T``;
+* :func:`port_refuted` -- under ``capacity: ports``, the co-location test
+  with tensors too long for any port kept local and the port time of what
+  must cross charged to the ports of the groups it leaves and enters.
 
 :func:`lower_bounds` combines them into a :class:`Bounds`; a schedule whose
 period equals :attr:`Bounds.lower_bound` is optimal without a solver's proof.
@@ -26,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -43,9 +46,12 @@ __all__ = [
     "bins_bound",
     "colocation_bound",
     "iteration_bound",
+    "PortModel",
     "lower_bounds",
-    "problem_bounds",
     "packing_bound",
+    "port_model",
+    "port_refuted",
+    "problem_bounds",
     "resource_bound",
 ]
 
@@ -443,7 +449,13 @@ def _parent_cycle(parent: list[int]) -> list[int]:
 MAX_COLOCATION_TASKS = 400
 
 
-def colocation_bound(graph: TaskGraph, processors: int, lower: int = 0) -> int:
+def colocation_bound(
+    graph: TaskGraph,
+    processors: int,
+    lower: int = 0,
+    ports: PortModel | None = None,
+    component: list[int] | None = None,
+) -> int:
     """The least period from ``lower`` up that co-location and packing do not refute.
 
     At a period ``T`` the test is:
@@ -479,6 +491,14 @@ def colocation_bound(graph: TaskGraph, processors: int, lower: int = 0) -> int:
         ``P >= 1``.
     lower
         Where the search starts (a period already known to be a lower bound).
+    ports
+        Under ``capacity: ports``, the tensors and ports (:func:`port_model`):
+        then the test also merges the ends of a tensor too long for any port
+        and refutes ``T`` by the port time of what must cross
+        (:func:`port_refuted`); edges cost :attr:`PortModel.comm`, not their
+        fixed ``comm``.
+    component
+        The strong component of every task, when known (as ``_components``).
 
     Returns
     -------
@@ -489,11 +509,15 @@ def colocation_bound(graph: TaskGraph, processors: int, lower: int = 0) -> int:
     """
     n = graph.n
     durations = graph.durations
-    component = _components(graph)
+    if component is None:
+        component = _components(graph)
     # With auto staleness a weight edge carries the cap, the loosest distance (graph.py).
     ends = [(graph.index(e.src), graph.index(e.dst), e) for e in graph.edges]
+    cost = [e.comm for e in graph.edges] if ports is None else ports.comm
     inner = [
-        (u, v, e.distance, e.comm) for u, v, e in ends if u != v and component[u] == component[v]
+        (u, v, e.distance, c)
+        for (u, v, e), c in zip(ends, cost, strict=True)
+        if u != v and component[u] == component[v]
     ]
     members = sorted({u for u, *_ in inner})
     if len(members) > MAX_COLOCATION_TASKS:
@@ -512,6 +536,8 @@ def colocation_bound(graph: TaskGraph, processors: int, lower: int = 0) -> int:
     outside = [durations[v] for v in range(n) if v not in local]
 
     def refuted(T: int) -> bool:
+        if ports is not None and m == 0:
+            return port_refuted(T, durations, [], processors, ports)
         D = np.full((m, m), -np.inf)
         np.maximum.at(D, (src, dst), dloc[src] - dist * T)
         np.fill_diagonal(D, np.maximum(np.diag(D), 0.0))
@@ -520,6 +546,11 @@ def colocation_bound(graph: TaskGraph, processors: int, lower: int = 0) -> int:
         if (np.diag(D) > 0).any():
             return True  # a loop is too slow even without communication
         forced = slack - dist * T + D[dst, src] > 0
+        if ports is not None:
+            pairs = [
+                (members[u], members[v]) for u, v in zip(src[forced], dst[forced], strict=True)
+            ]
+            return port_refuted(T, durations, pairs, processors, ports)
         groups = nx.utils.UnionFind(range(m))
         for u, v in zip(src[forced].tolist(), dst[forced].tolist(), strict=True):
             groups.union(u, v)
@@ -528,11 +559,19 @@ def colocation_bound(graph: TaskGraph, processors: int, lower: int = 0) -> int:
         # packing_bound covers a group longer than T (its k = 0 term).
         return packing_bound(items, processors) > T or bins_bound(items, T) > processors
 
-    T = max(lower, 1)
+    return least_unrefuted(refuted, max(lower, 1), sum(durations))
+
+
+def least_unrefuted(refuted: Callable[[int], bool], T: int, top: int) -> int:
+    """One more than the largest period a gallop then bisection from ``T`` finds refuted.
+
+    ``T`` itself when it is not refuted. ``refuted(T)`` must mean that no
+    schedule of period ``<= T`` exists; ``top`` (one processor running
+    everything) is never refuted.
+    """
     if not refuted(T):
         return T
-    # Gallop up from the refuted T, then bisect; one processor at sum(d) is never refuted.
-    proven, step, top = T, 1, sum(durations)
+    proven, step = T, 1
     while True:
         probe = min(proven + step, top)
         if probe == proven or not refuted(probe):
@@ -546,6 +585,216 @@ def colocation_bound(graph: TaskGraph, processors: int, lower: int = 0) -> int:
         else:
             hi = mid
     return proven + 1
+
+
+# ---------------------------------------------------------------------------
+# Link ports: what must cross, charged to ports
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class PortModel:
+    """The tensors and ports of a problem under ``capacity: ports``, relaxed.
+
+    Only tensors read on some task other than their producer are kept.
+
+    Attributes
+    ----------
+    producer
+        Per tensor, its producer (task index).
+    tau
+        Per tensor, its least transfer time over the link classes in use.
+    pair_tensor, pair_reader
+        One entry per tensor and reader other than the producer (task index).
+    ports
+        The most link classes one processor reaches: its ports per direction.
+    total_ports
+        Out-ports of all processors together (classes each one reaches).
+    comm
+        Per edge, the least it delays its reader across processors: a tensor
+        edge its least ``tau + latency`` over the classes in use, (P5)-(P6)
+        (at least its delay cost (P0b): rounding two parts apart never gives
+        less), another edge its relaxed cost.
+    """
+
+    producer: np.ndarray
+    tau: np.ndarray
+    pair_tensor: np.ndarray
+    pair_reader: np.ndarray
+    ports: int
+    total_ports: int
+    comm: tuple[int, ...]
+
+
+def _class_pairs(platform: Platform) -> dict[str, tuple[int, int]]:
+    """One processor pair of each link class in use."""
+    out: dict[str, tuple[int, int]] = {}
+    first_of_node: dict[int, int] = {}
+    for q, proc in enumerate(platform.processors):
+        p = first_of_node.setdefault(proc.node, q)
+        if p != q:
+            out.setdefault("intra", (p, q))
+    nodes = list(first_of_node.values())
+    if len(nodes) > 1:
+        out["inter"] = (nodes[0], nodes[1])
+    return out
+
+
+def port_model(problem: Problem) -> PortModel | None:
+    """The :class:`PortModel` of a ports problem; ``None`` under ``delay`` or on one processor."""
+    pairs = list(_class_pairs(problem.platform).values())
+    if not problem.ports or not pairs:
+        return None
+    graph = problem.graph
+    per_node: dict[int, int] = {}
+    for proc in problem.platform.processors:
+        per_node[proc.node] = per_node.get(proc.node, 0) + 1
+    reach = [(per_node[p.node] > 1) + (len(per_node) > 1) for p in problem.platform.processors]
+    latency = np.array([problem.latency_units(p, q) for p, q in pairs], dtype=np.int64)
+    unit = graph.time_unit_seconds
+    tensors = problem.tensors
+    nbytes = np.array([t.bytes for t in tensors], dtype=float)
+    times = np.zeros((len(pairs), len(tensors)), dtype=np.int64)
+    for c, (p, q) in enumerate(pairs):
+        # Problem.transfer_units, for every tensor at once (same float operations).
+        bw = problem.platform.link(p, q).bandwidth
+        if not math.isinf(bw) and unit is not None:
+            x = nbytes / bw / unit
+            times[c] = np.ceil(x - 1e-9 * np.abs(x))
+    arrive = (times + latency[:, None]).min(axis=0).tolist()
+    least = times.min(axis=0).tolist()
+    comm = list(problem.min_comm)
+    where = {t.name: i for i, t in enumerate(graph.tasks)}
+    dst_of = [where[e.dst] for e in graph.edges]
+    producer, tau, pair_tensor, pair_reader = [], [], [], []
+    for t, a, x in zip(tensors, arrive, least, strict=True):
+        for e in t.edges:
+            comm[e] = max(comm[e], a)
+        dst = {dst_of[e] for e in t.edges} - {t.producer}
+        if dst:
+            pair_tensor += [len(tau)] * len(dst)
+            pair_reader += sorted(dst)
+            producer.append(t.producer)
+            tau.append(x)
+    return PortModel(
+        np.array(producer, dtype=np.int64),
+        np.array(tau, dtype=np.int64),
+        np.array(pair_tensor, dtype=np.int64),
+        np.array(pair_reader, dtype=np.int64),
+        max(reach),
+        sum(reach),
+        tuple(comm),
+    )
+
+
+def _groups(n: int, pairs: Sequence[tuple[int, int]]) -> np.ndarray:
+    """The root of every task's group when the pairs are joined (union-find)."""
+    parent = list(range(n))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for u, v in pairs:
+        a, b = find(u), find(v)
+        if a != b:
+            parent[a] = b
+    return np.array([find(v) for v in range(n)], dtype=np.int64)
+
+
+def port_refuted(
+    T: int,
+    durations: Sequence[int],
+    pairs: Sequence[tuple[int, int]],
+    processors: int,
+    ports: PortModel,
+) -> bool:
+    """Whether no schedule of period ``<= T`` exists, by groups and port time (B7)-(B10).
+
+    ``pairs`` are task pairs that share a processor in every such schedule
+    (the forced edges of :func:`colocation_bound`); the ends of every tensor
+    whose transfer exceeds ``T`` join them, since no port can carry it (B7).
+    The groups must pack (as in :func:`colocation_bound`) and pass
+    :func:`_ports_overfull`.
+    """
+    n = len(durations)
+    long = ports.tau[ports.pair_tensor] > T
+    src = ports.producer[ports.pair_tensor[long]].tolist()
+    too_long = zip(src, ports.pair_reader[long].tolist(), strict=True)
+    root = _groups(n, [*pairs, *too_long])
+    load = np.zeros(n, dtype=np.int64)
+    np.add.at(load, root, np.asarray(durations, dtype=np.int64))
+    items = load[load > 0].tolist()
+    if packing_bound(items, processors) > T or bins_bound(items, T) > processors:
+        return True
+    return _ports_overfull(T, root, load, ports)
+
+
+def _ports_overfull(T: int, root: np.ndarray, load: np.ndarray, ports: PortModel) -> bool:
+    """The port tests (B8)-(B10) of ``formulations/README.md`` on the groups ``root``.
+
+    (B8) a tensor of group ``g`` read in a group ``h`` that cannot join ``g``
+    (``load g + load h > T``) crosses: its transfers busy ``g``'s out-ports and
+    ``h``'s in-ports, each at most ``c T`` per processor (``c`` ports per
+    direction); (B9) all such transfers fit in the ``total_ports`` out-ports;
+    (B10) a group whose tensors to and from other groups exceed ``c T`` must
+    host neighbours that save the excess within its spare load.
+    """
+    n, m, cT = len(root), len(ports.tau), ports.ports * T
+    group_of = root[ports.producer]  # per tensor
+    h = root[ports.pair_reader]
+    keep = (h != group_of[ports.pair_tensor]) & (ports.tau[ports.pair_tensor] > 0)
+    if not keep.any():
+        return False
+    # One entry per tensor and reading group: one transfer into each processor at most.
+    key = np.unique(ports.pair_tensor[keep] * n + h[keep])
+    k, h = key // n, key % n
+    g, t = group_of[k], ports.tau[k]
+    crossing = np.zeros(m, dtype=bool)
+    crossing[k] = True
+    out_total = np.zeros(n, dtype=np.int64)
+    np.add.at(out_total, group_of[crossing], ports.tau[crossing])
+    in_total = np.zeros(n, dtype=np.int64)
+    np.add.at(in_total, h, t)
+    apart = load[g] + load[h] > T
+    # The groups a tensor must reach apart from its own need this many processors at least.
+    apart_load = np.zeros(m, dtype=np.int64)
+    np.add.at(apart_load, k[apart], load[h[apart]])
+    copies = -(-apart_load // T)
+    out_forced = np.zeros(n, dtype=np.int64)
+    np.add.at(out_forced, group_of, ports.tau * copies)
+    in_forced = np.zeros(n, dtype=np.int64)
+    np.add.at(in_forced, h[apart], t[apart])
+    if out_forced.max() > cT or in_forced.max() > cT:
+        return True
+    if int(out_forced.sum()) > ports.total_ports * T:
+        return True
+    need = np.maximum(in_total - cT, 0) + np.maximum(out_total - cT, 0)
+    if not (need > 0).any():
+        return False
+    # Hosting y saves the transfers between x and y (out of x: at most, if y reads it alone).
+    near: dict[int, dict[int, int]] = {int(x): {} for x in np.flatnonzero(need > 0)}
+    for a, b, s in zip(g.tolist(), h.tolist(), t.tolist(), strict=True):
+        for x, y in ((a, b), (b, a)):
+            if x in near:
+                near[x][y] = near[x].get(y, 0) + s
+    return any(_most_saved(ys, load, T - int(load[x])) < need[x] for x, ys in near.items())
+
+
+def _most_saved(near: dict[int, int], load: np.ndarray, room: int) -> float:
+    """The most port time neighbours of total load ``<= room`` save (fractional knapsack)."""
+    items = sorted(
+        ((s, int(load[y])) for y, s in near.items() if load[y] <= room),
+        key=lambda sl: sl[0] / sl[1],
+        reverse=True,
+    )
+    saved = 0.0
+    for s, size in items:
+        if size >= room:
+            return saved + s * room / size
+        saved += s
+        room -= size
+    return saved
 
 
 # ---------------------------------------------------------------------------
@@ -572,6 +821,10 @@ class Bounds:
     colocation_bound
         The least period co-location and packing leave open
         (:func:`colocation_bound`), searched from the other bounds' maximum.
+    port_bound
+        Under ``capacity: ports``, the least period that co-location, packing
+        and the port time of what must cross leave open (:func:`port_refuted`),
+        searched from all the other bounds; 0 under ``delay``.
     processors
         ``P``.
     time_unit_seconds
@@ -586,6 +839,7 @@ class Bounds:
     lower_bound: int
     packing_bound: int = 0
     colocation_bound: int = 0
+    port_bound: int = 0
     processors: int = 0
     time_unit_seconds: float | None = None
 
@@ -599,6 +853,8 @@ class Bounds:
             self.packing_bound,
             0 if self.iteration_bound is None else math.ceil(self.iteration_bound),
         )
+        if self.port_bound == self.lower_bound > max(others, self.colocation_bound):
+            return ["port bound"]
         if self.colocation_bound == self.lower_bound > others:
             return ["co-location bound"]
         if self.iteration_bound is not None and math.ceil(self.iteration_bound) == self.lower_bound:
@@ -628,6 +884,7 @@ class Bounds:
             "longest_task": self.longest_task,
             "packing_bound": self.packing_bound,
             "colocation_bound": self.colocation_bound,
+            "port_bound": self.port_bound,
             "iteration_bound": None if ib is None else f"{ib.numerator}/{ib.denominator}",
             "critical_loop": list(self.critical_loop),
             "processors": self.processors,
@@ -653,6 +910,8 @@ class Bounds:
             f"packing bound   {value(self.packing_bound)}",
             f"co-location     {value(self.colocation_bound)}",
         ]
+        if self.port_bound:
+            lines.append(f"port bound      {value(self.port_bound)}  (what must cross, on ports)")
         if ib is None:
             lines.append("iteration bound none (no loops)")
         else:
@@ -696,7 +955,9 @@ def problem_bounds(problem: Problem) -> Bounds:
     the fastest speed, every message on the cheapest link), which every
     schedule of the problem satisfies. The resource bound also counts the
     speeds: a processor of speed ``s`` does at most ``s T`` units of speed-1
-    work per period, so ``T >= sum d / sum s``.
+    work per period, so ``T >= sum d / sum s``. Under ``capacity: ports``
+    every bound of ``delay`` holds (a ports schedule meets (P1)), and the port
+    bound (:func:`port_refuted`) is added.
     """
     graph = problem.relaxed_graph()
     processors = problem.P
@@ -709,8 +970,17 @@ def problem_bounds(problem: Problem) -> Bounds:
     packing = packing_bound(durations, processors)
     ib, loop = iteration_bound(graph)
     lb = max(resource, longest, packing, 0 if ib is None else math.ceil(ib))
-    colocation = colocation_bound(graph, processors, lb)
+    component = _components(graph)
+    colocation = colocation_bound(graph, processors, lb, component=component)
     lb = max(lb, colocation)
+    model = port_model(problem)
+    port = 0
+    if model is not None:
+        # The port tests without loops first: they cost no Floyd-Warshall per period.
+        d = graph.durations
+        port = least_unrefuted(lambda T: port_refuted(T, d, [], processors, model), lb, sum(d))
+        port = colocation_bound(graph, processors, port, model, component)
+        lb = max(lb, port)
     return Bounds(
         resource_bound=resource,
         longest_task=longest,
@@ -719,6 +989,7 @@ def problem_bounds(problem: Problem) -> Bounds:
         lower_bound=lb,
         packing_bound=packing,
         colocation_bound=colocation,
+        port_bound=port,
         processors=processors,
         time_unit_seconds=problem.graph.time_unit_seconds,
     )

@@ -5,18 +5,28 @@ assignments (up to renaming when the processors are identical) and start
 offsets, and decides the stages by a longest-path test. Durations on each
 processor and the cost of each edge between two processors are computed here
 from the platform, by the rules of ``formulations/README.md``.
+
+Under ``capacity: ports`` (``formulations/README.md``, "Link ports", (P5)-(P7))
+every tensor that crosses gets one transfer per destination processor, with an
+offset modulo ``T`` and a stage of its own: transfers on one port are disjoint
+modulo ``T``, and (P5)-(P6) are difference constraints on the stages, decided
+with the tasks' by the same longest-path test.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterator
+from dataclasses import replace
 from fractions import Fraction
+from typing import NamedTuple
 
 from hypothesis import strategies as st
 
 from lpsched.graph import Edge, Task, TaskGraph
 from lpsched.platform import Link, Platform, Processor
+from lpsched.schedule import Schedule, Transfer
 
 
 # ------------------------------------------------------------------ brute force
@@ -35,8 +45,11 @@ def _assignments(n: int, P: int):
     yield from grow([], 0)
 
 
-def _stages_exist(n: int, need: list[tuple[int, int, int]]) -> bool:
-    """Integers k with k_v - k_u >= c for every (u, v, c): no positive cycle (Bellman-Ford)."""
+def _stages(n: int, need: list[tuple[int, int, int]]) -> list[int] | None:
+    """Integers k with k_v - k_u >= c for every (u, v, c), or None: a positive cycle.
+
+    Bellman-Ford from a virtual source joined to every node by 0.
+    """
     dist = [0] * n
     for _ in range(n + 1):
         changed = False
@@ -45,8 +58,13 @@ def _stages_exist(n: int, need: list[tuple[int, int, int]]) -> bool:
                 dist[v] = dist[u] + c
                 changed = True
         if not changed:
-            return True
-    return False
+            return dist
+    return None
+
+
+def _stages_exist(n: int, need: list[tuple[int, int, int]]) -> bool:
+    """Whether :func:`_stages` finds stages."""
+    return _stages(n, need) is not None
 
 
 def _offsets_exist(proc: list[int], dp: list[list[int]], edges: list, T: int) -> bool:
@@ -113,12 +131,9 @@ def _tables(graph: TaskGraph, platform: Platform) -> tuple[list[list[int]], list
     return dp, edges
 
 
-def _feasible(graph: TaskGraph, platform: Platform, T: int, distance: dict[int, int]) -> bool:
-    dp, raw = _tables(graph, platform)
-    n, P = len(dp), platform.P
-    if any(min(row) > T for row in dp):
-        return False
-    edges = [(u, v, distance[i], c) for i, (u, v, _e, c) in enumerate(raw)]
+def _choices(n: int, platform: Platform, dp: list[list[int]], T: int) -> Iterator[list[int]]:
+    """Assignments whose processor loads fit in ``T`` (up to renaming on identical ones)."""
+    P = platform.P
     identical = len(set(platform.processors)) == 1 and platform.nodes == 1
     choices = _assignments(n, P) if identical else itertools.product(range(P), repeat=n)
     for proc in choices:
@@ -126,21 +141,35 @@ def _feasible(graph: TaskGraph, platform: Platform, T: int, distance: dict[int, 
         loads = [0] * P
         for v in range(n):
             loads[proc[v]] += dp[v][proc[v]]
-        if max(loads) > T:
-            continue
-        if _offsets_exist(proc, dp, edges, T):
-            return True
-    return False
+        if max(loads) <= T:
+            yield proc
+
+
+def _feasible(graph: TaskGraph, platform: Platform, T: int, distance: dict[int, int]) -> bool:
+    dp, raw = _tables(graph, platform)
+    n = len(dp)
+    if any(min(row) > T for row in dp):
+        return False
+    if platform.capacity == "ports":
+        return _feasible_ports(graph, platform, T, distance) is not None
+    edges = [(u, v, distance[i], c) for i, (u, v, _e, c) in enumerate(raw)]
+    return any(_offsets_exist(proc, dp, edges, T) for proc in _choices(n, platform, dp, T))
+
+
+def _distances(graph: TaskGraph) -> dict[int, int]:
+    """Each edge's distance; auto layers take the cap (more never hurts)."""
+    distance = {}
+    for i, e in enumerate(graph.edges):
+        auto = graph.staleness_cap is not None and e.weights is not None
+        distance[i] = graph.staleness_cap if auto else e.distance
+    return distance
 
 
 def brute_force_period(graph: TaskGraph, platform: Platform | int) -> int:
     """The least period by enumeration; auto layers take the cap (more never hurts)."""
     if not isinstance(platform, Platform):
         platform = Platform.default(platform)
-    distance = {}
-    for i, e in enumerate(graph.edges):
-        auto = graph.staleness_cap is not None and e.weights is not None
-        distance[i] = graph.staleness_cap if auto else e.distance
+    distance = _distances(graph)
     dp, _ = _tables(graph, platform)
     lb = max(min(row) for row in dp)
     top = min(sum(dp[v][p] for v in range(len(dp))) for p in range(platform.P))
@@ -148,6 +177,233 @@ def brute_force_period(graph: TaskGraph, platform: Platform | int) -> int:
         if _feasible(graph, platform, T, distance):
             return T
     raise AssertionError("one processor at T = its total work is always feasible")
+
+
+def brute_force_schedule(graph: TaskGraph, platform: Platform) -> Schedule:
+    """A schedule of the least period under ``capacity: ports``, with its transfers.
+
+    It is the witness :func:`brute_force_period` finds (the validator must
+    accept it); the graph it embeds has the distances used.
+    """
+    if platform.capacity != "ports":
+        raise ValueError("brute_force_schedule builds ports schedules only")
+    period = brute_force_period(graph, platform)
+    found = _feasible_ports(graph, platform, period, _distances(graph))
+    assert found is not None
+    return found
+
+
+# ------------------------------------------------------------ ports (P5)-(P7)
+class _Transfer(NamedTuple):
+    """One transfer of an assignment: tensor ``name`` of task ``u`` from ``src`` to ``dst``."""
+
+    u: int
+    tau: int
+    arrive: int  # tau + latency
+    ports: tuple[tuple[int, str, str], ...]
+    readers: list[tuple[int, int]]  # (task, distance)
+    name: str
+    src: int
+    dst: int
+
+
+def _units(seconds: float, unit: float) -> int:
+    """Whole time units of ``seconds``, rounded up (0 for no time)."""
+    if seconds == 0:
+        return 0
+    x = seconds / unit
+    return math.ceil(x - 1e-9 * x)
+
+
+def _messages(graph: TaskGraph) -> list[tuple[int, str, int, list[int]]]:
+    """Tensors ``(producer, name, bytes, edge indices)``.
+
+    Edges without a fixed comm and with bytes, grouped by producer and tensor
+    name (an edge that names none is a tensor of its own).
+    """
+    idx = {t.name: i for i, t in enumerate(graph.tasks)}
+    groups: dict[tuple[int, str], list[int]] = {}
+    for i, e in enumerate(graph.edges):
+        if e.comm is None and e.bytes > 0:
+            name = e.tensor if e.tensor is not None else f"e{i}:{e.src}->{e.dst}"
+            groups.setdefault((idx[e.src], name), []).append(i)
+    return [(u, k, max(graph.edges[i].bytes for i in es), es) for (u, k), es in groups.items()]
+
+
+def _transfers(
+    graph: TaskGraph, platform: Platform, proc: list[int], distance: dict[int, int]
+) -> list[_Transfer]:
+    """The transfers of assignment ``proc``: one per tensor and other processor reading it."""
+    unit = graph.time_unit_seconds or 1.0
+    idx = {t.name: i for i, t in enumerate(graph.tasks)}
+    out = []
+    for u, name, nbytes, es in _messages(graph):
+        p = proc[u]
+        readers: dict[int, list[tuple[int, int]]] = {}
+        for i in es:
+            v = idx[graph.edges[i].dst]
+            if proc[v] != p:
+                readers.setdefault(proc[v], []).append((v, distance[i]))
+        for q, rs in sorted(readers.items()):
+            same = platform.processors[p].node == platform.processors[q].node
+            link, cls = (platform.intra, "intra") if same else (platform.inter, "inter")
+            tau = 0 if math.isinf(link.bandwidth) else _units(nbytes / link.bandwidth, unit)
+            arrive = tau + _units(link.latency, unit)
+            out.append(_Transfer(u, tau, arrive, ((p, "out", cls), (q, "in", cls)), rs, name, p, q))
+    return out
+
+
+def _feasible_ports(
+    graph: TaskGraph, platform: Platform, T: int, distance: dict[int, int]
+) -> Schedule | None:
+    """A schedule of period ``T`` meeting (P1)-(P7), or None when there is none."""
+    dp, raw = _tables(graph, platform)
+    n = len(dp)
+    if any(min(row) > T for row in dp):
+        return None
+    message = {i for *_, es in _messages(graph) for i in es}
+    for proc in _choices(n, platform, dp, T):
+        xs = _transfers(graph, platform, proc, distance)
+        load: dict[tuple, int] = {}
+        count: dict[tuple, int] = {}
+        for x in xs:
+            for port in x.ports:
+                load[port] = load.get(port, 0) + x.tau
+                count[port] = count.get(port, 0) + (x.tau > 0)
+        if any(busy > T for busy in load.values()):
+            continue
+        # Edges on one processor, fixed delays, and zero-byte edges: task to task.
+        edges = [
+            (u, v, distance[i], c[proc[u]][proc[v]])
+            for i, (u, v, _e, c) in enumerate(raw)
+            if i not in message or proc[u] == proc[v]
+        ]
+        # A transfer alone on both its ports (or of no duration) may start at any time:
+        # eliminating its start leaves s_v + w T >= s_u + d_u + tau + latency, exactly.
+        contested = [x for x in xs if x.tau > 0 and any(count[p] > 1 for p in x.ports)]
+        free = [x for x in xs if not (x.tau > 0 and any(count[p] > 1 for p in x.ports))]
+        edges += [(x.u, v, w, x.arrive) for x in free for v, w in x.readers]
+        d = [dp[v][proc[v]] for v in range(n)]
+        found = _port_offsets(proc, d, edges, contested, T)
+        if found is not None:
+            return _witness(graph, platform, T, proc, d, found, contested, free, distance)
+    return None
+
+
+def _witness(
+    graph: TaskGraph,
+    platform: Platform,
+    T: int,
+    proc: list[int],
+    d: list[int],
+    found: tuple[list[int], list[int], list[int]],
+    contested: list[_Transfer],
+    free: list[_Transfer],
+    distance: dict[int, int],
+) -> Schedule:
+    """The schedule of offsets ``r``, ``o`` and stages ``k``; a free transfer starts at once."""
+    r, o, k = found
+    n = len(r)
+    s = [r[v] + k[v] * T for v in range(n)]
+    starts = [o[j] + k[n + j] * T for j in range(len(contested))]
+    starts += [s[x.u] + d[x.u] for x in free]
+    names = [t.name for t in graph.tasks]
+    transfers = tuple(
+        Transfer(x.name, names[x.u], x.src, x.dst, t, x.tau)
+        for x, t in zip(contested + free, starts, strict=True)
+    )
+    edges = tuple(replace(e, distance=distance[i]) for i, e in enumerate(graph.edges))
+    return Schedule(
+        replace(graph, edges=edges, staleness_cap=None),
+        platform,
+        T,
+        dict(zip(names, proc, strict=True)),
+        dict(zip(names, s, strict=True)),
+        transfers=transfers,
+    )
+
+
+def _task_need(r: list[int], d: list[int], edges: list, T: int, upto: int) -> list:
+    """Stage constraints ``(u, v, c)``: ``k_v - k_u >= c`` of the edges among tasks < ``upto``."""
+    return [
+        (u, v, math.ceil((r[u] + d[u] + c - r[v]) / T) - w)
+        for u, v, w, c in edges
+        if u < upto and v < upto
+    ]
+
+
+def _port_offsets(
+    proc: list[int], d: list[int], edges: list, contested: list[_Transfer], T: int
+) -> tuple[list[int], list[int], list[int]] | None:
+    """Task offsets, then offsets of the contested transfers, with stages for all."""
+    n = len(d)
+    r = [0] * n
+    # Until a contested transfer is placed, its readers wait at least tau + latency.
+    relaxed = edges + [(x.u, v, w, x.arrive) for x in contested for v, w in x.readers]
+
+    def place(v: int) -> tuple[list[int], list[int], list[int]] | None:
+        if v == n:
+            return _place_transfers(r, d, edges, contested, T)
+        for t in range(1 if v == 0 else T):  # shifting every start changes nothing
+            r[v] = t
+            if any(
+                proc[u] == proc[v] and ((t - r[u]) % T < d[u] or (r[u] - t) % T < d[v])
+                for u in range(v)
+            ):
+                continue
+            if _stages(v + 1, _task_need(r, d, relaxed, T, v + 1)) is not None:
+                found = place(v + 1)
+                if found is not None:
+                    return found
+        return None
+
+    return place(0)
+
+
+def _place_transfers(
+    r: list[int], d: list[int], edges: list, contested: list[_Transfer], T: int
+) -> tuple[list[int], list[int], list[int]] | None:
+    """Offsets of the contested transfers: disjoint per port modulo ``T``, stages for all."""
+    n, m = len(r), len(contested)
+    o = [0] * m
+    base = _task_need(r, d, edges, T, n)
+
+    def need(j: int) -> list:
+        """Exact (P5)-(P6) of transfers < ``j`` (node ``n + i``); relaxed edges for the rest."""
+        out = list(base)
+        for i, x in enumerate(contested):
+            if i < j:
+                out.append((x.u, n + i, math.ceil((r[x.u] + d[x.u] - o[i]) / T)))
+                out += [
+                    (n + i, v, math.ceil((o[i] + x.arrive - r[v]) / T) - w) for v, w in x.readers
+                ]
+            else:
+                out += [
+                    (x.u, v, math.ceil((r[x.u] + d[x.u] + x.arrive - r[v]) / T) - w)
+                    for v, w in x.readers
+                ]
+        return out
+
+    def place(j: int) -> tuple[list[int], list[int], list[int]] | None:
+        if j == m:
+            k = _stages(n + m, need(m))
+            return None if k is None else (list(r), list(o), k)
+        x = contested[j]
+        for delta in range(T):  # from the producer's end on: the earliest first
+            o[j] = (r[x.u] + d[x.u] + delta) % T
+            if any(
+                set(x.ports) & set(y.ports)
+                and ((o[j] - o[i]) % T < y.tau or (o[i] - o[j]) % T < x.tau)
+                for i, y in enumerate(contested[:j])
+            ):
+                continue
+            if _stages(n + m, need(j + 1)) is not None:
+                found = place(j + 1)
+                if found is not None:
+                    return found
+        return None
+
+    return place(0)
 
 
 # ------------------------------------------------------------------- generators
@@ -180,20 +436,39 @@ def tiny_graphs(
 
 
 @st.composite
-def tiny_byte_graphs(draw: st.DrawFn, max_tasks: int = 5, max_duration: int = 4) -> TaskGraph:
+def tiny_byte_graphs(
+    draw: st.DrawFn, max_tasks: int = 5, max_duration: int = 4, shared: bool = False
+) -> TaskGraph:
     """Like :func:`tiny_graphs`, but edges carry bytes (0..2) and no fixed comm.
 
     With the time unit ``1us`` and the links of :func:`tiny_platforms`, a byte
-    costs one unit within a node and two between nodes.
+    costs one unit within a node and two between nodes. With ``shared``, some
+    edges of one producer name one tensor (``out:<producer>``), which travels
+    once per destination under ``capacity: ports``; the others name none.
     """
     g = draw(tiny_graphs(max_tasks=max_tasks, max_duration=max_duration, max_comm=2))
-    edges = tuple(Edge(e.src, e.dst, e.distance, None, e.comm or 0) for e in g.edges)
+    edges = tuple(
+        Edge(
+            e.src,
+            e.dst,
+            e.distance,
+            None,
+            e.comm or 0,
+            tensor=f"out:{e.src}" if shared and draw(st.booleans()) else None,
+        )
+        for e in g.edges
+    )
     return TaskGraph(g.tasks, edges, time_unit="1us")
 
 
 @st.composite
-def tiny_platforms(draw: st.DrawFn, max_procs: int = 3) -> Platform:
-    """1..3 processors of speeds 0.5..2, in one or two nodes; 1 B/us intra, 0.5 B/us inter."""
+def tiny_platforms(draw: st.DrawFn, max_procs: int = 3, capacity: str = "delay") -> Platform:
+    """1..3 processors of speeds 0.5..2, in one or two nodes; 1 B/us intra, 0.5 B/us inter.
+
+    With ``capacity="ports"`` the links are ports; then the latencies are
+    sometimes 1 or 2 us (units of :func:`tiny_byte_graphs`) and the intra link
+    sometimes infinitely fast (transfers of no duration, which busy no port).
+    """
     P = draw(st.integers(1, max_procs))
     speeds = draw(st.lists(st.sampled_from([0.5, 1.0, 1.5, 2.0]), min_size=P, max_size=P))
     two = P > 1 and draw(st.booleans())
@@ -201,4 +476,8 @@ def tiny_platforms(draw: st.DrawFn, max_procs: int = 3) -> Platform:
     if two and 1 not in nodes:
         nodes[-1] = 1
     procs = tuple(Processor(s, None, n) for s, n in zip(speeds, nodes, strict=True))
-    return Platform(procs, Link(1e6, 0.0), Link(0.5e6, 0.0))
+    if capacity != "ports":
+        return Platform(procs, Link(1e6, 0.0), Link(0.5e6, 0.0), capacity=capacity)
+    intra = Link(draw(st.sampled_from([1e6, 1e6, math.inf])), draw(st.sampled_from([0, 0, 1e-6])))
+    inter = Link(0.5e6, draw(st.sampled_from([0, 1e-6, 2e-6])))
+    return Platform(procs, intra, inter, capacity="ports")
