@@ -30,6 +30,11 @@ What the phases do on other platforms:
   heuristic declares that it takes the platform, else skipped.
 * ``variable``, ``descend``, ``bisect``, ``lower``: the full model, unchanged.
 
+Under ``capacity: ports`` the model also places every transfer on the link
+ports (C20-C25, :mod:`lpsched.solvers.cpsat_ports`, section 2.7 of the
+formulation) and every schedule lists its transfers; under ``delay`` nothing
+is added.
+
 Every phase runs inside the time limit (section 7): a limit in wall seconds, or
 with ``deterministic`` in CP-SAT's deterministic seconds with one worker, so
 that the answer does not depend on how busy the machine is. On big instances
@@ -58,8 +63,9 @@ from ..errors import InputError
 from ..graph import TaskGraph
 from ..platform import Platform
 from ..problem import Problem, as_problem
-from ..schedule import Result, Schedule
+from ..schedule import Result, Schedule, Transfer
 from ..units import format_bytes, format_ms
+from . import cpsat_ports as cpp
 from .registry import SOLVERS, Options
 from .toolkit import Clock, Incumbent, claim, least_staleness, one_processor
 
@@ -331,6 +337,10 @@ class _Edge:
     inter: int  # cost between two nodes
     nbytes: int
     layer: str | None  # set when the distance is the staleness variable s_l
+    # ports: least and largest delay from the producer's end to the data's arrival across
+    # processors (the delay cost, which a transfer never beats, and the slowest transfer);
+    # intra and inter are then the edge's pure delay, 0 (section 2.7)
+    cross: tuple[int, int] | None = None
 
 
 @dataclass
@@ -352,6 +362,7 @@ class _Instance:
     groups: list[list[int]]  # interchangeable processors, each group in index order
     classes: tuple[str, ...]  # link classes some pair of processors uses
     relaxed_graph: TaskGraph  # fastest durations, cheapest links (the problem if uniform)
+    ports: cpp.Ports | None = None  # capacity: ports, the tensors that travel (C20-C25)
     slack: int = 0  # (C18) soft distances: up to this much more on every loop-closing edge
     positions: dict[int, int] = field(default_factory=dict)  # processor -> index in its group
 
@@ -365,6 +376,8 @@ class _Instance:
         cap = graph.staleness_cap
         edges = []
         layers: list[str] = []
+        node = [q.node for q in problem.platform.processors]
+        ports = cpp.Ports.build(problem, _link_classes(node)) if problem.ports and P > 1 else None
         for i, e in enumerate(graph.edges):
             layer = e.weights if cap is not None else None
             if layer is not None and layer not in layers:
@@ -376,13 +389,14 @@ class _Instance:
                     idx[e.src], idx[e.dst], e.distance, cost["intra"], cost["inter"], e.bytes, layer
                 )
             )
+        if ports is not None:
+            _port_edges(edges, ports)
         n = len(names)
         order = sorted(range(n), key=lambda v: (-d[v], v))
         comps = _sccs(n, [(e.src, e.dst) for e in edges])
         big = max(comps, key=len)
         anchor = min(big, key=lambda v: (-d[v], v))
         pairs = sorted({_pair(e.src, e.dst) for e in edges if e.src != e.dst})
-        node = [q.node for q in problem.platform.processors]
         groups = [sorted(g) for g in problem.platform.interchangeable()]
         return cls(
             problem,
@@ -400,6 +414,7 @@ class _Instance:
             groups,
             _link_classes(node),
             problem.relaxed_graph(),
+            ports,
         )
 
     @property
@@ -437,7 +452,14 @@ class _Instance:
         return e.intra if self.node[p] == self.node[q] else e.inter
 
     def cost_range(self, e: _Edge) -> tuple[int, int]:
-        """Least and largest cost of ``e`` between two different processors of the platform."""
+        """Least and largest cost of ``e`` between two different processors of the platform.
+
+        Under ports, for an edge a transfer carries: the least delay cost (no
+        transfer arrives sooner) and the slowest arrival ``tau + latency`` (the
+        wait for the port, less than ``T``, comes on top: :func:`_path_windows`).
+        """
+        if e.cross is not None:
+            return e.cross
         costs = [e.intra if c == "intra" else e.inter for c in self.classes]
         return (min(costs), max(costs)) if costs else (0, 0)
 
@@ -466,6 +488,10 @@ class _Instance:
             return top
         return max((x for x in row if x <= T), default=min(row))
 
+    def delay_view(self) -> _Instance:
+        """The instance without its ports: tasks and pure delays only (a tensor costs 0)."""
+        return replace(self, ports=None)
+
     def soft(self, T: int) -> _Instance:
         """The instance with soft distances (C18), slack enough for any packing at ``T``.
 
@@ -474,8 +500,18 @@ class _Instance:
         iterations, so the relaxed model has a solution whenever the loads fit.
         """
         worst = max((max(self.dp[e.src]) + self.cost_range(e)[1] for e in self.edges), default=0)
+        if self.ports is not None:
+            worst += T  # the wait for a port
         slack = self.n * (2 + -(-worst // T))
         return replace(self, slack=slack)
+
+
+def _port_edges(edges: list[_Edge], ports: cpp.Ports) -> None:
+    """Under ports, an edge a transfer carries has no pure delay; its crossing range instead."""
+    for e, k in ports.tensor_edges().items():
+        t = ports.tensors[k]
+        costs = [edges[e].intra if c == "intra" else edges[e].inter for c in ports.classes]
+        edges[e] = replace(edges[e], intra=0, inter=0, cross=(min(costs), max(t.arrive.values())))
 
 
 def _link_classes(node: list[int]) -> tuple[str, ...]:
@@ -627,7 +663,8 @@ def _path_windows(
         if e.src != e.dst:
             top = longest[e.src] + inst.cost_range(e)[1]
             for t in periods:
-                step = top + (1 - inst.distance_range(e)[0]) * t - 1
+                wait = t - 1 if e.cross is not None else 0  # a transfer waits < T for its port
+                step = top + wait + (1 - inst.distance_range(e)[0]) * t - 1
                 worst[e.src] = max(worst[e.src], step)
     span = T - 1 + sum(worst)
     return [(0, span)] * n, [(0, span // min(periods))] * n
@@ -775,6 +812,8 @@ class _Model:
     st: dict[str, cp_model.IntVar] = field(default_factory=dict)
     stT: dict[str, Any] = field(default_factory=dict)  # s_l T
     excess: list[cp_model.IntVar] = field(default_factory=list)
+    dist: dict[int, Any] = field(default_factory=dict)  # edge index -> w_e T in C3
+    ports: cpp.PortVars | None = None  # C20-C25
 
     def times_T(self, var: cp_model.IntVar, vlo: int, vhi: int, name: str) -> Any:
         """``T * var``: a linear expression for a fixed T, else a product (C19)."""
@@ -823,7 +862,23 @@ def _build_model(
         _add_modulo_resource(mod, inst, p)
         _add_load(mod, inst, p, fixed)
     _add_cumulative(mod, inst)
+    if inst.ports is not None:  # (after the rest: the model under delay is unchanged)
+        _add_ports(mod, inst, inst.ports)
     return mod
+
+
+def _add_ports(mod: _Model, inst: _Instance, ports: cpp.Ports) -> None:
+    """The transfers on link ports (:mod:`lpsched.solvers.cpsat_ports`, section 2.7).
+
+    C20 presence, C21 link class, C22 start, C23 arrival, C24 port no-overlap,
+    C25 port load.
+    """
+    pv = cpp.add_transfer_presence(mod, inst, ports)
+    cpp.add_port_classes(mod, inst, ports, pv)
+    cpp.add_transfer_times(mod, inst, ports, pv)
+    cpp.add_arrivals(mod, inst, ports, pv)
+    cpp.add_port_no_overlap(mod, inst, ports, pv)
+    cpp.add_port_load(mod, inst, ports, pv)
 
 
 def _check_magnitude(inst: _Instance, prep: _Prep) -> None:
@@ -850,9 +905,10 @@ def _model_items(inst: _Instance, T: int) -> int:
     offset, stage, start and their link, and C14's intervals; per pair joined by
     an edge ``y_uv`` and C4's three rows per processor; per edge C3.
     """
-    return (
+    items = (
         5 * _allowed_pairs(inst) + 7 * inst.n + len(inst.edges) + len(inst.pairs) * (1 + 3 * inst.P)
     )
+    return items + (cpp.port_items(inst, inst.ports) if inst.ports is not None else 0)
 
 
 def _add_assignment(mod: _Model, inst: _Instance, fixed: Sequence[int] | None) -> None:
@@ -1027,7 +1083,7 @@ def _comm(mod: _Model, inst: _Instance, e: _Edge) -> Any:
 def _add_precedences(mod: _Model, inst: _Instance) -> None:
     """C3 ``S_v + w T >= S_u + sum_p d_up x_up + c_e``; C18 excess distances when soft."""
     m, T = mod.model, mod.T
-    for e in inst.edges:
+    for i, e in enumerate(inst.edges):
         u, v = e.src, e.dst
         wlo, whi = inst.distance_range(e)
         if e.layer is not None:
@@ -1038,6 +1094,7 @@ def _add_precedences(mod: _Model, inst: _Instance) -> None:
             dist = wlo * T + mod.times_T(z, 0, whi - wlo, "")
         else:
             dist = e.distance * T
+        mod.dist[i] = dist
         if u == v:
             m.add(dist >= _duration(inst, mod.x, u))
             continue
@@ -1130,6 +1187,8 @@ class _Solution:
     proc: list[int]
     start: list[int]
     staleness: dict[str, int]
+    # ports: (tensor index, destination) -> start of the transfer; those the placement needs
+    transfers: dict[tuple[int, int], int] = field(default_factory=dict)
 
 
 def _extract(inst: _Instance, mod: _Model, solver: cp_model.CpSolver) -> _Solution:
@@ -1143,7 +1202,11 @@ def _extract(inst: _Instance, mod: _Model, solver: cp_model.CpSolver) -> _Soluti
     T = mod.T if isinstance(mod.T, int) else int(solver.value(mod.T))
     start = [int(solver.value(s)) for s in mod.S]
     st = {layer: int(solver.value(var)) for layer, var in mod.st.items()}
-    return _Solution(T, proc, start, st)
+    sol = _Solution(T, proc, start, st)
+    if inst.ports is not None and mod.ports is not None:
+        end = [start[v] + inst.dp[v][proc[v]] for v in range(inst.n)]
+        sol.transfers = cpp.transfer_starts(inst.ports, mod.ports, solver, end, proc)
+    return sol
 
 
 def _normalise(inst: _Instance, sol: _Solution, prep: _Prep) -> _Solution:
@@ -1159,6 +1222,8 @@ def _normalise(inst: _Instance, sol: _Solution, prep: _Prep) -> _Solution:
     proc = _rename_processors(inst, sol.proc)
     shift = sol.start[inst.anchor]
     start = [s - shift for s in sol.start]
+    if inst.ports is not None:
+        return _normalise_ports(inst, inst.ports, sol, prep, proc, start)
     if not prep.anchored:
         off = [s % T for s in start]
         kk = [0] * len(start)
@@ -1178,6 +1243,29 @@ def _normalise(inst: _Instance, sol: _Solution, prep: _Prep) -> _Solution:
                     changed = True
         start = [off[v] + T * kk[v] for v in range(len(start))]
     return _Solution(T, proc, start, dict(sol.staleness))
+
+
+def _normalise_ports(
+    inst: _Instance,
+    ports: cpp.Ports,
+    sol: _Solution,
+    prep: _Prep,
+    proc: list[int],
+    start: list[int],
+) -> _Solution:
+    """:func:`_normalise` with transfers.
+
+    They are renamed and shifted with the tasks, then moved to their first
+    start after the producer's end (C22's ``delta < T``).
+    """
+    T, shift = sol.T, sol.start[inst.anchor]
+    rename = dict(zip(sol.proc, proc, strict=True))
+    moved = {(k, rename[q]): t - shift for (k, q), t in sol.transfers.items() if q in rename}
+    if not prep.anchored:
+        start, moved = cpp.least_stages(inst, ports, T, proc, start, sol.staleness, moved)
+    else:
+        moved = cpp.least_stage_transfers(inst, ports, T, proc, start, moved)
+    return _Solution(T, proc, start, dict(sol.staleness), moved)
 
 
 def _rename_processors(inst: _Instance, proc: list[int]) -> list[int]:
@@ -1218,6 +1306,8 @@ def _hint(inst: _Instance, mod: _Model, sol: _Solution) -> None:
         m.add_hint(b, int(inst.node[sol.proc[u]] != inst.node[sol.proc[v]]))
     for layer, var in mod.st.items():
         m.add_hint(var, sol.staleness[layer])
+    if inst.ports is not None and mod.ports is not None:
+        cpp.hint_ports(m, inst, inst.ports, mod.ports, T, sol.proc, sol.start, sol.transfers)
 
 
 def _partial_hint(inst: _Instance, mod: _Model, sol: _Solution) -> None:
@@ -1238,16 +1328,35 @@ def _schedule_of(inst: _Instance, sol: _Solution) -> Schedule:
         period=sol.T,
         processor={name: sol.proc[v] for v, name in enumerate(inst.names)},
         start={name: sol.start[v] - first for v, name in enumerate(inst.names)},
+        transfers=_transfers_of(inst, sol, first),
     )
+
+
+def _transfers_of(inst: _Instance, sol: _Solution, shift: int) -> tuple[Transfer, ...]:
+    """The solution's transfers (ports; none under delay), in the order of the tensors."""
+    if inst.ports is None:
+        return ()
+    out = []
+    for (k, q), t in sorted(sol.transfers.items()):
+        tensor = inst.ports.tensors[k]
+        p = sol.proc[tensor.producer]
+        tau = tensor.tau[inst.ports.cls(p, q)]
+        out.append(Transfer(tensor.name, inst.names[tensor.producer], p, q, t - shift, tau))
+    return tuple(out)
 
 
 def _least_staleness(inst: _Instance, sol: _Solution) -> dict[str, int]:
     """The least staleness of each auto layer that the solution's start times allow."""
+    if inst.ports is not None:
+        return cpp.port_staleness(inst, inst.ports, sol.T, sol.proc, sol.start, sol.transfers)
     return least_staleness(_schedule_of(inst, sol)).graph.staleness()
 
 
 def _to_schedule(inst: _Instance, sol: _Solution) -> Schedule:
     """The solution as a schedule; an auto graph gets the least staleness (P4)."""
+    if inst.ports is not None and inst.layers:
+        sched = _schedule_of(inst, sol)
+        return sched.with_graph(inst.graph.with_staleness(_least_staleness(inst, sol)))
     return least_staleness(_schedule_of(inst, sol))
 
 
@@ -1255,6 +1364,8 @@ def _from_schedule(inst: _Instance, sched: Schedule) -> _Solution:
     proc = [sched.processor[name] for name in inst.names]
     start = [sched.start[name] for name in inst.names]
     sol = _Solution(sched.period, proc, start, {})
+    if inst.ports is not None:
+        sol.transfers = _read_transfers(inst, inst.ports, sched)
     if inst.layers:
         assert inst.cap is not None
         sol.staleness = {layer: inst.cap for layer in inst.layers}
@@ -1263,13 +1374,37 @@ def _from_schedule(inst: _Instance, sched: Schedule) -> _Solution:
     return sol
 
 
+def _read_transfers(
+    inst: _Instance, ports: cpp.Ports, sched: Schedule
+) -> dict[tuple[int, int], int]:
+    """A schedule's transfers by (tensor index, destination); those of no known tensor dropped."""
+    index = {(inst.names[t.producer], t.name): k for k, t in enumerate(ports.tensors)}
+    out = {}
+    for x in sched.transfers:
+        k = index.get((x.producer, x.tensor))
+        if k is not None:
+            out[(k, x.dst)] = x.start
+    return out
+
+
 def _is_valid(inst: _Instance, sol: _Solution) -> bool:
-    """(P1), (P2) of formulations/README.md, as a cheap guard on hints and warm starts."""
+    """(P1), (P2) of formulations/README.md, as a cheap guard on hints and warm starts.
+
+    Under ports, (P5)-(P7) too, by the validator: a schedule without its
+    transfers is not valid there (it can still hint processors).
+    """
     T = sol.T
     if T < 1 or any(not 0 <= p < inst.P for p in sol.proc):
         return False
     if any(not 1 <= s <= (inst.cap or 0) for s in sol.staleness.values()):
         return False
+    if inst.ports is not None:
+        from ..validate import validate
+
+        sched = _schedule_of(inst, sol)
+        if inst.layers:
+            sched = sched.with_graph(inst.graph.with_staleness(sol.staleness))
+        return not validate(sched)
     for e in inst.edges:
         w = sol.staleness[e.layer] if e.layer is not None else e.distance
         pu, pv = sol.proc[e.src], sol.proc[e.dst]
@@ -1292,6 +1427,17 @@ def _is_valid(inst: _Instance, sol: _Solution) -> bool:
 
 
 def _comm_bytes(inst: _Instance, sol: _Solution) -> int:
+    """C16's value: bytes between processors (ports: each tensor once per destination)."""
+    if inst.ports is not None:
+        carried = inst.ports.tensor_edges()
+        sent = sum(
+            inst.ports.tensors[k].nbytes for k, _q in cpp.present_pairs(inst.ports, sol.proc)
+        )
+        return sent + sum(
+            e.nbytes
+            for i, e in enumerate(inst.edges)
+            if i not in carried and sol.proc[e.src] != sol.proc[e.dst]
+        )
     return sum(e.nbytes for e in inst.edges if sol.proc[e.src] != sol.proc[e.dst])
 
 
@@ -1351,13 +1497,37 @@ def _heuristic_schedule(
     from .heuristic import modulo_schedule
 
     effort = {"lower_bound": lower_bound, "seed": seed, "time_limit": time_limit, "stop": stop}
-    if inst.problem.uniform:
+    if inst.problem.uniform and not inst.problem.ports:
         return modulo_schedule(inst.relaxed_graph, inst.P, **effort)
+    problem = _heuristic_problem(inst.problem, seed)
+    if problem is None:
+        return None
+    return _lift(modulo_schedule(problem, **effort), inst.problem)
+
+
+def _heuristic_problem(problem: Problem, seed: int) -> Problem | None:
+    """The problem the registry's heuristic schedules for CP-SAT, ``None`` when none.
+
+    ``problem`` itself when the heuristic takes it, or takes it with links as
+    delays: under ``capacity: ports`` a heuristic that does not declare ports
+    may still place transfers (the schedule is validated before it is used),
+    and a schedule without them hints CP-SAT, which adds them
+    (:meth:`_Search.complete`).
+    """
+    plain = Options(seed=seed, secondary=None)
+    platform = replace(problem.platform, capacity="delay") if problem.ports else problem.platform
     try:
-        SOLVERS["heuristic"].check(inst.problem, Options(seed=seed, secondary=None))
+        SOLVERS["heuristic"].check(Problem(problem.graph, platform), plain)
     except InputError:
         return None
-    return modulo_schedule(inst.problem, **effort)
+    return problem
+
+
+def _lift(sched: Schedule, problem: Problem) -> Schedule:
+    """A schedule of :func:`_heuristic_problem`'s problem on ``problem``'s platform."""
+    if sched.platform == problem.platform:
+        return sched
+    return replace(sched, platform=problem.platform, transfers=())
 
 
 class _PeriodWatch(cp_model.CpSolverSolutionCallback):
@@ -1427,6 +1597,7 @@ class _Search:
     log: Log | None = None  # notes for a person: steps skipped or cut short
     solver_log: Log | None = None  # every step, and CP-SAT's own log
     heuristic_bound: int | None = None  # the warm start is the heuristic's effort from here
+    pending: _Solution | None = None  # ports: a warm start that lacks its transfers
     calls: int = 0
 
     @property
@@ -1585,7 +1756,7 @@ class _Search:
         answer; then it is skipped when the warm start was that same run (from
         the same bound). Skipped when no heuristic takes the platform.
         """
-        t0 = time.perf_counter()
+        t0, spent = time.perf_counter(), self.budget.spent()
         wall = self.budget.limit is not None and not self.budget.deterministic
         if not wall and self.heuristic_bound == self.lo:
             self.say("heuristic: skipped, the warm start is its answer from this bound")
@@ -1598,8 +1769,41 @@ class _Search:
         sol = _from_schedule(self.inst, sched)
         if _is_valid(self.inst, sol):
             self.improve(sol)
+        elif self.inst.ports is not None:
+            self.complete(sol, max(budget - (self.budget.spent() - spent), budget / 2))
         self.step("heuristic", sched.period, "feasible", time.perf_counter() - t0)
         self.say(f"heuristic: period {sched.period} ({time.perf_counter() - t0:.2f} s)")
+
+    def complete(self, sol: _Solution, budget: float) -> None:
+        """Under ports, the transfers of a schedule placed without them (a delay heuristic).
+
+        The model with ``sol``'s processors fixed and the period a variable in
+        ``[lo, 2 lo]`` (C19), ``lo`` the larger of ``sol.T`` and its busiest
+        port, hinted with its starts, minimises ``T``; what it finds is a
+        schedule. Finds, never proves.
+        """
+        if self.budget.stop.is_set() or budget <= 0.05 or self.inst.ports is None:
+            return
+        # (no period below the busiest port of the placement: C25)
+        lo = max(sol.T, cpp.port_load(self.inst, self.inst.ports, sol.proc))
+        hi = min(2 * lo, self.best.T - 1)
+        if hi < lo or not self.affordable("transfers", hi, budget):
+            return
+        t0, spent = time.perf_counter(), self.budget.spent()
+        prep = self.prepare(self.inst, hi, lo=lo)
+        mod = None if prep is None else self.build("transfers", self.inst, prep, lo, sol.proc)
+        if mod is None or prep is None:
+            return
+        assert not isinstance(mod.T, int)
+        mod.model.minimize(mod.T)
+        _hint(self.inst, mod, _normalise(self.inst, sol, prep))
+        left = budget - (self.budget.spent() - spent)
+        status, solver = self.run_model(mod.model, left, callback=_PeriodWatch(self, mod.T))
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            self.improve(_extract(self.inst, mod, solver))
+        outcome = "stopped" if status is None else solver.status_name(status).lower()
+        self.step("transfers", lo, outcome, time.perf_counter() - t0)
+        self.say(f"transfers for a placement at {lo}: best {self.best.T} ({outcome})")
 
     def variable(self, budget: float) -> None:
         """Minimise T in the model with a variable period, hinted with the best schedule.
@@ -1799,6 +2003,9 @@ class _Search:
     def run(self, plan: Sequence[tuple[str, float]]) -> None:
         """The phases of ``plan`` in order until the best period meets the bound (section 3)."""
         budget = self.budget
+        if self.pending is not None:  # ports: a warm start without its transfers
+            self.complete(self.pending, budget.share(0.25, UNLIMITED_PHASE_SECONDS))
+            self.pending = None
         for phase, fraction in plan:
             if self.best.T <= self.lo or budget.out():
                 break
@@ -1826,14 +2033,22 @@ def _secondary_terms(
 ) -> tuple[list[Any], int]:
     """The terms of C16 or C17 and the solution's value of that objective."""
     if objective == "comm":
-        # C16 communication volume: bytes of the edges between different processors.
+        # C16 communication volume: bytes of the edges between different processors;
+        # under ports each tensor counts once per destination (C16').
         weight: dict[tuple[int, int], int] = {}
-        for e in inst.edges:
+        carried = inst.ports.tensor_edges() if inst.ports is not None else {}
+        sent: list[Any] = []
+        if inst.ports is not None and mod.ports is not None:
+            pv = mod.ports
+            sent = [inst.ports.tensors[k].nbytes * pv.present[(k, q)] for k, q in pv.keys]
+        for i, e in enumerate(inst.edges):
+            if i in carried:
+                continue
             if e.src != e.dst and e.nbytes:
                 key = _pair(e.src, e.dst)
                 weight[key] = weight.get(key, 0) + e.nbytes
         terms = [w * mod.y[key] for key, w in weight.items() if key in mod.y]
-        return terms, _comm_bytes(inst, sol)
+        return terms + sent, _comm_bytes(inst, sol)
     # C17 total staleness.
     return list(mod.st.values()), sum(_least_staleness(inst, sol).values())
 
@@ -1932,13 +2147,8 @@ def _secondary_info(
 
 # ------------------------------------------------------------------------ entry points
 def _check_platform(problem: Problem) -> None:
-    """Refuse what the model does not express: links as busy ports, memory capacities."""
+    """Refuse what the model does not express: memory capacities."""
     platform = problem.platform
-    if platform.capacity != "delay":
-        raise InputError(
-            f"cpsat schedules links as delays only; capacity {platform.capacity!r} is not "
-            "supported, use capacity: delay"
-        )
     if any(p.memory is not None for p in platform.processors):
         raise InputError("cpsat does not respect a memory capacity yet; drop the memory")
 
@@ -1965,10 +2175,8 @@ def _warm_start(problem: Problem, options: Options) -> tuple[Schedule, str]:
     """
     if options.initial is not None:
         return options.initial, "initial schedule"
-    plain = Options(seed=options.seed, workers=options.workers, secondary=None)
-    try:
-        SOLVERS["heuristic"].check(problem, plain)
-    except InputError:
+    target = _heuristic_problem(problem, options.seed)
+    if target is None:
         return one_processor(problem), "one processor"
     from .heuristic import modulo_schedule
 
@@ -1978,14 +2186,20 @@ def _warm_start(problem: Problem, options: Options) -> tuple[Schedule, str]:
     else:
         limit = None
     sched = modulo_schedule(
-        problem,
+        target,
         lower_bound=problem.lower_bound,
         seed=options.seed,
         time_limit=limit,
         log=options.log,
         stop=options.stop,
     )
-    return sched, "heuristic"
+    return _lift(sched, problem), "heuristic"
+
+
+def _valid_schedule(schedule: Schedule) -> bool:
+    from ..validate import validate
+
+    return not validate(schedule)
 
 
 def run_cpsat(problem: Problem, options: Options) -> Result:
@@ -2013,7 +2227,8 @@ def run_cpsat(problem: Problem, options: Options) -> Result:
     clock = Clock(None)
     options.incumbent.offer(one_processor(problem))  # something to keep if interrupted now
     initial, source = _warm_start(problem, options)
-    options.incumbent.offer(initial)
+    if not problem.ports or _valid_schedule(initial):  # (ports: it may lack its transfers)
+        options.incumbent.offer(initial)
     if options.log is not None:
         options.log(
             f"cpsat {clock.elapsed():5.1f} s  starts from the {source}: period {initial.period}"
@@ -2121,8 +2336,8 @@ def solve_cpsat(
     Raises
     ------
     InputError
-        On a bad platform or processor count, a platform with ``capacity:
-        ports`` or a memory capacity (the model has neither), an unknown ``secondary``, a
+        On a bad platform or processor count, a platform with a memory
+        capacity (the model has none), an unknown ``secondary``, a
         non-positive time limit, an ``initial`` schedule without some task of
         the graph, or a ``lower_bound`` above the period of a valid ``initial``
         schedule.
@@ -2172,7 +2387,7 @@ def _solve(problem: Problem, request: _Request) -> Result:
     inst = _Instance.build(problem)
     bound = problem.lower_bound if request.lower_bound is None else int(request.lower_bound)
     lo = max(bound, max(inst.d), -(-sum(inst.d) // inst.P))
-    best = _first_solution(inst, request.initial, lo, request.log)
+    best, pending = _first_solution(inst, request.initial, lo, request.log)
     shown = Clock(None, clock.began if request.began is None else request.began)
     progress = _Progress(request.log, shown, inst.graph.time_unit_seconds)
     search = _Search(
@@ -2180,6 +2395,7 @@ def _solve(problem: Problem, request: _Request) -> Result:
     )
     search.log, search.solver_log = request.log, request.solver_log
     search.heuristic_bound = request.heuristic_bound
+    search.pending = pending
     held = search.incumbent.best
     if held is None or best.T < held.period:  # (run_cpsat offered its warm start already)
         search.incumbent.offer(_to_schedule(inst, best))
@@ -2218,26 +2434,32 @@ def _workers(request: _Request) -> tuple[int, dict[str, Any]]:
 
 def _first_solution(
     inst: _Instance, initial: Schedule | None, lo: int, log: Log | None
-) -> _Solution:
-    """The first upper bound: ``initial`` when valid and better, else one processor."""
+) -> tuple[_Solution, _Solution | None]:
+    """The first upper bound: ``initial`` when valid and better, else one processor.
+
+    Second, under ports, ``initial`` when it is valid but for its transfers
+    (to be completed by :meth:`_Search.complete`), else ``None``.
+    """
     best = _from_schedule(inst, one_processor(inst.problem))
     if initial is None:
-        return best
+        return best, None
     for name in inst.names:
         if name not in initial.processor or name not in initial.start:
             raise InputError(f"initial schedule: no assignment for task {name!r}")
     if initial.period >= best.T:
-        return best
+        return best, None
     start = _from_schedule(inst, initial)
     if not _is_valid(inst, start):
+        if inst.ports is not None and _is_valid(inst.delay_view(), start):
+            return best, start
         if log is not None:
             log("cpsat: the initial schedule is not valid for this graph; ignored")
-        return best
+        return best, None
     if start.T < lo:
         raise InputError(
             f"lower bound {lo} exceeds the period {start.T} of the valid initial schedule"
         )
-    return start
+    return start, None
 
 
 def _result(search: _Search) -> Result:
