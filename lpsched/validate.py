@@ -405,19 +405,23 @@ def _units(seconds: float, unit: float | None) -> int:
 def _needed(
     schedule: Schedule, proc: Mapping[str, int], placed: set[str]
 ) -> dict[tuple[str, str], tuple[int, dict[int, list[Edge]]]]:
-    """``(producer, tensor) -> (bytes, {destination: [edges]})``: the messages that must travel."""
+    """``(producer, tensor) -> (bytes, {destination: [edges]})``: the messages that must travel.
+
+    A tensor's size is the largest over all its message edges, crossing or not
+    (they carry one tensor; the footprint counts it so too).
+    """
     graph = schedule.graph
+    size: dict[tuple[str, str], int] = {}
     out: dict[tuple[str, str], tuple[int, dict[int, list[Edge]]]] = {}
     for i, e in enumerate(graph.edges):
-        if not _is_message(e) or e.src not in placed or e.dst not in placed:
+        if not _is_message(e):
             continue
-        if proc[e.src] == proc[e.dst]:
+        key = (e.src, e.tensor if e.tensor is not None else f"e{i}:{e.src}->{e.dst}")
+        size[key] = max(size.get(key, 0), e.bytes)
+        if e.src not in placed or e.dst not in placed or proc[e.src] == proc[e.dst]:
             continue
-        name = e.tensor if e.tensor is not None else f"e{i}:{e.src}->{e.dst}"
-        nbytes, dests = out.get((e.src, name), (0, {}))
-        dests.setdefault(proc[e.dst], []).append(e)
-        out[(e.src, name)] = (max(nbytes, e.bytes), dests)
-    return out
+        out.setdefault(key, (0, {}))[1].setdefault(proc[e.dst], []).append(e)
+    return {key: (size[key], dests) for key, (_, dests) in out.items()}
 
 
 def _check_transfers(
