@@ -119,8 +119,8 @@ from ..errors import InputError
 from ..graph import TaskGraph
 from ..platform import Platform
 from ..problem import Problem, as_problem
-from ..schedule import Schedule
-from .modulo_tables import ReservationTables
+from ..schedule import Schedule, Transfer
+from .modulo_tables import PortTables, ReservationTables
 
 #: Scheduling steps per task that one attempt at a period may take (Rau's BudgetRatio).
 BUDGET_RATIO = 4
@@ -150,6 +150,12 @@ FORCED_CANDIDATES = 6
 #: slack, so the loop affords a few crossings only (LeNet-5 on 32 processors: 392 ->
 #: 324, the optimum); levels that give the same groups as an earlier one cost nothing.
 COHESION = (1.0, 0.7, 0.5, 0.3, 0.2)
+#: Under capacity: ports, a free slot's key (its finish) grows by this many time units per
+#: unit of port time its new transfers take: a crossing must win by what it costs the links.
+PORT_WEIGHT = 1.0
+#: Under capacity: ports, at a cohesion level ``c < 1`` a tensor whose transfer takes more
+#: than ``PORT_COHESION * c`` of the period stays with its producer when its group fits.
+PORT_COHESION = 0.5
 #: Slots finishing within this fraction of T after the earliest compete by best fit.
 FIT_WINDOW = 0.0
 #: Largest (edges of positive distance) x (tasks) for the co-location analysis.
@@ -177,8 +183,10 @@ PROGRESS_INTERVAL = 0.25
 _NEG = -(1 << 62)
 _POS = 1 << 62
 
-#: A schedule as lists by task index: (period, processor, start).
-Placement = tuple[int, list[int], list[int]]
+#: Transfers as (tensor, destination, start), sorted; none under capacity: delay.
+Sent = tuple[tuple[int, int, int], ...]
+#: A schedule as lists by task index: (period, processor, start, transfers).
+Placement = tuple[int, list[int], list[int], Sent]
 Log = Callable[[str], None]
 #: A co-location tie (u, v, comm, distance, length): the edge u -> v lies on a cycle of that
 #: total distance and total duration; it cannot cross processors when comm > distance*T - length.
@@ -326,6 +334,7 @@ class _Instance:
     # The durations given in place of the problem's (a coarse graph's merged tasks), if any.
     given: list[list[int]] | None
     free: bool  # no processor fixed (not even an empty mapping) and P > 1: the full search
+    links: _Links | None = None  # the tensors that travel as transfers (capacity: ports)
 
     @classmethod
     def build(
@@ -347,6 +356,15 @@ class _Instance:
         dk = durations or [[row[c[0]] for c in classes] for row in problem.durations]
         ci = [c["intra"] for c in problem.comm]
         ce = [c["inter"] if platform.nodes > 1 else c["intra"] for c in problem.comm]
+        cmin = list(problem.min_comm)
+        links = _links(problem)
+        if links is not None:
+            # A tensor's crossing costs its transfer and the latency at least (P5)-(P6).
+            used = [c in platform.link_classes for c in ("intra", "inter")]
+            for e, k in links.tensor_of.items():
+                arrive = [links.arrival(k, c) for c in (0, 1)]
+                ci[e], ce[e] = arrive[0], arrive[1] if platform.nodes > 1 else arrive[0]
+                cmin[e] = min((a for a, u in zip(arrive, used, strict=True) if u), default=0)
         preds, succs, edges, topo = _adjacency(graph)
         inst = cls(
             problem=problem,
@@ -360,7 +378,7 @@ class _Instance:
             twin=_twin_classes(kind, [q.node for q in platform.processors]),
             ci=ci,
             ce=ce,
-            cmin=list(problem.min_comm),
+            cmin=cmin,
             one_link=ci == ce,
             preds=preds,
             succs=succs,
@@ -371,6 +389,7 @@ class _Instance:
             ties=[],
             given=durations,
             free=fixed is None and P > 1,
+            links=links,
         )
         inst.min_period = _min_period(inst)
         inst.ties = _cycle_ties(inst, budget or _unlimited())
@@ -400,6 +419,107 @@ class _Instance:
         )
         inst.min_period = _min_period(inst)
         return inst
+
+
+@dataclass(frozen=True)
+class _Links:
+    """The tensors of a ``capacity: ports`` problem, as the attempts reserve their transfers.
+
+    Link classes are numbers here: ``0`` within a node (``intra``), ``1``
+    between nodes (``inter``). Only edges of :attr:`lpsched.problem.Problem.tensors`
+    travel as transfers; edges with a fixed ``comm`` stay pure delays.
+
+    Attributes
+    ----------
+    tensor_of
+        Edge index -> tensor, for the edges that carry a tensor (self-loops included).
+    producer
+        Each tensor's producer.
+    readers
+        ``(reader, distance)`` per edge of each tensor, self-loops left out.
+    tau
+        Each tensor's transfer time per link class.
+    latency
+        The latency per link class, in time units.
+    outs
+        The tensors each task produces that some other task reads.
+    ins
+        ``(tensor, least distance)`` for each tensor each task reads from another task.
+    heavy
+        ``(producer, reader, transfer time on the cheapest link class in use)`` per
+        reader: at a period below it the two cannot sit apart.
+    """
+
+    tensor_of: dict[int, int]
+    producer: list[int]
+    readers: list[list[tuple[int, int]]]
+    tau: list[tuple[int, int]]
+    latency: tuple[int, int]
+    outs: list[list[int]]
+    ins: list[list[tuple[int, int]]]
+    heavy: list[tuple[int, int, int]]
+
+    def arrival(self, k: int, cls: int) -> int:
+        """From the start of tensor ``k``'s transfer of class ``cls`` to its arrival (P6)."""
+        return self.tau[k][cls] + self.latency[cls]
+
+
+def _class_pairs(platform: Platform) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
+    """A pair of processors within a node and one between nodes (``None`` where none)."""
+    node = [q.node for q in platform.processors]
+    intra = inter = None
+    for p in range(platform.P):
+        for q in range(p + 1, platform.P):
+            if node[p] == node[q]:
+                intra = intra or (p, q)
+            else:
+                inter = inter or (p, q)
+    return intra, inter
+
+
+def _links(problem: Problem) -> _Links | None:
+    """The transfers' data of a ports problem; ``None`` under delay or without tensors."""
+    if not problem.ports or not problem.tensors or problem.P < 2:
+        return None
+    graph, tensors = problem.graph, problem.tensors
+    pairs = _class_pairs(problem.platform)
+    used = [pair is not None for pair in pairs]
+
+    def per_class(f: Callable[[int, int], int]) -> tuple[int, int]:
+        a, b = (f(*pair) if pair is not None else 0 for pair in pairs)
+        return a, b
+
+    latency = per_class(problem.latency_units)
+    outs: list[list[int]] = [[] for _ in range(graph.n)]
+    ins: list[dict[int, int]] = [{} for _ in range(graph.n)]
+    readers: list[list[tuple[int, int]]] = []
+    tau: list[tuple[int, int]] = []
+    heavy = []
+    for k, tensor in enumerate(tensors):
+        u = tensor.producer
+        tau.append(per_class(lambda p, q, k=k: problem.transfer_time(k, p, q)))
+        cheapest = min((t for t, ok in zip(tau[-1], used, strict=True) if ok), default=0)
+        mine = []
+        for e in tensor.edges:
+            edge = graph.edges[e]
+            v = graph.index(edge.dst)
+            if v != u:
+                mine.append((v, edge.distance))
+                ins[v][k] = min(ins[v].get(k, edge.distance), edge.distance)
+                heavy.append((u, v, cheapest))
+        readers.append(mine)
+        if mine:
+            outs[u].append(k)
+    return _Links(
+        tensor_of=dict(problem.tensor_of_edge),
+        producer=[t.producer for t in tensors],
+        readers=readers,
+        tau=tau,
+        latency=latency,
+        outs=outs,
+        ins=[sorted(d.items()) for d in ins],
+        heavy=heavy,
+    )
 
 
 def _speed_classes(platform: Platform) -> tuple[list[int], list[list[int]]]:
@@ -748,6 +868,15 @@ def _joined(inst: _Instance, T: int, cohesion: float) -> tuple[list[int], list[i
             join(u, v, False)
         elif cohesion < 1 and c > cohesion * slack:
             optional.append((-c / max(slack, 1), u, v))
+    if inst.links is not None:
+        # A transfer longer than T busies a port more than a period (P7): no crossing.
+        # Below that, one that takes a large part of a port's period is kept inside a
+        # group at the lower cohesion levels, the largest first.
+        for u, v, tau in inst.links.heavy:
+            if tau > T:
+                join(u, v, False)
+            elif cohesion < 1 and tau > PORT_COHESION * cohesion * T:
+                optional.append((-tau / T, u, v))
     optional.sort()
     for _key, u, v in optional:
         join(u, v, True)
@@ -756,7 +885,7 @@ def _joined(inst: _Instance, T: int, cohesion: float) -> tuple[list[int], list[i
 
 def _colocation_floor(inst: _Instance, lo: int, hi: int) -> int:
     """The least ``T`` in ``[lo, hi]`` whose forced co-location groups fit (monotone in ``T``)."""
-    if not inst.ties or _colocation(inst, lo) is not None:
+    if (not inst.ties and inst.links is None) or _colocation(inst, lo) is not None:
         return lo
     while hi - lo > 1:
         mid = (lo + hi) // 2
@@ -861,6 +990,16 @@ class _Attempt:
         self.heap = [(-heights[v], rank[v], v) for v in range(n)]
         heapq.heapify(self.heap)
         self.unscheduled = n
+        # Under capacity: ports, the transfers (tensor, destination) -> start, their
+        # destinations per tensor, and the ports they occupy; ``blocked``: the candidates
+        # of the task being placed whose ports cannot take one of its incoming transfers.
+        self.links = inst.links
+        self.ports = PortTables(inst.processors, T) if inst.links is not None else None
+        self.xfer: dict[tuple[int, int], int] = {}
+        self.dests: dict[int, set[int]] = {}
+        self.blocked: set[int] = set()
+        self.port_time: dict[int, int] = {}  # the candidates' port time of new transfers
+        self.sent_time = 0  # the port time of the last outgoing check
 
     def run(self) -> tuple[list[int], list[int]] | None:
         """Place every task, or give up: (processor, start) per task, or ``None``."""
@@ -891,6 +1030,10 @@ class _Attempt:
                 return None
         return self.proc, self.start  # type: ignore[return-value]
 
+    def transfers(self) -> tuple[tuple[int, int, int], ...]:
+        """The transfers reserved, ``(tensor, destination, start)``, sorted."""
+        return tuple(sorted((k, q, t) for (k, q), t in self.xfer.items()))
+
     def unplaced(self) -> list[int]:
         """The tasks without a slot."""
         return [x for x in range(self.inst.n) if self.start[x] is None]
@@ -905,7 +1048,9 @@ class _Attempt:
         if not cands:
             return False
         twins = self._twins(cands)
-        if self.inst.one_link:
+        if self.links is not None:
+            window = self._window_ports(v, cands, twins)
+        elif self.inst.one_link:
             window = self._window_one_link(v)
         else:
             window = self._window_links(v, cands, twins)
@@ -1055,14 +1200,21 @@ class _Attempt:
                 need = self.rem[g][kind[p]]
             else:
                 need = 0  # already reserved
-            if load[p] + reserve[p] + need <= T:
+            if load[p] + reserve[p] + need <= T and p not in self.blocked:
                 lo = est.get(p, e_all)
                 hi = min(lo + T - 1, lat.get(p, l_all) - d)
                 t = find(p, lo, hi, d) if hi >= lo else None
+                extra = 0
+                if t is not None and self.ports is not None:
+                    if not self._outgoing(v, p, t):
+                        t = None  # the transfers to its placed readers find no ports
+                    extra = PORT_WEIGHT * (self.port_time.get(p, 0) + self.sent_time)
                 if t is not None:
                     # The finish, less the task's fastest duration (so that on identical
-                    # processors the key is the start itself).
-                    got = (t + d - fastest, t)
+                    # processors the key is the start itself); under ports plus the
+                    # port time the placement's transfers take, so that a crossing
+                    # has to win by what it costs the links.
+                    got = (t + d - fastest + extra, t)
                     key = got[0] + nrng.random() * jitter if jitter else got[0]  # type: ignore[union-attr]
                     slots.append((key, t, p))
             if twins is not None:
@@ -1133,9 +1285,14 @@ class _Attempt:
                 rem[k] -= dv
             self.reserve[p] -= d
         self.unscheduled -= 1
+        if self.ports is not None:
+            self._incoming(v)
+            self._outgoing(v, p, t, keep=True)
 
     def _evict(self, x: int) -> None:
         inst = self.inst
+        if self.ports is not None:
+            self._release_all(x)
         px = self.proc[x]
         d = inst.dur(x, px)
         self.tables.remove(px, self.start[x], d)  # type: ignore[arg-type]
@@ -1159,10 +1316,197 @@ class _Attempt:
         inst, T, start, proc = self.inst, self.T, self.start, self.proc
         p = proc[v]
         end = start[v] + inst.dur(v, p)  # type: ignore[operator]
+        carried = {} if self.links is None else self.links.tensor_of
         for x, w, e in inst.succs[v]:
             sx = start[x]
-            if sx is not None and sx + w * T < end + inst.cost(e, p, proc[x]):
+            if sx is None or (proc[x] != p and e in carried):
+                continue  # a transfer carries it: _outgoing kept it or evicted x
+            if sx + w * T < end + inst.cost(e, p, proc[x]):
                 self._evict(x)
+
+    # ------------------------------------------------------------ transfers (ports)
+    def _cls(self, p: int, q: int) -> int:
+        """The link class of ``p`` and ``q``: 0 within a node, 1 between nodes."""
+        node = self.inst.node
+        return 0 if node[p] == node[q] else 1
+
+    def _inputs(self, v: int) -> list[tuple[int, int, int, int]]:
+        """``(ready, tensor, least distance, producer)`` of ``v``'s placed inputs, by ready."""
+        links, start, proc, inst = self.links, self.start, self.proc, self.inst
+        out = []
+        for k, w in links.ins[v]:  # type: ignore[union-attr]
+            u = links.producer[k]  # type: ignore[union-attr]
+            su = start[u]
+            if su is not None:
+                out.append((su + inst.dur(u, proc[u]), k, w, u))
+        out.sort()
+        return out
+
+    def _due(self, k: int, q: int, cls: int) -> int:
+        """The latest start of tensor ``k``'s transfer to ``q`` for its placed readers there."""
+        links, start, proc, T = self.links, self.start, self.proc, self.T
+        due = _POS
+        for x, w in links.readers[k]:  # type: ignore[union-attr]
+            sx = start[x]
+            if sx is not None and proc[x] == q:
+                due = min(due, sx + w * T)
+        return due - links.arrival(k, cls) if due < _POS else _POS  # type: ignore[union-attr]
+
+    def _window_ports(self, v: int, cands: Sequence[int], twins: list[int] | None) -> _Window:
+        """:meth:`_window_links`, with each candidate's incoming transfers on its ports.
+
+        For every tensor ``v`` reads from a placed producer elsewhere, the
+        transfer to a candidate ``p`` is the one already there, or the earliest
+        slot from the producer's end free on both ports (taken in order of
+        readiness, so that they share ``p``'s in-port as :meth:`_incoming` will
+        reserve them); ``v`` starts after every arrival (P6). A candidate whose
+        ports cannot take one is ``blocked``: it offers no free slot.
+        """
+        est, e_all, lat, l_all = self._window_links(v, cands, twins)
+        self.blocked = set()
+        self.port_time = {}
+        inputs = self._inputs(v)
+        if not inputs:
+            return est, e_all, lat, l_all
+        T, proc, ports, links = self.T, self.proc, self.ports, self.links
+        xfer = self.xfer
+        for p in est:
+            bound = est[p]
+            held = []
+            # Only a new transfer that another one follows needs holding its ports.
+            fresh = sum(1 for _r, k, _w, u in inputs if proc[u] != p and (k, p) not in xfer)
+            for ready, k, w, u in inputs:
+                pu = proc[u]
+                if pu == p:
+                    continue
+                c = self._cls(pu, p)
+                t = xfer.get((k, p))
+                if t is None:
+                    tau = links.tau[k][c]  # type: ignore[union-attr]
+                    t = ports.find(pu, p, c, ready, ready + T - 1, tau)  # type: ignore[union-attr]
+                    if t is None:
+                        self.blocked.add(p)
+                        break
+                    fresh -= 1
+                    if fresh:
+                        ports.add(pu, p, c, t, tau, -1)  # type: ignore[union-attr]
+                        held.append((pu, c, t, tau))
+                    self.port_time[p] = self.port_time.get(p, 0) + tau
+                bound = max(bound, t + links.arrival(k, c) - w * T)  # type: ignore[union-attr]
+            for pu, c, t, tau in reversed(held):
+                ports.remove(pu, p, c, t, tau)  # type: ignore[union-attr]
+            est[p] = bound
+        return est, e_all, lat, l_all
+
+    def _incoming(self, v: int) -> None:
+        """Reserve the transfers ``v`` (just placed) reads; evict a producer none can serve.
+
+        The transfer already on ``v``'s processor stays when it arrives in time;
+        otherwise the earliest slot that serves every placed reader there is
+        taken, in the order of :meth:`_window_ports` (after a free placement it
+        finds the same slots).
+        """
+        links, ports, T = self.links, self.ports, self.T
+        p = self.proc[v]
+        for ready, k, _w, u in self._inputs(v):
+            if self.start[u] is None:
+                continue  # evicted by an earlier input
+            pu = self.proc[u]
+            if pu == p:
+                continue
+            c = self._cls(pu, p)
+            due = self._due(k, p, c)
+            t = self.xfer.get((k, p))
+            if t is not None:
+                if t <= due:
+                    continue
+                self._release(k, p)
+            tau = links.tau[k][c]  # type: ignore[union-attr]
+            t = ports.find(pu, p, c, ready, min(due, ready + T - 1), tau)  # type: ignore[union-attr]
+            if t is None:
+                self._evict(u)
+            else:
+                self._reserve(k, p, t)
+
+    def _outgoing(self, v: int, p: int, t: int, keep: bool = False) -> bool:
+        """Whether the transfers to ``v``'s placed readers fit if ``v`` starts at ``t`` on ``p``.
+
+        Earliest deadline first, each at the earliest slot from ``v``'s end
+        that arrives before its readers. ``keep``: ``v`` is placed there; the
+        transfers are reserved and the readers of one that finds no slot are
+        evicted (then it is not needed).
+        """
+        links, ports, start, proc, T = self.links, self.ports, self.start, self.proc, self.T
+        self.sent_time = 0
+        if not links.outs[v]:  # type: ignore[union-attr]
+            return True
+        end = t + self.inst.dur(v, p)
+        todo = []
+        for k in links.outs[v]:  # type: ignore[union-attr]
+            qs = {proc[x] for x, _w in links.readers[k] if start[x] is not None}  # type: ignore[union-attr]
+            for q in sorted(qs - {p}):
+                c = self._cls(p, q)
+                todo.append((self._due(k, q, c), k, q, c))
+        todo.sort()
+        held = []
+        ok = True
+        for _due, k, q, c in todo:
+            due = self._due(k, q, c)  # its readers may have left (keep)
+            if due == _POS:
+                continue
+            tau = links.tau[k][c]  # type: ignore[union-attr]
+            s = ports.find(p, q, c, end, min(due, end + T - 1), tau)  # type: ignore[union-attr]
+            if s is None:
+                ok = False
+                if not keep:
+                    break
+                for x, _w in links.readers[k]:  # type: ignore[union-attr]
+                    if start[x] is not None and proc[x] == q:
+                        self._evict(x)
+            elif keep:
+                self._reserve(k, q, s)
+            else:
+                ports.add(p, q, c, s, tau, -1)  # type: ignore[union-attr]
+                held.append((q, c, s, tau))
+                self.sent_time += tau
+        for q, c, s, tau in reversed(held):
+            ports.remove(p, q, c, s, tau)  # type: ignore[union-attr]
+        return ok
+
+    def _reserve(self, k: int, q: int, t: int) -> None:
+        """Record tensor ``k``'s transfer to ``q`` at ``t`` and occupy its ports."""
+        u = self.links.producer[k]  # type: ignore[union-attr]
+        p = self.proc[u]
+        c = self._cls(p, q)
+        self.xfer[(k, q)] = t
+        self.dests.setdefault(k, set()).add(q)
+        self.ports.add(p, q, c, t, self.links.tau[k][c], k)  # type: ignore[union-attr]
+
+    def _release(self, k: int, q: int) -> None:
+        """Drop tensor ``k``'s transfer to ``q`` (its producer still placed) and free its ports."""
+        u = self.links.producer[k]  # type: ignore[union-attr]
+        p = self.proc[u]
+        c = self._cls(p, q)
+        t = self.xfer.pop((k, q))
+        self.dests[k].discard(q)
+        self.ports.remove(p, q, c, t, self.links.tau[k][c])  # type: ignore[union-attr]
+
+    def _release_all(self, x: int) -> None:
+        """Before ``x`` leaves: drop its tensors' transfers and those only ``x`` needed."""
+        links, start, proc = self.links, self.start, self.proc
+        px = proc[x]
+        for k in links.outs[x]:  # type: ignore[union-attr]
+            for q in sorted(self.dests.get(k, ())):
+                self._release(k, q)
+        for k, _w in links.ins[x]:  # type: ignore[union-attr]
+            if (k, px) not in self.xfer:
+                continue
+            others = any(
+                y != x and start[y] is not None and proc[y] == px
+                for y, _d in links.readers[k]  # type: ignore[union-attr]
+            )
+            if not others:
+                self._release(k, px)
 
 
 def _fits(inst: _Instance, groups: _Groups, T: int) -> list[tuple[int, ...]]:
@@ -1188,10 +1532,13 @@ def _fits(inst: _Instance, groups: _Groups, T: int) -> list[tuple[int, ...]]:
     return out
 
 
-def _is_valid(inst: _Instance, T: int, proc: list[int], start: list[int]) -> bool:
-    """The model of ``formulations/README.md`` checked directly: precedences, then arcs."""
+def _is_valid(inst: _Instance, T: int, proc: list[int], start: list[int], sent: Sent = ()) -> bool:
+    """The model of ``formulations/README.md`` checked directly: precedences, arcs, transfers."""
+    carried = {} if inst.links is None else inst.links.tensor_of
     for u, v, w, e in inst.edges:
         pu, pv = proc[u], proc[v]
+        if pu != pv and e in carried:
+            continue  # its transfer carries it: _transfers_valid
         if start[v] + w * T < start[u] + inst.dur(u, pu) + inst.cost(e, pu, pv):
             return False
     arcs: list[list[tuple[int, int]]] = [[] for _ in range(inst.processors)]
@@ -1201,6 +1548,44 @@ def _is_valid(inst: _Instance, T: int, proc: list[int], start: list[int]) -> boo
             return False
         arcs[proc[v]].append((start[v] % T, d))
     for lst in arcs:
+        lst.sort()
+        for (s1, d1), (s2, _d2) in zip(lst, lst[1:], strict=False):
+            if s1 + d1 > s2:
+                return False
+        if len(lst) > 1 and lst[-1][0] + lst[-1][1] > lst[0][0] + T:
+            return False
+    return inst.links is None or _transfers_valid(inst, T, proc, start, sent)
+
+
+def _transfers_valid(
+    inst: _Instance, T: int, proc: list[int], start: list[int], sent: Sent
+) -> bool:
+    """(P5)-(P7): exactly the transfers needed, after their producer, in time, ports free."""
+    links = inst.links
+    assert links is not None
+    need = {
+        (k, proc[x])
+        for k, readers in enumerate(links.readers)
+        for x, _w in readers
+        if proc[x] != proc[links.producer[k]]
+    }
+    if len(sent) != len(need) or {(k, q) for k, q, _t in sent} != need:
+        return False
+    arcs: dict[int, list[tuple[int, int]]] = {}
+    for k, q, t in sent:
+        u = links.producer[k]
+        p = proc[u]
+        c = 0 if inst.node[p] == inst.node[q] else 1
+        tau = links.tau[k][c]
+        if tau > T or t < start[u] + inst.dur(u, p):
+            return False
+        arrive = t + links.arrival(k, c)
+        if any(proc[x] == q and start[x] + w * T < arrive for x, w in links.readers[k]):
+            return False
+        if tau > 0:
+            for port in PortTables.ports(p, q, c):
+                arcs.setdefault(port, []).append((t % T, tau))
+    for lst in arcs.values():
         lst.sort()
         for (s1, d1), (s2, _d2) in zip(lst, lst[1:], strict=False):
             if s1 + d1 > s2:
@@ -1227,13 +1612,42 @@ def _fallback(inst: _Instance) -> Placement:
     proc = [a[0] if len(a) == 1 else home for a in inst.allowed]
     several = len(pinned) > 1
     start = [0] * inst.n
+    sent: list[tuple[int, int, int]] = []
     t = 0
     for v in inst.topo:
         start[v] = t
         t += inst.dur(v, proc[v])
         if several:
-            t += max((max(inst.ci[e], inst.ce[e]) for _x, _w, e in inst.succs[v]), default=0)
-    return max(t, 1), proc, start
+            wait = max((max(inst.ci[e], inst.ce[e]) for _x, _w, e in inst.succs[v]), default=0)
+            if inst.links is not None:
+                # One transfer after another, each port free: the next task waits for all.
+                wait, t = _sequential_sends(inst, v, proc, t, sent)
+            t += wait
+    return max(t, 1), proc, start, tuple(sorted(sent))
+
+
+def _sequential_sends(
+    inst: _Instance, v: int, proc: list[int], t: int, sent: list[tuple[int, int, int]]
+) -> tuple[int, int]:
+    """``v``'s transfers back to back from ``t`` (appended to ``sent``): (wait, their end).
+
+    The wait after their end covers the largest latency and every delay edge of ``v``.
+    """
+    links = inst.links
+    assert links is not None
+    p = proc[v]
+    carried = links.tensor_of
+    wait = max(
+        (max(inst.ci[e], inst.ce[e]) for _x, _w, e in inst.succs[v] if e not in carried),
+        default=0,
+    )
+    for k in links.outs[v]:
+        for q in sorted({proc[x] for x, _w in links.readers[k]} - {p}):
+            c = 0 if inst.node[p] == inst.node[q] else 1
+            sent.append((k, q, t))
+            t += links.tau[k][c]
+            wait = max(wait, links.latency[c])
+    return wait, t
 
 
 # ---------------------------------------------------------------------- rebalancing
@@ -1549,9 +1963,10 @@ class _Search:
                 unplaced = sum(inst.dmin[x] for x in attempt.unplaced())
                 self.shortfall = min(self.shortfall, unplaced)
                 continue
-            if not _is_valid(inst, T, *got):  # never expected; the fallback stays then
+            sent = attempt.transfers()
+            if not _is_valid(inst, T, *got, sent):  # never expected; the fallback stays then
                 continue
-            self.best = (T, *got)
+            self.best = (T, *got, sent)
             return True
         return False
 
@@ -1670,9 +2085,9 @@ def _modulo(
         search.improve(floor, tol)
     if coarse is not None and coarse[0] < search.best[0]:
         search.best = coarse if quick else _rebalance(inst, coarse, floor, seed, budget, label)
-    T, proc, start = search.best
+    T, proc, start, sent = search.best
     lo = min(start)
-    return T, proc, [s - lo for s in start]
+    return T, proc, [s - lo for s in start], tuple((k, q, t - lo) for k, q, t in sent)
 
 
 def _refined(
@@ -1708,7 +2123,7 @@ def _refined(
         summed = [[sum(inst.dk[m][k] for m in ms) for k in kinds] for ms in parts]
         coarse = _Instance.build(Problem(coarsening.graph, platform), None, summed, budget)
         label = f"the {decomposition} decomposition: "
-        T, proc, start = _modulo(coarse, lower_bound, seed, budget, quick, progress, label)
+        T, proc, start, _sent = _modulo(coarse, lower_bound, seed, budget, quick, progress, label)
         names = [t.name for t in coarsening.graph.tasks]
         sched = Schedule(
             coarsening.graph,
@@ -1719,6 +2134,8 @@ def _refined(
         )
         refined = refine(sched, graph, coarsening, lambda v, p: inst.dur(graph.index(v), p))
         placement = _placement(inst, refined)
+        if inst.links is not None:
+            placement = _with_transfers(inst, placement, lower_bound, seed, budget)
         return placement if _is_valid(inst, *placement) else None
     return None
 
@@ -1754,13 +2171,51 @@ def _staged(
 
 
 def _placement(inst: _Instance, schedule: Schedule) -> Placement:
-    """A schedule of the instance's graph as lists by task index."""
+    """A schedule of the instance's graph as lists by task index (no transfers)."""
     tasks = inst.problem.graph.tasks
     return (
         schedule.period,
         [schedule.processor[t.name] for t in tasks],
         [schedule.start[t.name] for t in tasks],
+        (),
     )
+
+
+def _with_transfers(
+    inst: _Instance, placement: Placement, lower_bound: int, seed: int, budget: _Budget
+) -> Placement:
+    """The placement with transfers that fit its start times, or scheduled again around them.
+
+    Earliest deadline first, each transfer at the earliest slot from its
+    producer's end that is free on both ports and arrives in time; when one
+    finds none, the processors are kept and the start times found again
+    (a quick search), as rebalancing does.
+    """
+    T, proc, start, _sent = placement
+    links = inst.links
+    assert links is not None
+    todo = []
+    for k, readers in enumerate(links.readers):
+        u = links.producer[k]
+        p = proc[u]
+        for q in sorted({proc[x] for x, _w in readers} - {p}):
+            c = 0 if inst.node[p] == inst.node[q] else 1
+            due = min(start[x] + w * T for x, w in readers if proc[x] == q)
+            due -= links.arrival(k, c)
+            todo.append((due, start[u] + inst.dur(u, p), k, q, c))
+    todo.sort()
+    ports = PortTables(inst.processors, T)
+    sent = []
+    for due, ready, k, q, c in todo:
+        p = proc[links.producer[k]]
+        t = ports.find(p, q, c, ready, min(due, ready + T - 1), links.tau[k][c])
+        if t is None:
+            names = [x.name for x in inst.problem.graph.tasks]
+            pinned = inst.pinned(dict(zip(names, proc, strict=True)))
+            return _modulo(pinned, lower_bound, seed, budget, True, None, "refinement: ")
+        ports.add(p, q, c, t, links.tau[k][c], k)
+        sent.append((k, q, t))
+    return T, proc, start, tuple(sorted(sent))
 
 
 def modulo_schedule(
@@ -1841,19 +2296,63 @@ def modulo_schedule(
     if lower_bound is None:
         lower_bound = problem.lower_bound
     progress = _Progress(budget.meter, int(lower_bound))
-    T, proc, start = _modulo(inst, lower_bound, seed, budget, quick, progress)
+    T, proc, start, sent = _modulo(inst, lower_bound, seed, budget, quick, progress)
     progress.flush()
     if log is not None:
         seconds = time.perf_counter() - budget.meter.began
         log(f"heuristic: period {T} in {budget.meter.steps:,} steps, {seconds:.2f} s")
     names = [t.name for t in problem.graph.tasks]
-    return Schedule(
+    schedule = Schedule(
         graph=problem.graph,
         platform=problem.platform,
         period=T,
         processor=dict(zip(names, proc, strict=True)),
         start=dict(zip(names, start, strict=True)),
+        transfers=_transfer_list(inst, proc, sent),
     )
+    if problem.ports:
+        schedule = _checked(problem, schedule, log)
+    return schedule
+
+
+def _transfer_list(inst: _Instance, proc: list[int], sent: Sent) -> tuple[Transfer, ...]:
+    """The transfers of a placement as the schedule lists them."""
+    links = inst.links
+    if links is None:
+        return ()
+    problem = inst.problem
+    out = []
+    for k, q, t in sent:
+        u = links.producer[k]
+        p = proc[u]
+        out.append(
+            Transfer(
+                tensor=problem.tensors[k].name,
+                producer=problem.graph.tasks[u].name,
+                src=p,
+                dst=q,
+                start=t,
+                duration=problem.transfer_time(k, p, q),
+            )
+        )
+    return tuple(out)
+
+
+def _checked(problem: Problem, schedule: Schedule, log: Log | None) -> Schedule:
+    """``schedule`` if the validator accepts it, else the one-processor schedule (never expected).
+
+    Under ``capacity: ports`` the search's own check (:func:`_is_valid`) is the
+    model as this module reads it; the validator reads it independently.
+    """
+    from ..validate import validate
+    from .toolkit import one_processor
+
+    violations = validate(schedule)
+    if not violations:
+        return schedule
+    if log is not None:
+        log(f"heuristic: schedule rejected ({violations[0]}); one processor instead")
+    return one_processor(problem)
 
 
 def _call_budget(

@@ -230,3 +230,61 @@ class ReservationTables:
         k = bisect_right(gs, a % T)
         gs.insert(k, a % T)
         ge.insert(k, a % T + b - a)
+
+
+class PortTables:
+    """Modulo reservation tables of the link ports (``capacity: ports``), two per transfer.
+
+    Every processor has an out-port and an in-port per link class (``0``:
+    ``intra``, ``1``: ``inter``), each a circle of length ``T`` like a
+    processor's (:class:`ReservationTables`). A transfer from ``p`` to ``q`` of
+    class ``c`` and duration ``tau`` occupies ``[t, t + tau)`` modulo ``T`` on
+    the out-port of ``p`` and the in-port of ``q`` (``formulations/README.md``,
+    (P7)); a transfer of duration 0 occupies nothing.
+    """
+
+    def __init__(self, processors: int, period: int) -> None:
+        self.T = period
+        self.tables = ReservationTables(4 * processors, period)
+
+    @staticmethod
+    def ports(p: int, q: int, cls: int) -> tuple[int, int]:
+        """The table indices of the out-port of ``p`` and the in-port of ``q`` of class ``cls``."""
+        return 4 * p + cls, 4 * q + 2 + cls
+
+    def find(self, p: int, q: int, cls: int, lo: int, hi: int, tau: int) -> int | None:
+        """Earliest ``t`` in ``[lo, hi]`` with ``[t, t + tau)`` free on both ports (modulo T).
+
+        Each port's earliest free start is taken in turn until they agree: the
+        candidate only grows, and one lap (``hi < lo + T``) bounds it.
+        """
+        if tau > self.T or hi < lo:
+            return None
+        if tau == 0:
+            return lo
+        a, b = self.ports(p, q, cls)
+        t = lo
+        while True:
+            ta = self.tables.find_any(a, t, hi, tau)
+            if ta is None:
+                return None
+            tb = self.tables.find_any(b, ta, hi, tau)
+            if tb is None:
+                return None
+            if tb == ta:
+                return ta
+            t = tb
+
+    def add(self, p: int, q: int, cls: int, t: int, tau: int, owner: int) -> None:
+        """Occupy both ports with a transfer (``owner`` names it); the slot must be free."""
+        if tau > 0:
+            a, b = self.ports(p, q, cls)
+            self.tables.add(a, t, tau, owner)
+            self.tables.add(b, t, tau, owner)
+
+    def remove(self, p: int, q: int, cls: int, t: int, tau: int) -> None:
+        """Free both ports of a transfer added with :meth:`add`."""
+        if tau > 0:
+            a, b = self.ports(p, q, cls)
+            self.tables.remove(a, t, tau)
+            self.tables.remove(b, t, tau)

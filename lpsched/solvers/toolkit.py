@@ -100,21 +100,48 @@ def least_staleness(schedule: Schedule) -> Schedule:
     edge ``u -> v`` of layer ``l`` needs ``s_l * T >= s_u + d_u + c - s_v``, so
     ``s_l = max(1, ceil((s_u + d_u + c - s_v) / T))`` over the layer's weight
     edges keeps the schedule valid with the smallest delay of the gradients.
+    Under ``capacity: ports`` an edge whose tensor crosses processors needs
+    its transfer's arrival instead, ``s_l * T >= t + tau + latency - s_v``
+    ((P6) of ``formulations/README.md``); the transfers stay as they are (a
+    distance changes neither (P5) nor the ports, (P7)).
     """
     graph = schedule.graph
     if graph.staleness_cap is None:
         return schedule
     problem = Problem(graph, schedule.platform)
+    arrival = _arrivals(problem, schedule)
     need: dict[str, int] = {}
     T = schedule.period
     for i, e in enumerate(graph.edges):
         if e.weights is None:
             continue
         pu, pv = schedule.processor[e.src], schedule.processor[e.dst]
-        comm = problem.edge_cost(i, pu, pv)
-        slack = schedule.start[e.src] + schedule.duration(e.src) + comm - schedule.start[e.dst]
+        ready = schedule.start[e.src] + schedule.duration(e.src) + problem.delay_cost(i, pu, pv)
+        k = problem.tensor_of_edge.get(i) if problem.ports and pu != pv else None
+        if k is not None and (k, pv) in arrival:
+            ready = arrival[(k, pv)]
+        slack = ready - schedule.start[e.dst]
         need[e.weights] = max(need.get(e.weights, 1), 1, math.ceil(slack / T))
     return schedule.with_graph(graph.with_staleness(need))
+
+
+def _arrivals(problem: Problem, schedule: Schedule) -> dict[tuple[int, int], int]:
+    """``(tensor index, destination) -> arrival`` of the schedule's transfers (ports only).
+
+    A transfer the problem does not know (another graph's) is left out: its
+    edges then keep the pure-delay bound, and the validator judges the rest.
+    """
+    if not problem.ports:
+        return {}
+    index = {
+        (problem.graph.tasks[t.producer].name, t.name): k for k, t in enumerate(problem.tensors)
+    }
+    out = {}
+    for x in schedule.transfers:
+        k = index.get((x.producer, x.tensor))
+        if k is not None:
+            out[(k, x.dst)] = x.start + x.duration + problem.latency_units(x.src, x.dst)
+    return out
 
 
 def one_processor(problem: Problem) -> Schedule:
