@@ -359,9 +359,13 @@ class Schedule:
         return math.ceil((hi - lo) / self.period)
 
     def normalised(self) -> Schedule:
-        """The same schedule with the earliest start shifted to 0."""
+        """The same schedule with the earliest start shifted to 0 (its transfers with it)."""
         lo = min(self.start.values())
-        return replace(self, start={k: v - lo for k, v in self.start.items()})
+        return replace(
+            self,
+            start={k: v - lo for k, v in self.start.items()},
+            transfers=tuple(replace(x, start=x.start - lo) for x in self.transfers),
+        )
 
     def with_graph(self, graph: TaskGraph) -> Schedule:
         """The same placement on another graph with the same task names."""

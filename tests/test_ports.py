@@ -155,3 +155,12 @@ def test_transfer_fields_must_be_integers(tmp_path, field):
     data["transfers"][0][field] = 1.5
     with pytest.raises(InputError, match=field):
         Result.from_dict(data)
+
+
+def test_normalising_a_schedule_shifts_its_transfers_with_its_tasks():
+    transfers = [Transfer("x", "a", 0, 1, 7, 3), Transfer("y", "a", 0, 2, 10, 2)]
+    s = sched(transfers, start={"a": 5, "b": 11, "c": 13, "d": 13})
+    assert validate(s) == []
+    n = s.normalised()
+    assert n.start["a"] == 0 and [x.start for x in n.transfers] == [2, 5]
+    assert validate(n) == []
