@@ -61,14 +61,16 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InfeasibleError, InputError
 from ..graph import TaskGraph
 from ..platform import LINK_CLASSES, Platform
 from ..problem import Problem, as_problem
 from ..schedule import Schedule, Transfer
+from ..units import format_bytes
+from ..validate import validate
 from .heuristic import modulo_schedule
 from .modulo_tables import ReservationTables
-from .toolkit import Clock
+from .toolkit import Clock, least_staleness
 
 #: The most blocks the dynamic programme cuts between: with more layers, runs of
 #: consecutive layers form the blocks (the built-in networks have at most 75 layers).
@@ -100,6 +102,10 @@ class StagePlan:
         Under ``capacity: ports``, each stage's busiest port (the time its
         transfers in one direction and link class take per iteration), which
         its stage time includes; all zero under ``delay``.
+    memory
+        When some processor's memory is bounded, each stage's estimated
+        footprint in bytes (:func:`memory_estimate`), which the plan keeps
+        within its processor's memory; empty otherwise.
     """
 
     layers: list[str]
@@ -108,6 +114,7 @@ class StagePlan:
     cut_times: list[int]
     stage_time: int
     port_times: list[int] = field(default_factory=list)
+    memory: list[float] = field(default_factory=list)
 
 
 def _layer_of(graph: TaskGraph) -> list[str]:
@@ -483,6 +490,7 @@ def plan_stages(
     durations: Callable[[int, int], int] | None = None,
     time_limit: float | None = None,
     log: Callable[[str], None] | None = None,
+    memory: bool = True,
 ) -> StagePlan:
     """Cut the layers into at most ``P`` contiguous stages, minimising the slowest.
 
@@ -513,6 +521,11 @@ def plan_stages(
         then has fewer stages than it could), saying so through ``log``.
     log
         Receives a line when the time limit or :data:`MAX_BLOCKS` bounds the plan.
+    memory
+        When some processor's memory is bounded, admit only stages whose
+        estimated footprint (:func:`memory_estimate`) fits their processor's
+        memory, PipeDream's rule (its planner rejects a stage whose stash does
+        not fit); ``False`` ignores memory. Without a bound nothing changes.
 
     Returns
     -------
@@ -523,6 +536,10 @@ def plan_stages(
         layers (:func:`_blocks`), then layer by layer within the blocks beside
         those cuts (:func:`_around_cuts`): the programme's time and memory stay
         bounded, and the plan is optimal among the cuts of the first pass.
+        Under bounded memory the best cut whose estimates fit (between blocks
+        only, one dynamic programme per stage count), or when none fits the
+        unconstrained one, saying so through ``log``; whether its schedule
+        fits is :func:`pipedream_schedule`'s to check.
     """
     if not isinstance(problem, Problem) and not isinstance(platform, Platform):
         if isinstance(platform, bool) or not isinstance(platform, int) or platform < 1:
@@ -533,6 +550,12 @@ def plan_stages(
     problem = as_problem(problem, platform)
     layers = layer_order(problem.graph)
     duration = durations or problem.duration
+    if memory and bounded_memory(problem.platform):
+        plans = _memory_plans(problem, layers, duration, comm, clock)
+        if plans:
+            return plans[0]
+        if log is not None:
+            log("PipeDream planner: no stage plan fits the memory estimate; ignoring memory")
     bounds = _blocks(len(layers))
     plan = _plan(problem, layers, bounds, duration, comm, clock, log)
     if len(bounds) - 1 < len(layers):
@@ -568,21 +591,39 @@ def _plan(
     if len(answers) < most and log is not None:
         log(f"PipeDream planner: time limit, {len(answers)} of up to {most} stages examined")
     k = int(np.argmin(answers))  # first minimum: the fewest stages
+    return _as_plan(costs, layers, bounds, _cut_of(cuts, k, B), answers[k])
+
+
+def _cut_of(cuts: list[np.ndarray], last: int, B: int) -> list[int]:
+    """The cuts ``0 = c_0 < ... < c_S = B`` that ``cuts`` records for stages ``0..last``."""
     cut = [B]
     j = B
-    for level in range(k, 0, -1):
+    for level in range(last, 0, -1):
         j = int(cuts[level][j])
         cut.append(j)
     cut.append(0)
     cut.sort()
+    return cut
+
+
+def _as_plan(
+    costs: _StageCosts,
+    layers: list[str],
+    bounds: list[int],
+    cut: list[int],
+    objective: int,
+    memory: list[float] | None = None,
+) -> StagePlan:
+    """The plan that cuts the blocks at ``cut`` (its first entry 0, its last the block count)."""
     pairs = list(zip(cut, cut[1:], strict=False))
     return StagePlan(
         layers=layers,
         stages=[layers[bounds[a] : bounds[b]] for a, b in pairs],
         stage_times=[costs.stage_time(s, a, b) for s, (a, b) in enumerate(pairs)],
         cut_times=[int(costs.cut(s)[b]) for s, b in enumerate(cut[1:-1], start=1)],
-        stage_time=answers[k],
+        stage_time=objective,
         port_times=[costs.port_time(s, a, b) for s, (a, b) in enumerate(pairs)],
+        memory=memory or [],
     )
 
 
@@ -663,10 +704,23 @@ def pipedream_schedule(
         processor of the layer's stage. Under ``capacity: delay`` the start
         times are :func:`~lpsched.solvers.heuristic.modulo_schedule`'s; under
         ``ports`` they and the transfers between the stages are
-        :func:`ports_schedule`'s.
+        :func:`ports_schedule`'s. When some processor's memory is bounded,
+        the plans are :func:`_within_memory`'s, and the schedule fits (P8)
+        with its staleness already lowered
+        (:func:`~lpsched.solvers.toolkit.least_staleness`).
+
+    Raises
+    ------
+    InfeasibleError
+        Under bounded memory: when no schedule fits (proven by
+        :func:`memory_shortfall`, the message says so), or when the planner
+        found none that fits (the message says that this proves nothing).
     """
     clock = Clock(time_limit)
     say = None if log is None else _prefixed(log)
+    given = problem.platform if isinstance(problem, Problem) else platform
+    if isinstance(given, Platform) and bounded_memory(given):
+        return _within_memory(as_problem(problem, platform), time_limit, say, stop)
     plan = plan_stages(problem, platform, time_limit=time_limit, log=say)
     problem = as_problem(problem, platform)
     stage_of = {name: k for k, stage in enumerate(plan.stages) for name in stage}
@@ -729,7 +783,8 @@ class _Placed:
             self.edges.append((u, v, edge.distance, e))
             self.preds[v].append((u, edge.distance, e))
             self.delay.append(problem.delay_cost(e, proc[u], proc[v]))
-            k = problem.tensor_of_edge.get(e)
+            # Under delay no tensor travels as a transfer: every edge waits its delay.
+            k = problem.tensor_of_edge.get(e) if problem.ports else None
             if k is not None and proc[u] != proc[v]:
                 self.via[e] = (k, proc[v])
                 self.crossings.setdefault((k, proc[v]), self._crossing(k, proc[u], proc[v]))
@@ -881,8 +936,13 @@ def ports_schedule(
     time_limit: float | None = None,
     log: Callable[[str], None] | None = None,
     stop: threading.Event | None = None,
+    lower: int = 1,
 ) -> Schedule:
     """Start times and transfers for tasks on fixed processors under ``capacity: ports``.
+
+    Under ``capacity: delay`` the same searches give start times alone (no
+    transfers), which :func:`_within_memory` uses for periods above the one
+    the placement needs.
 
     The best of three searches, each from the placement's floor
     (:meth:`_Placed.floor`) up to the best period found so far:
@@ -899,13 +959,16 @@ def ports_schedule(
         The processor of each task, by index.
     time_limit, log, stop
         As for :func:`pipedream_schedule`.
+    lower
+        The least period wanted (a longer period holds fewer iterations in
+        flight, so less memory): the searches start there.
 
     Returns
     -------
     Schedule
         A schedule with one transfer per tensor and processor that reads it
         elsewhere, valid by (P1)-(P7) of ``formulations/README.md``, starts
-        shifted so that the earliest is 0.
+        shifted so that the earliest is 0, its period at least ``lower``.
     """
     clock = Clock(time_limit)
 
@@ -913,8 +976,9 @@ def ports_schedule(
         return clock.expired or (stop is not None and stop.is_set())
 
     placed = _Placed(problem, proc)
-    floor = placed.floor()
-    T = _safe_period(placed)
+    floor = max(placed.floor(), lower)
+    # At or above the safe period nothing wraps, so the pass succeeds there too.
+    T = max(_safe_period(placed), lower)
     found = _attempt(placed, T)
     assert found is not None  # the safe period always succeeds (see _safe_period)
     best: tuple[int, Found] = (T, found)
@@ -1112,3 +1176,463 @@ def _prefixed(log: Callable[[str], None]) -> Callable[[str], None]:
         log(f"pipedream: {line.removeprefix('heuristic: ')}")
 
     return say
+
+
+# ---------------------------------------------------------------- memory
+
+
+def bounded_memory(platform: Platform) -> bool:
+    """Whether some processor of ``platform`` has a memory capacity (``None`` is unlimited)."""
+    return any(p.memory is not None for p in platform.processors)
+
+
+def _tensor_groups(graph: TaskGraph) -> list[tuple[int, int, list[int]]]:
+    """``(producer, bytes, edges)`` per tensor as :mod:`lpsched.footprint` groups them.
+
+    All edges from one producer with one tensor name (an edge without a name
+    is a tensor of its own), bytes the largest; those of 0 bytes are left out.
+    """
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, e in enumerate(graph.edges):
+        name = e.tensor if e.tensor is not None else f"e{i}"
+        groups.setdefault((e.src, name), []).append(i)
+    out = []
+    for (src, _name), edges in groups.items():
+        nbytes = max(graph.edges[i].bytes for i in edges)
+        if nbytes > 0:
+            out.append((graph.index(src), nbytes, edges))
+    return out
+
+
+def _stashed(graph: TaskGraph, e: int) -> bool:
+    """Whether edge ``e``'s reader keeps its tensor for every iteration in flight.
+
+    Weights (read at the layer's staleness) and a forward task's output read
+    by a backward task (the stashed activations): their lifetime spans the
+    way through the later stages and back.
+    """
+    edge = graph.edges[e]
+    if edge.weights is not None:
+        return True
+    u, v = graph.tasks[graph.index(edge.src)], graph.tasks[graph.index(edge.dst)]
+    return u.kind == "F" and v.kind not in (None, "F")
+
+
+def _add_contains(D: np.ndarray, points: set[int], B: int, nbytes: float) -> None:
+    """Add ``nbytes`` to every range ``[i, j)`` of blocks that holds one of ``points``.
+
+    Disjoint rectangles through the difference array ``D``: the first point
+    ``q`` at or after ``i`` lies inside when ``j > q``.
+    """
+    prev = -1
+    for q in sorted(points):
+        D[prev + 1, q + 1] += nbytes
+        D[prev + 1, B + 1] -= nbytes
+        D[q + 1, q + 1] -= nbytes
+        D[q + 1, B + 1] += nbytes
+        prev = q
+
+
+@dataclass(frozen=True)
+class MemoryCosts:
+    """What a stage holding blocks ``[i, j)`` keeps, as ``(blocks + 1)^2`` matrices of bytes.
+
+    Attributes
+    ----------
+    stash
+        Tensors held once per iteration in flight: weights (one version per
+        iteration between an update and its use) and activations stashed for
+        the backward pass, made in the stage or received.
+    resident
+        Every tensor the stage holds (the stashed ones included), once.
+    state
+        Prefix sums of the optimizer state per block (``optimizer_state x``
+        parameter bytes, with the update task).
+    """
+
+    stash: np.ndarray
+    resident: np.ndarray
+    state: np.ndarray
+
+    def estimate(self, s: int, S: int, depth: int | None = None) -> np.ndarray:
+        """``[i, j]``: the estimated footprint of stage ``s`` of ``S`` holding blocks ``i..j-1``.
+
+        Stage ``s`` keeps ``S - s`` iterations in flight, as the start-time
+        search places them (1F1B-like: an iteration's forward pass goes through
+        the ``S - s - 1`` later stages and back before its backward pass here):
+        the stash ``S - s`` times, everything else once, plus the optimizer state.
+        With ``depth``, at most ``depth`` iterations in flight (a period long
+        enough for fewer).
+        """
+        flight = S - s if depth is None else min(S - s, depth)
+        extra = max(0, flight - 1)
+        state = self.state[None, :] - self.state[:, None]
+        return self.resident + extra * self.stash + state
+
+
+def memory_costs(problem: Problem, block: list[int], B: int) -> MemoryCosts:
+    """:class:`MemoryCosts` of the problem's tensors for tasks in blocks ``block`` (``B`` blocks).
+
+    A tensor is resident on a stage holding its producer or one of its
+    readers, and stashed there when one of the stage's readers stashes it
+    (:func:`_stashed`); the rule follows :mod:`lpsched.footprint`, with the
+    copies estimated per stage (:meth:`MemoryCosts.estimate`).
+    """
+    graph = problem.graph
+    stash = np.zeros((B + 2, B + 2))
+    resident = np.zeros((B + 2, B + 2))
+    state = np.zeros(B + 1)
+    factor = problem.platform.optimizer_state
+    for u, nbytes, edges in _tensor_groups(graph):
+        readers = {block[graph.index(graph.edges[e].dst)] for e in edges}
+        keep = {block[graph.index(graph.edges[e].dst)] for e in edges if _stashed(graph, e)}
+        _add_contains(resident, readers | {block[u]}, B, nbytes)
+        if keep:
+            _add_contains(stash, keep, B, nbytes)
+        if factor and any(graph.edges[e].weights is not None for e in edges):
+            state[block[u] + 1] += factor * nbytes
+    return MemoryCosts(
+        stash=stash.cumsum(axis=0).cumsum(axis=1)[: B + 1, : B + 1],
+        resident=resident.cumsum(axis=0).cumsum(axis=1)[: B + 1, : B + 1],
+        state=np.cumsum(state),
+    )
+
+
+def memory_estimate(problem: Problem, plan: StagePlan) -> list[float]:
+    """Each stage's estimated footprint in bytes (:meth:`MemoryCosts.estimate`) under ``plan``."""
+    layers = plan.layers
+    position = {name: k for k, name in enumerate(layers)}
+    block = _block_of(problem.graph, layers, list(range(len(layers) + 1)))
+    costs = memory_costs(problem, block, len(layers))
+    S = len(plan.stages)
+    out = []
+    for s, stage in enumerate(plan.stages):
+        i = position[stage[0]]
+        out.append(float(costs.estimate(s, S)[i, i + len(stage)]))
+    return out
+
+
+#: A stage time no plan reaches (the same as the stage matrices' empty ranges).
+_BIG = np.iinfo(np.int64).max // 4
+
+
+def _fitting_programme(
+    costs: _StageCosts,
+    memory: MemoryCosts,
+    limits: list[float | None],
+    S: int,
+    depth: int | None = None,
+) -> tuple[int, list[int]] | None:
+    """The best plan in exactly ``S`` stages whose estimates fit ``limits``: objective and cut.
+
+    :func:`_programme`'s recurrence with the ranges whose estimate exceeds the
+    stage's processor's limit taken out; None when no such plan exists.
+    """
+    L = costs.L
+
+    def allowed(s: int) -> np.ndarray:
+        t = costs.stage(s)
+        if limits[s] is None:
+            return t
+        return np.where(memory.estimate(s, S, depth) <= limits[s], t, _BIG)
+
+    best = allowed(0)[0].copy()
+    cuts: list[np.ndarray] = [np.zeros(L + 1, dtype=np.int64)]
+    for s in range(1, S):
+        cand = np.maximum(np.maximum(best, costs.cut(s))[:, None], allowed(s))
+        arg = cand.argmin(axis=0)
+        best = cand[arg, np.arange(L + 1)]
+        cuts.append(arg)
+    if best[L] >= _BIG:
+        return None
+    return int(best[L]), _cut_of(cuts, S - 1, L)
+
+
+def _memory_plans(
+    problem: Problem,
+    layers: list[str],
+    duration: Callable[[int, int], int],
+    comm: str,
+    clock: Clock,
+    scale: float = 1.0,
+    depth: int | None = None,
+) -> list[StagePlan]:
+    """Per stage count, the best plan whose estimates fit ``scale x`` each memory; best first.
+
+    ``depth`` caps the iterations in flight the estimates count
+    (:meth:`MemoryCosts.estimate`).
+
+    The blocks are :func:`_blocks`'s (every layer up to :data:`MAX_BLOCKS`
+    layers), without the refinement around the cuts. Stage counts are tried
+    from 1 up while the clock has time (one at least).
+    """
+    bounds = _blocks(len(layers))
+    B = len(bounds) - 1
+    most = min(problem.P, B)
+    block = _block_of(problem.graph, layers, bounds)
+    work, between = _layer_costs(problem, block, B, duration, most)
+    ports = _port_matrices(problem, block, B, most) if problem.ports else None
+    costs = _StageCosts(problem.platform, work, between, comm, ports)
+    memory = memory_costs(problem, block, B)
+    limits = [None if p.memory is None else scale * p.memory for p in problem.platform.processors]
+    plans = []
+    for S in range(1, most + 1):
+        if S > 1 and clock.expired:
+            break
+        found = _fitting_programme(costs, memory, limits, S, depth)
+        if found is not None:
+            objective, cut = found
+            pairs = enumerate(zip(cut, cut[1:], strict=False))
+            held = [float(memory.estimate(s, S, depth)[a, b]) for s, (a, b) in pairs]
+            plans.append(_as_plan(costs, layers, bounds, cut, objective, held))
+    plans.sort(key=lambda plan: (plan.stage_time, len(plan.stages)))
+    return plans
+
+
+def memory_shortfall(problem: Problem) -> str | None:
+    """Why no schedule of any solver fits the memories, or None where this test proves nothing.
+
+    Each task's output tensors are resident on its processor at least while
+    it runs (one copy each when its duration is 1 unit or more,
+    :mod:`lpsched.footprint`), with its optimizer state; so what one task
+    holds must fit the largest memory, and all of it the memories together.
+    Only when every processor's memory is bounded.
+    """
+    limits = [p.memory for p in problem.platform.processors]
+    if any(m is None for m in limits):
+        return None
+    graph = problem.graph
+    factor = problem.platform.optimizer_state
+    held: dict[int, list[float]] = {}  # task -> [outputs, optimizer state]
+    for u, nbytes, edges in _tensor_groups(graph):
+        entry = held.setdefault(u, [0.0, 0.0])
+        if problem.min_durations[u] >= 1:
+            entry[0] += nbytes
+        if any(graph.edges[e].weights is not None for e in edges):
+            entry[1] += factor * nbytes
+    largest = max(limits)
+    if held:
+        u, (outputs, state) = max(held.items(), key=lambda x: (sum(x[1]), -x[0]))
+        if outputs + state > largest:  # the task that holds the most is named
+            task = graph.tasks[u]
+            return (
+                f"task {task.name} (layer {task.layer or task.name}) holds at least "
+                f"{format_bytes(outputs + state)} ({format_bytes(outputs)} of outputs and "
+                f"weights, {format_bytes(state)} of optimizer state) on one processor, "
+                f"more than the largest memory, {format_bytes(largest)}"
+            )
+    total = sum(a + b for a, b in held.values())
+    if total > sum(limits):
+        return (
+            f"the tasks hold at least {format_bytes(total)} (one copy of every output and "
+            f"the optimizer state), more than all memories together, {format_bytes(sum(limits))}"
+        )
+    return None
+
+
+#: Fractions of each memory the estimates of successive rounds of plans must fit
+#: (:func:`_within_memory`): an estimate may fall short of the footprint it stands for.
+MEMORY_SCALES = (1.0, 0.85, 0.7, 0.55, 0.4)
+
+#: Plans whose period :func:`_within_memory` raises when none fits at its own.
+SLOWER_PLANS = 4
+
+#: Iterations in flight the estimates of the plans made for a longer period count.
+FEW_IN_FLIGHT = 1
+
+
+def _within_memory(
+    problem: Problem,
+    time_limit: float | None,
+    log: Callable[[str], None] | None,
+    stop: threading.Event | None,
+) -> Schedule:
+    """:func:`pipedream_schedule` when some processor's memory is bounded.
+
+    Round by round (:data:`MEMORY_SCALES`), the best plan per stage count whose
+    estimates fit (:func:`_memory_plans`; the first round adds the plan that
+    ignores memory), each scheduled and checked by the validator with its
+    staleness lowered; the first round with a schedule that fits gives the
+    one of the least period. When none fits, the period of the first
+    :data:`SLOWER_PLANS` plans is raised until one does (:func:`_slowed`).
+    """
+    clock = Clock(time_limit)
+    why = memory_shortfall(problem)
+    if why is not None:
+        raise InfeasibleError(f"no schedule fits the memory: {why}")
+    layers = layer_order(problem.graph)
+    tried: list[tuple[StagePlan, int]] = []  # plan and its period without memory
+    seen: set[tuple[tuple[str, ...], ...]] = set()
+    for round_, scale in enumerate(MEMORY_SCALES):
+        if tried and _stopped(clock, stop):
+            break
+        plans = _memory_plans(problem, layers, problem.duration, "overlap", clock, scale)
+        if round_ == 0:
+            plans.append(plan_stages(problem, memory=False))
+        best: Schedule | None = None
+        for plan in plans:
+            key = tuple(tuple(stage) for stage in plan.stages)
+            if key in seen or (tried and _stopped(clock, stop)):
+                continue
+            seen.add(key)
+            sched, fits = _plan_schedule(problem, plan, 1, clock, stop)
+            tried.append((plan, sched.period))
+            if fits and (best is None or sched.period < best.period):
+                best = sched
+        if best is not None:
+            if log is not None:
+                log(f"memory: period {best.period} within memory (round {round_ + 1})")
+            return best
+    return _slowest_resort(problem, tried, clock, log, stop)
+
+
+def _slowest_resort(
+    problem: Problem,
+    tried: list[tuple[StagePlan, int]],
+    clock: Clock,
+    log: Callable[[str], None] | None,
+    stop: threading.Event | None,
+) -> Schedule:
+    """The least period found by raising the period of some plans, else the error.
+
+    First the plans whose estimates fit with :data:`FEW_IN_FLIGHT` iterations
+    in flight (made for a longer period), then those tried, by their period.
+    """
+    best: Schedule | None = None
+    seen = {tuple(tuple(stage) for stage in plan.stages) for plan, _ in tried}
+    fresh = []
+    for plan in _memory_plans(
+        problem, layer_order(problem.graph), problem.duration, "overlap", clock, 1.0, FEW_IN_FLIGHT
+    ):
+        key = tuple(tuple(stage) for stage in plan.stages)
+        if key not in seen and not _stopped(clock, stop):
+            seen.add(key)
+            sched, fits = _plan_schedule(problem, plan, 1, clock, stop)
+            if fits and (best is None or sched.period < best.period):
+                best = sched
+            fresh.append((plan, sched.period))
+    ranked = fresh + sorted(tried, key=lambda x: (x[1], x[0].stage_time, len(x[0].stages)))
+    tried = tried + fresh
+    for plan, period in ranked[:SLOWER_PLANS]:
+        if _stopped(clock, stop):
+            break
+        cap = None if best is None else best.period
+        found = _slowed(problem, plan, period, cap, clock, stop)
+        if found is not None and (best is None or found.period < best.period):
+            best = found
+    if best is None:
+        raise InfeasibleError(
+            f"pipedream: none of the {len(tried)} stage plans tried fits the memory, even "
+            f"with a longer period{_widest_layer(problem)} (the planner found none; this "
+            "proves no infeasibility)"
+        )
+    if log is not None:
+        log(f"memory: period {best.period} within memory, raised from the plans' own")
+    return best
+
+
+def _stopped(clock: Clock, stop: threading.Event | None) -> bool:
+    return clock.expired or (stop is not None and stop.is_set())
+
+
+def _plan_schedule(
+    problem: Problem, plan: StagePlan, lower: int, clock: Clock, stop: threading.Event | None
+) -> tuple[Schedule, bool]:
+    """The plan's schedule, period at least ``lower``, its staleness lowered; and whether it fits.
+
+    Fitting is the validator's word (every check, memory (P8) included), so
+    a schedule said to fit is one :func:`~lpsched.validate.validate` accepts.
+    """
+    stage_of = {name: k for k, stage in enumerate(plan.stages) for name in stage}
+    proc = [stage_of[t.layer or t.name] for t in problem.graph.tasks]
+    left = None if clock.limit is None else clock.remaining()
+    if problem.ports or lower > 1:
+        # The modulo search keeps its lifetimes as a longer period stretches them;
+        # ports_schedule's passes place each iteration compactly (delay: no transfers).
+        sched = ports_schedule(problem, proc, time_limit=left, stop=stop, lower=lower)
+    else:
+        fixed = {t.name: p for t, p in zip(problem.graph.tasks, proc, strict=True)}
+        sched = modulo_schedule(
+            problem, fixed_processor=fixed, lower_bound=lower, time_limit=left, stop=stop
+        )
+    sched = least_staleness(sched)
+    return sched, not validate(sched)
+
+
+def _roomy_period(problem: Problem, plan: StagePlan) -> int:
+    """A period past which a longer one frees no more memory for ``plan`` (a search's end).
+
+    One iteration's work and every edge's cost laid end to end (one unit
+    more per edge for the rounding of a transfer and its latency): no
+    lifetime of one iteration is longer.
+    """
+    stage_of = {name: k for k, stage in enumerate(plan.stages) for name in stage}
+    graph = problem.graph
+    proc = [stage_of[t.layer or t.name] for t in graph.tasks]
+    work = sum(problem.duration(v, proc[v]) for v in range(graph.n))
+    comm = sum(
+        problem.edge_cost(e, proc[graph.index(edge.src)], proc[graph.index(edge.dst)]) + 1
+        for e, edge in enumerate(graph.edges)
+    )
+    return work + comm
+
+
+def _slowed(
+    problem: Problem,
+    plan: StagePlan,
+    period: int,
+    cap: int | None,
+    clock: Clock,
+    stop: threading.Event | None,
+) -> Schedule | None:
+    """The plan's schedule at the least period above ``period`` found to fit, or None.
+
+    Periods rise by an eighth of ``period``, then twice, four times that...,
+    up to :func:`_roomy_period` (and below ``cap``); then the last failure
+    and the first fit are bisected (a longer period mostly holds fewer
+    iterations in flight, but not always: the bisection only narrows).
+    """
+    roomy = max(period + 1, _roomy_period(problem, plan))
+    step, failed, found = max(1, period // 8), period, None
+    while found is None and not _stopped(clock, stop):
+        T = min(failed + step, roomy)
+        if cap is not None and T >= cap:
+            return None
+        sched, fits = _plan_schedule(problem, plan, T, clock, stop)
+        if fits:
+            found = sched
+        elif T >= roomy:
+            return None
+        else:
+            failed, step = max(T, sched.period), 2 * step
+    while found is not None and found.period - failed > 1 and not _stopped(clock, stop):
+        mid = (failed + found.period) // 2
+        sched, fits = _plan_schedule(problem, plan, mid, clock, stop)
+        if fits and sched.period < found.period:
+            found = sched
+        else:
+            failed = mid
+    return found
+
+
+def _widest_layer(problem: Problem) -> str:
+    """``", layer X alone holds ..."``: a layer too big for the largest memory, or ``""``.
+
+    All tasks of a layer share a stage, so each tensor it makes or reads is
+    held there once at least (with its optimizer state): a plan needs every
+    layer to fit one memory.
+    """
+    limits = [p.memory for p in problem.platform.processors]
+    if any(m is None for m in limits):
+        return ""
+    layers = layer_order(problem.graph)
+    block = _block_of(problem.graph, layers, list(range(len(layers) + 1)))
+    costs = memory_costs(problem, block, len(layers))
+    alone = [float(costs.estimate(0, 1)[b, b + 1]) for b in range(len(layers))]
+    b = int(np.argmax(alone))
+    if alone[b] <= max(limits):
+        return ""
+    return (
+        f"; layer {layers[b]} alone holds about {format_bytes(alone[b])} on its stage, "
+        f"more than the largest memory, {format_bytes(max(limits))}"
+    )
