@@ -1,4 +1,4 @@
-"""Plots: Gantt charts of schedules, speedup, optimality gap and utilisation.
+"""Plots: Gantt charts of schedules, speedup, optimality gap, utilisation and memory.
 
 Every ``plot_*`` function draws on ``ax`` (a new figure's axes when ``None``)
 and returns the axes, so plots compose in notebooks.
@@ -170,7 +170,8 @@ def plot_gantt(schedule: Schedule | Result, ax: Axes | None = None, labels: bool
     When the schedule has transfers (``capacity: ports``), thin lanes under
     each processor (``P2 out``, ``P2 in``, :func:`gantt_lanes`) show them on the
     ports they busy, coloured by the producing task's kind and labelled by
-    tensor where wide enough.
+    tensor where wide enough. A narrow panel at the right (:func:`memory_panel`)
+    shows each processor's memory footprint against its capacity.
     """
     sched = _schedule(schedule)
     ax = _new_ax(ax, height=_gantt_height(sched))
@@ -212,11 +213,101 @@ def plot_gantt(schedule: Schedule | Result, ax: Axes | None = None, labels: bool
         handles.append(
             Patch(facecolor="white", edgecolor="black", lw=0.5, label="transfer:\nits producer's")
         )
+    side = memory_panel(ax, sched, lanes)
+    # The legend goes right of the memory panel, when there is one.
+    right = 1.0 if side is None else 1.0 + MEMORY_GAP + MEMORY_PANEL + 0.01
     ax.legend(
-        handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, title="kind"
+        handles=handles, loc="upper left", bbox_to_anchor=(right, 1.0), fontsize=8, title="kind"
     )
     ax.set_title(literal(f"{sched.graph.name or 'schedule'}: one period on {_on(sched)}"))
     return ax
+
+
+#: Width of the memory panel right of a Gantt chart, and the gap before it, as shares of
+#: the chart's width.
+MEMORY_PANEL = 0.13
+MEMORY_GAP = 0.012
+
+#: Colours of the memory panel: a footprint within its capacity, one over it, the capacity.
+MEMORY_COLOURS = {"fits": "#4C72B0", "over": "#D62728", "capacity": "#E4E4E4"}
+
+
+def byte_unit(nbytes: float) -> tuple[float, str]:
+    """The decimal unit that reads ``nbytes`` best: ``(1e9, "GB")`` from 1 GB on, else MB ..."""
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if nbytes >= scale:
+            return scale, unit
+    return 1.0, "B"
+
+
+def memory_panel(ax: Axes, sched: Schedule, lanes: list[Lane] | None = None) -> Axes | None:
+    """Each processor's footprint against its capacity, in a panel right of a Gantt chart.
+
+    One bar per processor lane (sharing the chart's rows): the footprint
+    (:meth:`lpsched.schedule.Schedule.footprints`), blue, or red when it exceeds
+    the processor's memory; the capacity, when set, as a grey bar behind it
+    with a black end. The text reads ``footprint / capacity`` in the unit of
+    the largest of them (GB for real networks, :func:`byte_unit`).
+
+    Returns
+    -------
+    Axes | None
+        The panel (a child of ``ax``), or ``None`` when the footprint cannot
+        be counted (a schedule whose tasks are not all on the platform: the
+        validator reports it).
+    """
+    lanes = gantt_lanes(sched) if lanes is None else lanes
+    if any(not 0 <= sched.processor.get(t.name, -1) < sched.processors for t in sched.graph.tasks):
+        return None
+    try:
+        foot = sched.footprints()
+    except (KeyError, IndexError, ValueError, ZeroDivisionError):
+        return None
+    caps = [p.memory for p in sched.platform.processors]
+    scale, unit = byte_unit(max([*foot, *(c for c in caps if c is not None)], default=0.0))
+    side = ax.inset_axes((1.0 + MEMORY_GAP, 0.0, MEMORY_PANEL, 1.0), sharey=ax)
+    widest = 0.0
+    for lane in lanes:
+        if lane.port is not None:
+            continue
+        f, c = foot[lane.processor] / scale, caps[lane.processor]
+        text = _four_digits(f)
+        if c is not None:
+            c /= scale
+            side.barh(lane.y + 0.12, c, height=0.5, color=MEMORY_COLOURS["capacity"], lw=0)
+            side.plot([c, c], [lane.y - 0.13, lane.y + 0.37], color="black", lw=1)
+            text += f" / {_four_digits(c)}"
+            widest = max(widest, c)
+        over = c is not None and f > c
+        side.barh(
+            lane.y + 0.12,
+            f,
+            height=0.3,
+            color=MEMORY_COLOURS["over" if over else "fits"],
+            lw=0,
+        )
+        widest = max(widest, f)
+        side.text(
+            0.02,
+            lane.y - 0.25,
+            text + (" over!" if over else ""),
+            transform=side.get_yaxis_transform(),
+            fontsize=6,
+            va="center",
+            color=MEMORY_COLOURS["over"] if over else "black",
+            parse_math=False,
+        )
+    side.set_xlim(0, 1.05 * widest if widest > 0 else 1.0)
+    side.tick_params(axis="y", left=False, labelleft=False)
+    side.tick_params(axis="x", labelsize=6)
+    side.set_title(f"memory ({unit})", fontsize=8)
+    side.set_xlabel("footprint / capacity", fontsize=7)
+    return side
+
+
+def _four_digits(x: float) -> str:
+    """``12.284 -> "12.28"``, ``0.0252 -> "0.0252"``: four significant digits, no exponent."""
+    return f"{x:.4g}" if 1e-3 <= abs(x) < 1e4 or x == 0 else f"{x:.2e}"
 
 
 def _draw_transfers(ax: Axes, sched: Schedule, lanes: list[Lane], labels: bool) -> None:
@@ -628,6 +719,161 @@ def plot_gap(df: Any, ax: Axes | None = None, include_exact: bool = False) -> Ax
     if len(rows):
         ax.legend(fontsize=8)
     return ax
+
+
+def over_memory(df: Any) -> bool:
+    """Whether a sweep table runs over several memory capacities (unlimited is one of them)."""
+    if "memory_gb" not in df.columns or not len(df):
+        return False
+    return df["memory_gb"].astype(float).fillna(-1.0).nunique() > 1
+
+
+def plot_sweep(df: Any, ax: Axes | None = None) -> Axes:
+    """A sweep's plot: :func:`plot_memory` over several capacities, else :func:`plot_speedup`."""
+    return plot_memory(df, ax) if over_memory(df) else plot_speedup(df, ax)
+
+
+#: Where an unlimited capacity sits on a memory axis: this factor right of the largest one.
+UNLIMITED_AT = 2.0
+
+
+def memory_rows(df: Any) -> Any:
+    """The rows of a memory plot: a ``series`` label and ``x``, the capacity in GB.
+
+    A series is a solver, decomposition, platform (without its capacity:
+    :func:`lpsched.sweep.base_labels`) and ``P``; an unlimited capacity sits at
+    :data:`UNLIMITED_AT` times the largest one (1 GB when none is finite).
+    Rows with a validated schedule and rows proven ``infeasible`` are kept;
+    ``y`` is the period in ms (time units when some row lacks ms), missing
+    for infeasible rows.
+    """
+    from .sweep import base_labels
+
+    df = _with_platform(df)
+    if "memory_gb" not in df.columns:
+        df = df.assign(memory_gb=float("nan"))
+    df = df.assign(base=base_labels(df), memory_gb=df["memory_gb"].astype(float))
+    finite = df["memory_gb"].dropna()
+    unlimited = UNLIMITED_AT * float(finite.max()) if len(finite) else 1.0
+    usable = _usable(df)
+    in_ms = bool(len(usable)) and not usable["period_ms"].isna().any()
+    rows = _concat([usable, df[df["status"] == "infeasible"]])
+    rows = rows.assign(
+        x=rows["memory_gb"].fillna(unlimited),
+        y=rows["period_ms" if in_ms else "period"].astype(float),
+        unlimited=rows["memory_gb"].isna(),
+    )
+    rows.attrs.update(in_ms=in_ms, unlimited_at=unlimited)
+    return rows
+
+
+def _concat(frames: list[Any]) -> Any:
+    """``pandas.concat`` of the non-empty frames (pandas warns about empty ones)."""
+    import pandas as pd
+
+    kept = [f for f in frames if len(f)]
+    return pd.concat(kept) if kept else frames[0].iloc[0:0]
+
+
+def plot_memory(df: Any, ax: Axes | None = None) -> Axes:
+    """The memory-period curve: the best period (ms) against the memory capacity (GB).
+
+    One line per solver, decomposition, platform and ``P`` (:func:`memory_rows`),
+    on a logarithmic capacity axis; an unlimited capacity is the last tick,
+    joined by a dotted line. A row whose solver proved that no schedule fits
+    (status ``infeasible``) has no period: it is a cross at the foot of the
+    axes, above its capacity; other rows without a schedule are left out.
+
+    Parameters
+    ----------
+    df
+        A table from :func:`lpsched.sweep.sweep` with ``memory`` capacities.
+    ax
+        Axes to draw on; a new figure's when ``None``.
+    """
+    if len(df) == 0:
+        raise InputError("nothing to plot: the sweep table is empty")
+    rows = memory_rows(df)
+    ax = _new_ax(ax, width=7, height=4.5)
+    procs = rows["procs"].nunique() > 1
+    keyed = rows.assign(
+        platform=[
+            f"{b} P={p}" if procs else str(b)
+            for b, p in zip(rows["base"], rows["procs"], strict=True)
+        ]
+    )
+    style = SeriesStyle(keyed if len(keyed) else _with_platform(df))
+    foot = ax.get_xaxis_transform()  # x in data, y in axes: the foot of the plot
+    crossed = False
+    for k, ((dec, solver, plat), part) in enumerate(keyed.groupby(_SERIES, sort=False)):
+        part = part.sort_values("x")
+        kwargs = style(dec, solver, plat)
+        label = literal(f"{solver}{_qualifiers(str(dec), str(plat), keyed)}")
+        ok = part[part["y"].notna()]
+        finite, unlimited = ok[~ok["unlimited"]], ok[ok["unlimited"]]
+        ax.plot(finite["x"], finite["y"], label=label, **kwargs)
+        if len(unlimited):
+            joined = ok.iloc[-2:] if len(finite) else unlimited
+            ax.plot(
+                joined["x"],
+                joined["y"],
+                **{**kwargs, "ls": ":"},
+                label=None if len(finite) else label,
+            )
+        bad = part[part["y"].isna()]
+        if len(bad):
+            crossed = True
+            ax.plot(
+                bad["x"],
+                [0.03 + 0.045 * k] * len(bad),  # stacked: one series' cross hides no other's
+                transform=foot,
+                ls="none",
+                marker="x",
+                color=kwargs["color"],
+                ms=8,
+                mew=2,
+                zorder=4,
+                clip_on=False,
+            )
+    if crossed:
+        ax.plot(
+            [],
+            [],
+            ls="none",
+            marker="x",
+            color="black",
+            ms=8,
+            mew=2,
+            label="proven infeasible (no schedule fits)",
+        )
+    _memory_ticks(ax, rows)
+    ax.set_ylabel("period T  [ms]" if rows.attrs["in_ms"] else "period T  [time units]")
+    ax.set_xlabel("memory capacity per processor  [GB]")
+    names = ", ".join(dict.fromkeys(str(n) for n in df["network"]))
+    on = f" at P={int(rows['procs'].iloc[0])}" if len(rows) and not procs else ""
+    ax.set_title(literal(f"{names}: best period against memory{on}"))
+    ax.grid(True, alpha=0.3)
+    if len(rows):
+        ax.legend(fontsize=8)
+    return ax
+
+
+def _memory_ticks(ax: Axes, rows: Any) -> None:
+    """A log axis with a tick at every capacity, and ``unlimited`` at its place."""
+    from matplotlib.ticker import NullLocator
+
+    if not len(rows):
+        return
+    ax.set_xscale("log")
+    ticks = sorted(set(rows["x"].astype(float)))
+    names = [
+        "unlimited" if x == rows.attrs["unlimited_at"] and rows["unlimited"].any() else f"{x:.4g}"
+        for x in ticks
+    ]
+    ax.set_xticks(ticks, names)
+    ax.xaxis.set_minor_locator(NullLocator())
+    lo, hi = min(ticks), max(ticks)
+    ax.set_xlim(lo / 1.25, hi * 1.25)
 
 
 def plot_utilisation(schedule: Schedule | Result, ax: Axes | None = None) -> Axes:

@@ -51,13 +51,17 @@ from .units import check_integer, four_digits, limit_text
 #: ``capacity: ports`` the busy time of its transfers over ``T`` (at most 1); under ``delay``
 #: the time its bytes need at the link's bandwidth over the period, the bandwidth needed
 #: over the link's, above 1 when the links could not carry the messages (empty without a
-#: physical time unit; 0 when nothing crosses).
+#: physical time unit; 0 when nothing crosses). ``memory_gb`` is the row's memory capacity
+#: per processor in GB (:func:`capacity_gb`: the smallest when they differ; empty when
+#: unlimited) and ``memory_gb_max`` the largest footprint of any processor in GB
+#: (:meth:`lpsched.schedule.Schedule.footprints`, the validator's count).
 COLUMNS: tuple[str, ...] = (
     "network",
     "decomposition",
     "solver",
     "platform",
     "procs",
+    "memory_gb",
     "period",
     "period_ms",
     "lower_bound",
@@ -72,6 +76,7 @@ COLUMNS: tuple[str, ...] = (
     "comm_bytes",
     "bytes_per_iteration",
     "link_busy_max",
+    "memory_gb_max",
     "max_staleness",
     "iteration_bound",
     "total_work",
@@ -82,10 +87,15 @@ COLUMNS: tuple[str, ...] = (
     "error",
 )
 
+#: The columns of sweep tables written before memory (no ``memory_gb``, ``memory_gb_max``):
+#: read, with those columns empty, never written. No solver took a memory capacity then,
+#: so an empty ``memory_gb`` (unlimited) is what those rows ran with.
+COLUMNS_V3: tuple[str, ...] = tuple(c for c in COLUMNS if c not in ("memory_gb", "memory_gb_max"))
+
 #: The columns of sweep tables written before link ports (no ``bytes_per_iteration``,
-#: ``link_busy_max``): read, with those columns empty, never written.
+#: ``link_busy_max``, nor the memory columns): read, with those columns empty, never written.
 COLUMNS_V2: tuple[str, ...] = tuple(
-    c for c in COLUMNS if c not in ("bytes_per_iteration", "link_busy_max")
+    c for c in COLUMNS_V3 if c not in ("bytes_per_iteration", "link_busy_max")
 )
 
 #: The columns of sweep tables written before platforms (lpsched 0.x): read, never written.
@@ -156,6 +166,8 @@ _INT_COLUMNS = (
     "tasks",
 )
 _FLOAT_COLUMNS = (
+    "memory_gb",
+    "memory_gb_max",
     "link_busy_max",
     "period_ms",
     "lower_bound_ms",
@@ -264,6 +276,95 @@ def parse_names(text: str | Iterable[str], known: Iterable[str], what: str) -> l
         if name not in known:
             raise InputError(f"--{what}: unknown name {name!r}; choose from {', '.join(known)}")
     return names
+
+
+#: What :func:`sweep` takes as ``memory``: one capacity or several (a text ``"8GB,16GB"``,
+#: or a sequence of bytes or texts); ``None`` or ``"unlimited"`` for no limit.
+MemoryLike = str | float | Sequence[str | float | None]
+
+#: Words of ``--memory`` that mean no capacity (as :func:`lpsched.units.parse_quantity` reads).
+UNLIMITED = "unlimited"
+
+
+def parse_memory(value: MemoryLike) -> list[float | None]:
+    """Memory capacities per processor, in bytes, from ``"8GB,16GB,unlimited"`` or a sequence.
+
+    Every entry is a size :func:`lpsched.units.parse_quantity` reads as bytes
+    (``80GB``, ``80GiB``, ``8e10``); ``unlimited`` (or ``inf``, or ``None`` in a
+    sequence) is no capacity. The order is kept: it is the order of the grid.
+
+    Returns
+    -------
+    list[float | None]
+        Distinct capacities in bytes, ``None`` for unlimited.
+
+    Raises
+    ------
+    InputError
+        One line: on an empty list, a size that does not parse, is below one
+        byte or out of range, or a capacity given twice (``8GB,8000MB``).
+    """
+    from .platform import MIN_MEMORY
+    from .units import format_bytes, parse_quantity
+
+    if isinstance(value, str):
+        items: list[Any] = [s.strip() for s in value.split(",")]
+    elif isinstance(value, Sequence):
+        items = list(value)
+    else:
+        items = [value]
+    if not items or any(isinstance(x, str) and not x for x in items):
+        raise InputError(f"--memory: expected sizes like 8GB,16GB,80GB, got {brief(value)}")
+    out: list[float | None] = []
+    for item in items:
+        nbytes = None if item is None else parse_quantity(item, "bytes", "--memory", allow_inf=True)
+        if nbytes is not None and math.isinf(nbytes):
+            nbytes = None
+        if nbytes is not None and nbytes < MIN_MEMORY:
+            raise InputError(f"--memory must be at least 1 byte, got {brief(item)}")
+        if nbytes in out:
+            shown = UNLIMITED if nbytes is None else format_bytes(nbytes)
+            raise InputError(f"--memory: capacity {shown} given twice (in {brief(value)})")
+        out.append(nbytes)
+    return out
+
+
+def memory_label(nbytes: float | None) -> str:
+    """A capacity as a platform label shows it: ``16e9 -> "16GB"``, ``None -> "unlimited"``."""
+    from .units import format_bytes
+
+    return UNLIMITED if nbytes is None else format_bytes(nbytes).replace(" ", "")
+
+
+def capacity_gb(platform: Platform | None) -> float | None:
+    """The ``memory_gb`` column: the smallest memory of any processor in GB, ``None`` if none."""
+    if platform is None:
+        return None
+    finite = [p.memory for p in platform.processors if p.memory is not None]
+    return min(finite) / 1e9 if finite else None
+
+
+def with_memory(platform: Platform, nbytes: float | None) -> Platform:
+    """``platform`` with every processor's memory set to ``nbytes`` (``None``: unlimited)."""
+    from dataclasses import replace
+
+    return replace(
+        platform, processors=tuple(replace(p, memory=nbytes) for p in platform.processors)
+    )
+
+
+def memory_platform_label(base: Platform, nbytes: float | None) -> str:
+    """The ``platform`` column of a memory sweep's row: ``"default 16GB"``, ``"pcie 80GB"``.
+
+    The label of ``base`` without its memory (:func:`platform_label`), then the
+    capacity (:func:`memory_label`). An unlimited row keeps the plain label
+    (the rows of a sweep without ``--memory``), unless ``base`` itself has a
+    memory, which the row then lifts: ``"a100 unlimited"``.
+    """
+    plain = platform_label(with_memory(base, None))
+    if nbytes is None and all(p.memory is None for p in base.processors):
+        return plain
+    return f"{plain} {memory_label(nbytes)}"
 
 
 def resolve_network(
@@ -388,8 +489,16 @@ def grid_platforms(platform: PlatformLike, procs: Iterable[int]) -> dict[int, Pl
     return out
 
 
-def check_solvers(graph: TaskGraph, solvers: Iterable[str], platforms: Iterable[Platform]) -> None:
+def check_solvers(
+    graph: TaskGraph,
+    solvers: Iterable[str],
+    platforms: Iterable[Platform],
+    label: Callable[[Platform], str] | None = None,
+) -> None:
     """Refuse, before any work, a solver that cannot schedule one of the platforms.
+
+    ``label`` names a platform in the message (default :func:`platform_label`;
+    a memory sweep names the capacity).
 
     The registry's capability check (:meth:`lpsched.solvers.registry.SolverInfo.check`)
     looks at the problem's platform; one task graph of the grid serves for all,
@@ -415,7 +524,8 @@ def check_solvers(graph: TaskGraph, solvers: Iterable[str], platforms: Iterable[
             try:
                 SOLVERS[solver].check(problem, Options(secondary=None))
             except InputError as err:
-                raise InputError(f"platform {platform_label(plat)} at P={plat.P}: {err}") from None
+                name = (label or platform_label)(plat)
+                raise InputError(f"platform {name} at P={plat.P}: {err}") from None
 
 
 def platform_kind(platform: Platform) -> tuple[Any, ...]:
@@ -457,6 +567,9 @@ class GridPoint:
         Passed to :func:`lpsched.solve.solve`.
     platform
         The platform of ``procs`` processors; ``None``: the default platform.
+    label
+        The ``platform`` column, when not :func:`platform_label` of ``platform``
+        (a memory sweep names the capacity: :func:`memory_platform_label`).
     """
 
     instance: Network | TaskGraph
@@ -471,6 +584,7 @@ class GridPoint:
     workers: int | None = None
     platform: Platform | None = None
     measured: Any = None
+    label: str | None = None
 
     def __post_init__(self) -> None:
         if self.platform is not None and self.platform.P != self.procs:
@@ -480,7 +594,9 @@ class GridPoint:
 
     @property
     def platform_label(self) -> str:
-        """The ``platform`` column (:func:`platform_label`)."""
+        """The ``platform`` column: :attr:`label`, else :func:`platform_label`."""
+        if self.label is not None:
+            return self.label
         return DEFAULT_PLATFORM if self.platform is None else platform_label(self.platform)
 
     @property
@@ -521,6 +637,7 @@ def run_point(point: GridPoint) -> dict[str, Any]:
         solver=point.solver,
         platform=point.platform_label,
         procs=point.procs,
+        memory_gb=capacity_gb(point.platform),
         time_limit=point.time_limit,
         seed=point.seed,
         error="",
@@ -545,6 +662,7 @@ _SCHEDULE_COLUMNS = (
     "comm_bytes",
     "bytes_per_iteration",
     "link_busy_max",
+    "memory_gb_max",
     "max_staleness",
     "utilisation",
 )
@@ -594,22 +712,42 @@ def _solve_into(point: GridPoint, row: dict[str, Any]) -> None:
     if violations:
         row.update(status="invalid", valid=False, error=violations[0].message)
         return
+    row.update(valid=True, **schedule_columns(result))
+
+
+def schedule_columns(result: Any) -> dict[str, Any]:
+    """The columns of a row that only its (validated) schedule fills, from a result.
+
+    Parameters
+    ----------
+    result
+        A :class:`lpsched.schedule.Result` with a schedule.
+
+    Returns
+    -------
+    dict[str, Any]
+        A value for each of ``period`` ... ``utilisation`` (:data:`COLUMNS`):
+        ``memory_gb_max`` is the largest footprint (:meth:`Schedule.footprints
+        <lpsched.schedule.Schedule.footprints>`) in GB, ``gap`` the result's.
+    """
+    sched = result.schedule
+    unit = sched.graph.time_unit_seconds
     staleness = sched.staleness()
     util = sched.utilisation()
     seconds = sched.period_seconds
-    row.update(
-        valid=True,
-        period=sched.period,
-        period_ms=_ms(sched.period, unit),
-        iterations_per_s=None if seconds is None else 1.0 / seconds,
-        speedup=sched.speedup,
-        gap=result.gap,
-        comm_bytes=sched.comm_bytes(),
-        bytes_per_iteration=sched.bytes_per_iteration(),
-        link_busy_max=_link_busy_max(sched),
-        max_staleness=max(staleness.values()) if staleness else None,
-        utilisation=sum(util) / len(util),
-    )
+    return {
+        "period": sched.period,
+        "period_ms": _ms(sched.period, unit),
+        "iterations_per_s": None if seconds is None else 1.0 / seconds,
+        "speedup": sched.speedup,
+        "gap": result.gap,
+        "comm_bytes": sched.comm_bytes(),
+        "bytes_per_iteration": sched.bytes_per_iteration(),
+        "link_busy_max": _link_busy_max(sched),
+        "memory_gb_max": max(sched.footprints()) / 1e9,
+        "max_staleness": max(staleness.values()) if staleness else None,
+        "utilisation": sum(util) / len(util),
+    }
 
 
 def _link_busy_max(sched: Any) -> float | None:
@@ -1015,7 +1153,9 @@ def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
     ``settled_seconds``, its rows ran on the ``default`` platform, and its
     millisecond columns are empty (it recorded no time unit). A table written
     before link ports (:data:`COLUMNS_V2`) reads with empty
-    ``bytes_per_iteration`` and ``link_busy_max``.
+    ``bytes_per_iteration`` and ``link_busy_max``, and one written before
+    memory (:data:`COLUMNS_V3`, and the older ones) with empty ``memory_gb``
+    (unlimited: no solver took a capacity then) and ``memory_gb_max``.
 
     Raises
     ------
@@ -1033,7 +1173,7 @@ def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
     if not lines:
         return normalise(pd.DataFrame(columns=list(COLUMNS)))
     header = tuple(next(csv.reader([lines[0]])))
-    if header not in (COLUMNS, COLUMNS_V2, COLUMNS_V1):
+    if header not in (COLUMNS, COLUMNS_V3, COLUMNS_V2, COLUMNS_V1):
         raise InputError(
             f"{path}: not a sweep table of this lpsched version (columns {', '.join(header)}); "
             "write to a new file"
@@ -1072,8 +1212,26 @@ def normalise(df: pd.DataFrame) -> pd.DataFrame:
     for c in _FLOAT_COLUMNS:
         df[c] = pd.to_numeric(df[c]).astype("float64")
     df["valid"] = df["valid"].map(_as_bool).astype("boolean")
-    df = df.sort_values(list(KEY), kind="stable").reset_index(drop=True)
-    return df
+    # The rows of one platform at several capacities follow one another by capacity
+    # (8GB before 16GB, unlimited last), not by the text of their labels; without
+    # capacities this is the order of KEY.
+    order = df.assign(_base=base_labels(df))
+    by = ["network", "decomposition", "solver", "_base", "memory_gb", "platform", "procs"]
+    order = order.sort_values(by, kind="stable", na_position="last")
+    return df.loc[order.index].reset_index(drop=True)
+
+
+def base_labels(df: pd.DataFrame) -> pd.Series:
+    """Each row's ``platform`` without the capacity a memory sweep appends (``"default 16GB"``).
+
+    Rows of one platform at several capacities share it: plots draw them as one line.
+    """
+    out = []
+    for label, gb in zip(df["platform"], df["memory_gb"], strict=True):
+        text = str(label)
+        suffix = " " + (UNLIMITED if _missing(gb) else memory_label(float(gb) * 1e9))
+        out.append(text.removesuffix(suffix))
+    return pd.Series(out, index=df.index, dtype=object)
 
 
 #: The columns :func:`format_table` prints, in order.
@@ -1092,6 +1250,7 @@ SHOWN_COLUMNS: tuple[str, ...] = (
     "speedup",
     "gap",
     "comm_bytes",
+    "memory_gb_max",
     "max_staleness",
     "seconds",
 )
@@ -1200,8 +1359,9 @@ def make_grid(
     workers: int | None = None,
     platform: PlatformLike = None,
     measured: Any = None,
+    memory: MemoryLike | None = None,
 ) -> list[GridPoint]:
-    """The grid points of ``(decomposition, solver)`` pairs times processor counts.
+    """The grid points of ``(decomposition, solver)`` pairs times processor counts (and memories).
 
     Parameters
     ----------
@@ -1216,12 +1376,15 @@ def make_grid(
         As for :func:`sweep`.
     platform
         As for :func:`sweep`: each ``P`` gets ``override(spec, procs=P)``.
+    memory
+        As for :func:`sweep`: ``None``, or capacities (:func:`parse_memory`),
+        each giving every ``P`` its own platform (:func:`memory_grid`).
 
     Raises
     ------
     InputError
         Before any work: on an unknown solver, bad processor counts, time limit,
-        seed or workers (:func:`check_numbers`), a grid of more than
+        seed or workers (:func:`check_numbers`), bad memory capacities, a grid of more than
         :data:`MAX_GRID_ROWS` rows or :data:`MAX_GRID_PROCESSORS` processors,
         staleness or costs given with a task graph, a platform that cannot take
         one of the counts, or a solver that cannot schedule it.
@@ -1244,8 +1407,10 @@ def make_grid(
     for _decomposition, solver in pairs:
         if solver not in SOLVERS:
             raise InputError(f"unknown solver {solver!r}; choose from {', '.join(SOLVERS)}")
-    _check_grid_size(len(pairs), plist)
-    platforms = grid_platforms(platform, plist)
+    capacities = None if memory is None else parse_memory(memory)
+    _check_grid_size(len(pairs), plist, 1 if capacities is None else len(capacities))
+    bases = grid_platforms(platform, plist)
+    cells = memory_grid(bases, capacities)
     points = [
         GridPoint(
             instance=instance,
@@ -1262,15 +1427,68 @@ def make_grid(
             time_limit=time_limit,
             seed=seed,
             workers=workers,
-            platform=platforms[p],
+            platform=plat,
             measured=measured,
+            label=label,
         )
         for decomposition, solver in pairs
-        for p in plist
+        for label, by_procs in cells
+        for p, plat in by_procs.items()
     ]
     if points:
-        check_solvers(points[0].graph(), [s for _d, s in pairs], platforms.values())
+        every = [plat for _label, by_procs in cells for plat in by_procs.values()]
+        base = bases[plist[0]]
+        name = (
+            None
+            if capacities is None
+            else lambda plat: memory_platform_label(base, plat.processors[0].memory)
+        )
+        check_solvers(points[0].graph(), [s for _d, s in pairs], every, name)
     return points
+
+
+def memory_grid(
+    platforms: Mapping[int, Platform], capacities: Sequence[float | None] | None
+) -> list[tuple[str | None, dict[int, Platform]]]:
+    """The platforms of a grid by label: one set per memory capacity, or the given ones.
+
+    Parameters
+    ----------
+    platforms
+        The platform of each processor count (:func:`grid_platforms`).
+    capacities
+        Bytes per processor (``None``: unlimited) from :func:`parse_memory`;
+        ``None``: no memory sweep, the platforms as given.
+
+    Returns
+    -------
+    list[tuple[str | None, dict[int, Platform]]]
+        ``(label, {P: platform})`` in the order of ``capacities``; the label is
+        ``None`` (each platform's own, :func:`platform_label`) without capacities,
+        else :func:`memory_platform_label` of the capacity.
+
+    Raises
+    ------
+    InputError
+        When two capacities would share a label (``16GB`` and ``16.00001GB``):
+        their rows would have one key.
+    """
+    if capacities is None:
+        return [(None, dict(platforms))]
+    out: list[tuple[str | None, dict[int, Platform]]] = []
+    seen: dict[str, float | None] = {}
+    for nbytes in capacities:
+        by_procs = {p: with_memory(plat, nbytes) for p, plat in platforms.items()}
+        base = next(iter(platforms.values()), None)
+        label = memory_platform_label(base, nbytes) if base is not None else memory_label(nbytes)
+        if label in seen:
+            raise InputError(
+                f"--memory: {seen[label]:.0f} and {nbytes:.0f} bytes read the same as a "
+                f"platform label ({label!r}): give capacities apart in their first 4 digits"
+            )
+        seen[label] = nbytes
+        out.append((label, by_procs))
+    return out
 
 
 def check_numbers(
@@ -1298,15 +1516,16 @@ def check_numbers(
         check_integer(jobs, "--jobs", 1, MAX_JOBS)
 
 
-def _check_grid_size(pairs: int, counts: Sequence[int]) -> None:
-    rows = pairs * len(counts)
+def _check_grid_size(pairs: int, counts: Sequence[int], capacities: int = 1) -> None:
+    rows = pairs * len(counts) * capacities
     if rows > MAX_GRID_ROWS:
+        memories = f" x {capacities} memory capacities" if capacities > 1 else ""
         raise InputError(
             f"the grid has {rows} rows ({pairs} solver and decomposition pairs x {len(counts)} "
-            f"processor counts), more than the limit of {limit_text(MAX_GRID_ROWS)}: "
-            "split the sweep"
+            f"processor counts{memories}), more than the limit of "
+            f"{limit_text(MAX_GRID_ROWS)}: split the sweep"
         )
-    total = sum(counts)
+    total = sum(counts) * capacities
     if total > MAX_GRID_PROCESSORS:
         raise InputError(
             f"--procs: the counts add up to {total} processors, more than the limit of "
@@ -1409,6 +1628,7 @@ def sweep(
     costs: Any = None,
     network_options: Mapping[str, Any] | None = None,
     platform: PlatformLike = None,
+    memory: MemoryLike | None = None,
     measured: Any = None,
     workers: int | None = None,
     executor: str = "local",
@@ -1451,6 +1671,16 @@ def sweep(
         Each row runs on ``Platform.from_dict(override(spec, procs=P))``
         (:func:`lpsched.platform.override`) and carries its name in ``platform``
         (:func:`platform_label`).
+    memory
+        A memory-period curve: memory capacities per processor (``"8GB,16GB,80GB"``,
+        ``[8e9, 16e9, None]``; ``None`` or ``"unlimited"`` entries for no limit,
+        :func:`parse_memory`), each setting every processor's memory of the
+        platform; one row per capacity (and ``P``, solver, decomposition), its
+        ``platform`` naming the capacity (``"default 16GB"``,
+        :func:`memory_platform_label`) and ``memory_gb`` holding it. ``None``
+        (the default): the platform's own memory, one row per grid point.
+        A row whose solver proves that no schedule fits has status ``infeasible``
+        and no period.
     workers
         CP-SAT search workers per row. Default: 1 when rows run in parallel
         (the rows fill the cores), else all cores.
@@ -1482,7 +1712,7 @@ def sweep(
     ------
     InputError
         Before any work: on an unknown network, solver, decomposition, platform
-        or executor, bad processor counts, a platform that cannot take one of
+        or executor, bad processor counts or memory capacities, a platform that cannot take one of
         them (a preset with nodes of 8 and ``P = 12``), a solver that cannot
         schedule the platform, or dask missing for ``executor="dask"``.
     """
@@ -1515,6 +1745,7 @@ def sweep(
         workers=workers,
         platform=platform,
         measured=measured,
+        memory=memory,
     )
     return run_grid(
         points,

@@ -357,13 +357,14 @@ def test_an_old_csv_is_read_back_and_resumed(tmp_path):
     assert list(back.columns) == list(COLUMNS)
     assert back["settled_seconds"].tolist() == pytest.approx(new["settled_seconds"].tolist())
     assert set(back["platform"]) == {"default"} and back["period_ms"].isna().all()
-    # Old tables have no time unit, and no link columns.
+    # Old tables have no time unit, and no link or memory columns.
     unknown = (
         "period_ms",
         "lower_bound_ms",
         "iterations_per_s",
         "bytes_per_iteration",
         "link_busy_max",
+        "memory_gb_max",
     )
     same = [c for c in DETERMINISTIC if c not in unknown]
     pd.testing.assert_frame_equal(back[same], new[same])

@@ -145,6 +145,13 @@ def _add_sweep(sub: Any) -> None:
     p = sub.add_parser("sweep", help="solve for many processor counts, solvers, decompositions")
     add_network_args(p, decomposition=False)
     add_platform_args(p, "1-16")
+    _set_help(
+        p,
+        "memory",
+        "memory per processor, or several for a memory-period curve (one row per capacity): "
+        "e.g. 80GB or 8GB,16GB,32GB,unlimited",
+        "SIZE[,SIZE...]",
+    )
     p.add_argument(
         "--solvers", default="heuristic", help=f"comma-separated, from {', '.join(SOLVERS)}"
     )
@@ -155,9 +162,20 @@ def _add_sweep(sub: Any) -> None:
     add_sweep_args(p)
     p.add_argument("-o", "--output", help="CSV that receives every row as it finishes")
     p.add_argument("--resume", action="store_true", help="skip the rows already in -o")
-    p.add_argument("--plot", help="write the speedup plot (PNG, SVG or PDF) here")
+    p.add_argument(
+        "--plot",
+        help="write the speedup plot against P (PNG, SVG or PDF) here; with several --memory, "
+        "the period against the memory capacity",
+    )
     p.add_argument("--json", action="store_true", help="print the table as JSON rows")
     p.set_defaults(func=cmd_sweep)
+
+
+def _set_help(p: argparse.ArgumentParser, dest: str, text: str, metavar: str) -> None:
+    """Reword a shared flag's help where the command reads it differently (sweep's --memory)."""
+    for action in p._actions:  # argparse keeps no public index of its options
+        if action.dest == dest:
+            action.help, action.metavar = text, metavar
 
 
 def _add_compare(sub: Any) -> None:

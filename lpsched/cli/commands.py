@@ -179,21 +179,25 @@ def render_gantt(result: Any, path: str) -> bytes:
 
 
 def processor_table(result: Any) -> str:
-    """Per processor: load, utilisation, footprint, port loads and its tasks by start mod T.
+    """Per processor: load, utilisation, footprint, capacity, port loads and tasks by start mod T.
 
+    ``memory`` is the processor's footprint (the validator's count,
+    :mod:`lpsched.footprint`); when the platform sets a memory, ``capacity``
+    gives it and the footprint's share of it (over 100% when it does not fit).
     A port column is the share of the period the port is busy (``ports``) or
-    would need at its bandwidth (``delay``, where it may exceed 100%); a note
-    under the table says which.
+    would need at its bandwidth (``delay``, where it may exceed 100%); notes
+    under the table say which.
     """
     sched = result.schedule
     T = sched.period
     ports, header, note = _port_columns(sched)
+    memory = sched.footprints()
+    caps, cap_header, cap_note = _capacity_column(sched, memory)
     lines = [
-        f"{'proc':>4} {'tasks':>5} {'busy':>7} {'util':>6} {'memory':>9}{header}"
+        f"{'proc':>4} {'tasks':>5} {'busy':>7} {'util':>6} {'memory':>9}{cap_header}{header}"
         "  tasks (start mod T)"
     ]
     util = sched.utilisation()
-    memory = sched.footprints()
     for p in range(sched.processors):
         names = sorted(
             (t for t in sched.graph.tasks if sched.processor[t.name] == p),
@@ -204,9 +208,28 @@ def processor_table(result: Any) -> str:
         more = f", ... {len(names) - 8} more" if len(names) > 8 else ""
         lines.append(
             f"{p:>4} {len(names):>5} {busy:>7} {100 * util[p]:>5.1f}% "
-            f"{format_bytes(memory[p]):>9}{ports[p]}  {shown}{more}"
+            f"{format_bytes(memory[p]):>9}{caps[p]}{ports[p]}  {shown}{more}"
         )
-    return "\n".join(lines + ([note] if note else []))
+    return "\n".join(lines + [n for n in (cap_note, note) if n])
+
+
+def _capacity_column(sched: Any, memory: list[float]) -> tuple[list[str], str, str]:
+    """The ``capacity`` cells (``"16 GB 77%"``, ``"-"`` where unlimited), header and note.
+
+    None when no processor has a memory: the table is then as before capacities.
+    """
+    caps = [p.memory for p in sched.platform.processors]
+    if all(c is None for c in caps):
+        return [""] * sched.processors, "", ""
+    cells = []
+    for f, c in zip(memory, caps, strict=True):
+        text = "-" if c is None else f"{format_bytes(c)} {100 * f / c:.0f}%"
+        cells.append(f" {text:>14}{'!' if c is not None and f > c else ' '}")
+    over = sum(1 for f, c in zip(memory, caps, strict=True) if c is not None and f > c)
+    note = "capacity: the processor's memory and the footprint's share of it"
+    if over:
+        note += f"; ! marks {over} processor{'s' if over > 1 else ''} over capacity"
+    return cells, f" {'capacity':>15}", note
 
 
 def _port_columns(sched: Any) -> tuple[list[str], str, str]:

@@ -93,12 +93,15 @@ def _frame_json(df: Any) -> list[dict[str, Any]]:
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Solve a grid of processor counts, solvers and decompositions; print and save the table."""
     from ..solve import SOLVERS
-    from ..sweep import format_table, parse_names, sweep
+    from ..sweep import format_table, parse_memory, parse_names, sweep
     from ..taskgraph import DECOMPOSITIONS
 
     if args.resume and not args.output:
         raise InputError("--resume needs -o/--output (the CSV to resume)")
-    kwargs = _sweep_common(args)
+    # --memory here is a list (one row per capacity, each its own platform label); the
+    # platform itself is built without it, and each capacity replaces every processor's.
+    memory = None if args.memory is None else parse_memory(args.memory)
+    kwargs = _sweep_common(argparse.Namespace(**{**vars(args), "memory": None}))
     solvers = parse_names(args.solvers, SOLVERS, "solvers")
     decomps = (
         None
@@ -111,6 +114,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             decompositions=decomps,
             output=args.output,
             resume=args.resume,
+            memory=memory,
             **kwargs,
         )
     except KeyboardInterrupt:
@@ -118,9 +122,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             say(f"lpsched: finished rows are in {args.output}; --resume carries on")
         raise
     if args.plot:
-        from ..plot import plot_speedup, save_figure
+        from ..plot import plot_sweep, save_figure
 
-        save_figure(plot_speedup(df), args.plot, what="--plot")
+        # Period against capacity over several memories, else speedup against P.
+        save_figure(plot_sweep(df), args.plot, what="--plot")
         say(f"wrote {args.plot}")
     if args.output:
         say(f"wrote {args.output}: {len(df)} rows")
@@ -155,7 +160,10 @@ def _sweep_summary(df: Any) -> list[str]:
     from ..sweep import DEFAULT_PLATFORM, four_digits
 
     lines = []
-    for (dec, solver, plat), part in df.groupby(["decomposition", "solver", "platform"], sort=True):
+    # In the table's order: a memory sweep's capacities in turn, not by the text of their labels.
+    for (dec, solver, plat), part in df.groupby(
+        ["decomposition", "solver", "platform"], sort=False
+    ):
         ok = part[part["period"].notna()]
         optimal = int((part["status"] == "optimal").sum())
         on = "" if plat == DEFAULT_PLATFORM else f" on {plat}"
@@ -170,7 +178,11 @@ def _sweep_summary(df: Any) -> list[str]:
                 f", best speedup (work/T) {best['speedup']:.2f} at P={best['procs']} ({period}), "
                 f"mean gap {100 * ok['gap'].mean():.1f}%"
             )
-        missing = len(part) - len(ok)
+        # A capacity no schedule fits (proven) is a result, not a failure to find one.
+        infeasible = int((part["status"] == "infeasible").sum())
+        if infeasible:
+            line += f", {infeasible} proven infeasible"
+        missing = len(part) - len(ok) - infeasible
         if missing:
             line += f", {missing} without a schedule"
         lines.append(line)
