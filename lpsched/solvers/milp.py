@@ -283,9 +283,11 @@ def run_milp(
     ----------
     problem
         The task graph on its platform (any speeds, one or several nodes,
-        ``capacity: delay``). With ``staleness_cap`` set, each weighted
-        layer's staleness is chosen in ``[1, cap]`` and the schedule's graph
-        carries the least staleness its starts allow.
+        ``capacity: delay`` or ``ports``: then the schedule lists its
+        transfers, (M20)-(M28) of ``formulations/milp.md``). With
+        ``staleness_cap`` set, each weighted layer's staleness is chosen in
+        ``[1, cap]`` and the schedule's graph carries the least staleness its
+        starts allow.
     options
         ``time_limit`` (the whole call, warm start included: at most
         :data:`WARM_START_SHARE` of it for the heuristic, the period search
@@ -327,7 +329,7 @@ def run_milp(
     ------
     InputError
         On an unknown backend, a bad time limit, secondary objective, export
-        path or initial schedule, or a platform with ``capacity: ports``.
+        path or initial schedule, or a platform with a memory capacity.
     """
     clock = Clock(options.time_limit)  # the warm start counts against the limit
     _check_request(problem, options, backend)
@@ -423,8 +425,6 @@ def _check_request(problem: Problem, options: Options, backend: str) -> None:
     if options.secondary not in (None, "comm", "none"):
         raise InputError(f"unknown secondary objective {options.secondary!r} for the MILP")
     platform = problem.platform
-    if platform.capacity != "delay":
-        raise InputError("the MILP schedules capacity: delay only")
     if any(p.memory is not None for p in platform.processors):
         raise InputError("the MILP does not respect a memory capacity; drop it")
 
@@ -478,7 +478,12 @@ def _check_initial(problem: Problem, initial: Schedule) -> Schedule:
     else:
         target = graph
     sched = Schedule(
-        target, problem.platform, initial.period, dict(initial.processor), dict(initial.start)
+        target,
+        problem.platform,
+        initial.period,
+        dict(initial.processor),
+        dict(initial.start),
+        transfers=initial.transfers,
     )
     problems = validate(sched)
     if problems:
@@ -788,8 +793,11 @@ def contiguous(
     least stages then solve the difference constraints
     ``k_v - k_u >= ceil((lat_e - w_e*T - r_v + r_u) / T)`` (Bellman-Ford).
     ``None`` when a processor is overloaded or a loop needs more periods than
-    its distance gives.
+    its distance gives, and always under ``capacity: ports`` (it places no
+    transfers: the restriction's MILP does).
     """
+    if problem.ports:
+        return None
     graph = problem.graph
     n, index = graph.n, graph.index
     if hint is None:

@@ -7,7 +7,9 @@ whether a :class:`~lpsched.problem.Problem` has a periodic schedule of period
 the period, integer stages ``k_v`` and, for every pair of tasks that may share
 a processor, an order binary whose big-M is a task duration, not the period).
 Tasks last ``d_vp`` on processor ``p``; an edge's message costs its ``intra``
-or ``inter`` price by whether the two processors share a node.
+or ``inter`` price by whether the two processors share a node. Under
+``capacity: ports`` the transfers and their ports are (M20)-(M28), in
+:mod:`lpsched.solvers.milp_ports`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,16 @@ import pulp
 from ..graph import TaskGraph
 from ..problem import Problem
 from ..schedule import Schedule
+from .milp_ports import (
+    MAX_LAG,
+    PortModel,
+    add_transfers,
+    cheapest_costs,
+    message_costs,
+    set_transfer_initial,
+    transfer_size,
+    transfers_of,
+)
 from .toolkit import least_staleness
 
 #: The model variants: the exact model, its relaxation (M17), its restriction (M18).
@@ -44,7 +56,9 @@ class PeriodModel:
     (``e``) and layer name (staleness). In an exported file they read
     ``x_v_p``, ``r_v``, ``k_v``, ``o_u_v``, ``y_u_v`` (same processor), ``z_e``
     (edge crosses processors), ``m_e`` (edge crosses nodes), ``s_v``
-    (relaxation only) and ``sigma_i`` (staleness of ``layers[i]``).
+    (relaxation only) and ``sigma_i`` (staleness of ``layers[i]``); under
+    ports also ``a_k_q_p``, ``rho_k_q``, ``kappa_k_q``, ``po_X_Y``, ``py_X_Y``
+    (:mod:`lpsched.solvers.milp_ports`).
 
     Attributes
     ----------
@@ -62,6 +76,11 @@ class PeriodModel:
         Layers whose staleness is a decision (``auto`` graphs), sorted by name.
     variant, assignment
         ``full``, ``relaxed`` or ``fixed``, and the fixed assignment of the last.
+    costs
+        ``costs[e]``: the cost ``C_e`` of (M9) per link class (``problem.comm``
+        under ``delay``; the transfer's arrival under ports, (M28)).
+    ports
+        The transfers and their variables under ``capacity: ports``, else ``None``.
     trivially_infeasible
         Why no schedule with this period can exist, when that is evident
         without a solver (a task longer than ``T`` on every processor), else ``None``.
@@ -87,6 +106,8 @@ class PeriodModel:
     s: list[pulp.LpVariable] = field(default_factory=list)
     variant: str = "full"
     assignment: dict[int, int] | None = None
+    costs: tuple[dict[str, int], ...] = ()
+    ports: PortModel | None = None
     trivially_infeasible: str | None = None
     proven: bool = False
 
@@ -134,9 +155,9 @@ def link_classes(problem: Problem) -> list[str]:
 
 
 def max_comm(problem: Problem) -> list[int]:
-    """Each edge's dearest cost across processors (0 on one processor)."""
+    """Each edge's dearest cost ``C_e`` across processors (0 on one processor)."""
     classes = link_classes(problem)
-    return [max((c[k] for k in classes), default=0) for c in problem.comm]
+    return [max((c[k] for k in classes), default=0) for c in message_costs(problem)]
 
 
 def horizon(problem: Problem, period: int) -> int:
@@ -146,10 +167,13 @@ def horizon(problem: Problem, period: int) -> int:
     solve a system of difference constraints; along a simple path each edge
     adds at most ``lat_e / T + 1``, and ``lat_e`` is at most the longest
     duration of its source plus the dearest link, so
-    ``K = n + 1 + ceil((sum_v max_p d_vp + sum_e max c_e) / T)``.
+    ``K = n + 1 + ceil((sum_v max_p d_vp + sum_e max c_e) / T)``. Under ports
+    an edge is two steps (producer to transfer, transfer to reader), each
+    adding at most 1 more: ``K = 2n + 2 + ...`` with the arrivals (M28).
     """
     latency = sum(max(row) for row in problem.durations) + sum(max_comm(problem))
-    return problem.n + 1 + -(-latency // period)  # exact for any size, unlike a float ceil
+    steps = 2 * problem.n + 2 if problem.ports else problem.n + 1
+    return steps + -(-latency // period)  # exact for any size, unlike a float ceil
 
 
 def magnitude(problem: Problem, period: int) -> int:
@@ -162,7 +186,8 @@ def magnitude(problem: Problem, period: int) -> int:
     T = int(period)
     largest = max((max(row) for row in problem.durations), default=0)
     dearest = max(max_comm(problem), default=0)
-    return max(T * (horizon(problem, T) + 1), largest, dearest)
+    lag = MAX_LAG if problem.ports else 0  # a transfer's time reaches T (K + 1 + MAX_LAG)
+    return max(T * (horizon(problem, T) + 1 + lag), largest, dearest)
 
 
 def symmetry_order(problem: Problem) -> list[int]:
@@ -233,6 +258,7 @@ def estimate_size(
     size += _edge_size(problem, procs, variant, objective, assignment)
     layers = len({e.weights for e in problem.graph.edges if e.weights is not None})
     cap = problem.graph.staleness_cap
+    size += ModelSize(*transfer_size(problem, procs, variant, assignment))
     return size + ModelSize(0, layers if cap is not None else 0, len(problem.graph.edges), 0)
 
 
@@ -308,6 +334,7 @@ def _edge_size(
     graph = problem.graph
     nodes = problem.platform.nodes
     classes = link_classes(problem)
+    costs = message_costs(problem)
     rows = columns = nonzeros = 0
     for e_idx, e in enumerate(graph.edges):
         u, v = graph.index(e.src), graph.index(e.dst)
@@ -318,7 +345,7 @@ def _edge_size(
         nonzeros += 9 + au + (0 if variant == "relaxed" else 30)
         if assignment is not None:
             continue
-        c = problem.comm[e_idx]
+        c = costs[e_idx]
         if (c["intra"] > 0 and classes) or (objective == "comm" and e.bytes > 0):
             rows, columns, nonzeros = rows + au, columns + 1, nonzeros + 3 * au  # (M10)
         if "inter" in classes and c["inter"] != c["intra"]:
@@ -373,6 +400,7 @@ def build_model(
     prob = pulp.LpProblem(f"lpsched_period_{T}", pulp.LpMinimize)
     order = symmetry_order(problem)
     model = PeriodModel(problem, T, prob, order, variant=variant, assignment=assignment)
+    model.costs = message_costs(problem)
     model.procs = _allowed_processors(problem, T, order, assignment)
     _check_durations(model)
     _variables(model)
@@ -386,6 +414,7 @@ def build_model(
     _staleness_variables(model)
     for e_idx in range(len(problem.graph.edges)):
         _precedence(model, e_idx, objective)
+    add_transfers(model)  # (M20)-(M27) under ports; nothing under delay
     _objective(model, objective)
     return model
 
@@ -670,12 +699,26 @@ def _precedence(model: PeriodModel, e_idx: int, objective: str | None) -> None:
                 f"self-loop on {e.src} needs T >= {model.min_duration(u)}/{most}, have {T}"
             )
         return
-    dist: Any = model.sigma[e.weights] if cap is not None and e.weights is not None else e.distance
+    dist = distance_term(model, e_idx)
     z, m, cost = _message(model, e_idx, u, v, objective)
     row = model.start(v) - model.start(u) + T * dist >= model.duration(u) + cost
     model.prob += row, f"prec_{e_idx}"
     if model.variant != "relaxed":
         _rounding_cuts(model, e_idx, u, v, dist, z, m)
+
+
+def distance_term(model: PeriodModel, e_idx: int) -> Any:
+    """``w_e``, or the staleness ``sigma_l`` of its layer (M15) for a weight edge of ``auto``."""
+    e = model.graph.edges[e_idx]
+    cap = model.graph.staleness_cap
+    return model.sigma[e.weights] if cap is not None and e.weights is not None else e.distance
+
+
+def _cost(model: PeriodModel, e_idx: int, p: int, q: int) -> int:
+    """``C_e`` between processors ``p`` and ``q`` (0 on one): ``problem.edge_cost`` under delay."""
+    if p == q:
+        return 0
+    return model.costs[e_idx][model.problem.platform.link_class(p, q)]
 
 
 def _message(
@@ -687,8 +730,8 @@ def _message(
         pu, pv = model.assignment[u], model.assignment[v]
         z = 1 if pu != pv else 0
         m = 1 if problem.platform.link_class(pu, pv) == "inter" and z else 0
-        return z, m, problem.edge_cost(e_idx, pu, pv) if z else 0
-    c = problem.comm[e_idx]
+        return z, m, _cost(model, e_idx, pu, pv) if z else 0
+    c = model.costs[e_idx]
     intra = c["intra"] if problem.P > 1 else 0
     extra = c["inter"] - c["intra"] if "inter" in link_classes(problem) else 0
     z: Any = 0
@@ -781,13 +824,14 @@ def _crossing_latencies(
         if z == 1:
             pu = model.assignment[u]
             pv = model.assignment[model.graph.index(model.graph.edges[e_idx].dst)]
-            out.append(("", 1, problem.durations[u][pu] + problem.edge_cost(e_idx, pu, pv)))
+            out.append(("", 1, problem.durations[u][pu] + _cost(model, e_idx, pu, pv)))
         return out
     du = model.min_duration(u)
-    if not isinstance(z, int) and problem.min_comm[e_idx] > 0:
-        out.append(("", z, du + problem.min_comm[e_idx]))
-    inter = problem.comm[e_idx]["inter"]
-    if not isinstance(m, int) and inter > problem.min_comm[e_idx]:
+    least = cheapest_costs(problem, model.costs)[e_idx]
+    if not isinstance(z, int) and least > 0:
+        out.append(("", z, du + least))
+    inter = model.costs[e_idx]["inter"]
+    if not isinstance(m, int) and inter > least:
         out.append(("n", m, du + inter))
     return out
 
@@ -807,12 +851,12 @@ def _objective(model: PeriodModel, objective: str | None) -> None:
 
 def _communication_time(model: PeriodModel) -> Any:
     """``sum_e C_e`` (M19) with ``C_e`` of (M9)."""
-    problem = model.problem
+    problem, costs = model.problem, model.costs
     terms = []
     for e, z in model.z.items():
-        terms.append((problem.comm[e]["intra"] if problem.P > 1 else 0) * z)
+        terms.append((costs[e]["intra"] if problem.P > 1 else 0) * z)
     for e, m in model.m.items():
-        terms.append((problem.comm[e]["inter"] - problem.comm[e]["intra"]) * m)
+        terms.append((costs[e]["inter"] - costs[e]["intra"]) * m)
     return pulp.lpSum(terms)
 
 
@@ -821,6 +865,12 @@ def _communication_time(model: PeriodModel) -> Any:
 # ---------------------------------------------------------------------------
 def canonical_processors(schedule: Schedule, problem: Problem, order: list[int]) -> dict[str, int]:
     """Renumber each group's processors by their first task in ``order``, as (M4b) requires."""
+    relabel = canonical_relabel(schedule, problem, order)
+    return {name: relabel[p] for name, p in schedule.processor.items()}
+
+
+def canonical_relabel(schedule: Schedule, problem: Problem, order: list[int]) -> dict[int, int]:
+    """Processor -> its number in :func:`canonical_processors` (unused ones take those left)."""
     names = [t.name for t in schedule.graph.tasks]
     group_of = {p: tuple(g) for g in problem.platform.interchangeable() for p in g}
     relabel: dict[int, int] = {}
@@ -831,7 +881,11 @@ def canonical_processors(schedule: Schedule, problem: Problem, order: list[int])
             g = group_of[p]
             relabel[p] = g[taken.get(g, 0)]
             taken[g] = taken.get(g, 0) + 1
-    return {name: relabel[schedule.processor[name]] for name in names}
+    for g in set(group_of.values()):  # a permutation of each group (transfers name processors)
+        free = [q for q in g if q not in relabel.values()]
+        for p, q in zip([p for p in g if p not in relabel], free, strict=True):
+            relabel[p] = q
+    return relabel
 
 
 def set_initial(model: PeriodModel, schedule: Schedule, *, full: bool) -> None:
@@ -841,7 +895,8 @@ def set_initial(model: PeriodModel, schedule: Schedule, *, full: bool) -> None:
     binaries are set, a partial start that the solver completes or discards.
     """
     names = [t.name for t in model.graph.tasks]
-    proc = canonical_processors(schedule, model.problem, model.order)
+    relabel = canonical_relabel(schedule, model.problem, model.order)
+    proc = {name: relabel[p] for name, p in schedule.processor.items()}
     for (v, p), var in model.x.items():
         var.setInitialValue(1 if proc[names[v]] == p else 0)
     if not full:
@@ -866,6 +921,7 @@ def set_initial(model: PeriodModel, schedule: Schedule, *, full: bool) -> None:
     used = schedule.graph.staleness()
     for layer, var in model.sigma.items():
         var.setInitialValue(used.get(layer, var.upBound))
+    set_transfer_initial(model, schedule, relabel, shift)
 
 
 def _set_times(model: PeriodModel, start: list[int], v0: int) -> None:
@@ -917,4 +973,7 @@ def extract(model: PeriodModel) -> Schedule:
         name: round(model.r[v].varValue or 0.0) + T * round(model.k[v].varValue or 0.0)
         for v, name in enumerate(names)
     }
-    return least_staleness(Schedule(graph, model.problem.platform, T, processor, start))
+    transfers = transfers_of(model, where)
+    return least_staleness(
+        Schedule(graph, model.problem.platform, T, processor, start, transfers=transfers)
+    )
