@@ -32,12 +32,12 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 import networkx as nx
 import numpy as np
 
-from .graph import TaskGraph
+from .graph import Edge, TaskGraph
 from .platform import Platform
 from .problem import Problem, as_problem, exact_speed
 
@@ -48,6 +48,10 @@ __all__ = [
     "iteration_bound",
     "PortModel",
     "lower_bounds",
+    "MemoryModel",
+    "memory_bound",
+    "memory_infeasible",
+    "memory_model",
     "packing_bound",
     "port_model",
     "port_refuted",
@@ -798,6 +802,314 @@ def _most_saved(near: dict[int, int], load: np.ndarray, room: int) -> float:
 
 
 # ---------------------------------------------------------------------------
+# Memory (P8): the least footprint, packing and the period it implies
+# ---------------------------------------------------------------------------
+#: Graphs with more tasks than this skip the longest distance-0 paths of the
+#: memory bound (one pass over the edges per producer) and count each edge alone.
+MAX_MEMORY_PATH_TASKS = 2000
+
+
+class _Term(NamedTuple):
+    """A lower bound on a tensor's copies: ``w(T) + ceil(numer / T)`` (B12)."""
+
+    w: int  # a fixed distance, or the least staleness when ``loop`` is not None
+    loop: int | None  # auto staleness: w(T) = max(1, ceil(loop / T))
+    numer: int
+
+
+def _term_w(term: _Term, T: int) -> int:
+    return term.w if term.loop is None else max(1, -(-term.loop // T))
+
+
+@dataclass(frozen=True, eq=False)
+class MemoryModel:
+    """The T-independent parts of the least footprint (B12)-(B14) of a problem.
+
+    Attributes
+    ----------
+    bytes
+        Each tensor's bytes (edges grouped by producer and tensor name, max).
+    terms
+        Each tensor's lower bounds on its copies summed over processors (B12).
+    cycles
+        ``(tensors, weight term, D, least bytes)``: loops of disjoint tensors
+        whose copies sum to at least ``w(T) + ceil(D / T)`` (B13).
+    optimizer
+        Optimizer state in bytes, in all.
+    items
+        ``(bytes, what)`` per task: what its processor holds whatever the
+        schedule (B15).
+    memories
+        The processors' capacities (all finite, else no model).
+    """
+
+    bytes: list[int]
+    terms: list[list[_Term]]
+    cycles: list[tuple[list[int], _Term, int, int]]
+    optimizer: float
+    items: list[tuple[float, str]]
+    memories: list[float]
+
+    def copies(self, T: int) -> list[int]:
+        """The least copies of every tensor at period ``T`` (B12)."""
+        return [max(_term_w(t, T) + -(-t.numer // T) for t in ts) for ts in self.terms]
+
+    def least_footprint(self, T: int) -> float:
+        """A lower bound on the bytes all processors hold at period ``T``: (B14)."""
+        lo = self.copies(T)
+        total = float(sum(b * c for b, c in zip(self.bytes, lo, strict=True)))
+        for ks, term, D, least in self.cycles:
+            short = _term_w(term, T) + -(-D // T) - sum(lo[k] for k in ks)
+            total += max(0, short) * least
+        return total + self.optimizer
+
+
+def _zero_succ(graph: TaskGraph) -> tuple[list[list[tuple[int, int]]], list[int]]:
+    """Distance-0 successors ``(v, edge)`` of every task, and a topological order of them."""
+    succ: list[list[tuple[int, int]]] = [[] for _ in range(graph.n)]
+    indeg = [0] * graph.n
+    for i, e in enumerate(graph.edges):
+        if e.distance == 0:
+            v = graph.index(e.dst)
+            succ[graph.index(e.src)].append((v, i))
+            indeg[v] += 1
+    order = [v for v in range(graph.n) if indeg[v] == 0]
+    for x in order:  # Kahn: distance-0 edges form a DAG (the graph checks it)
+        for y, _i in succ[x]:
+            indeg[y] -= 1
+            if indeg[y] == 0:
+                order.append(y)
+    return succ, order
+
+
+def _zero_paths(graph: TaskGraph, d: Sequence[int], sources: set[int]) -> dict[int, list[float]]:
+    """Longest distance-0 paths from each source: ``L[s][v]`` sums ``d`` on the path but ``v``."""
+    succ, order = _zero_succ(graph)
+    rank = {v: i for i, v in enumerate(order)}
+    out = {}
+    for s in sources:
+        dist = [-math.inf] * graph.n
+        dist[s] = 0.0
+        for x in order[rank[s] :]:
+            if dist[x] > -math.inf:
+                for y, _i in succ[x]:
+                    dist[y] = max(dist[y], dist[x] + d[x])
+        out[s] = dist
+    return out
+
+
+def memory_model(problem: Problem) -> MemoryModel | None:
+    """The least-footprint model of (B12)-(B15), or None when some memory is unlimited."""
+    memories = [p.memory for p in problem.platform.processors]
+    if any(m is None for m in memories):
+        return None
+    graph = problem.graph
+    d = problem.min_durations
+    groups: dict[tuple[int, str], list[int]] = {}
+    for i, e in enumerate(graph.edges):
+        name = e.tensor if e.tensor is not None else f"e{i}:{e.src}->{e.dst}"
+        groups.setdefault((graph.index(e.src), name), []).append(i)
+    keys = list(groups)
+    ends = [(graph.index(e.src), graph.index(e.dst)) for e in graph.edges]
+    paths = graph.n <= MAX_MEMORY_PATH_TASKS
+    sources = {u for u, _ in keys} | {
+        v for (_, v), e in zip(ends, graph.edges, strict=True) if e.distance
+    }
+    L = _zero_paths(graph, d, sources) if paths else {}
+
+    def reach(a: int, b: int) -> float:
+        return L[a][b] if paths else -math.inf
+
+    def auto(e: Edge) -> bool:
+        return graph.staleness_cap is not None and e.weights is not None
+
+    def weight_term(i: int, numer: int) -> _Term:
+        u, v = ends[i]
+        e = graph.edges[i]
+        if not auto(e):
+            return _Term(e.distance, None, numer)
+        back = reach(v, u)  # the loop u -> v (staleness s) -> ... -> u: s T >= its work
+        return _Term(1, 0 if back == -math.inf else int(back) + d[u], numer)
+
+    terms = []
+    for (u, _name), es in groups.items():
+        ts = []
+        for i in es:
+            v = ends[i][1]
+            ts.append(_Term(0, None, d[u] + d[v]))
+            if u == v:
+                ts.append(weight_term(i, d[u]))
+            elif reach(u, v) > -math.inf:
+                ts.append(weight_term(i, int(reach(u, v)) + d[v]))
+        ts += _sibling_terms(graph, d, u, es, ends, reach)
+        terms.append(ts)
+    nbytes = [max(graph.edges[i].bytes for i in es) for es in groups.values()]
+    cycles = (
+        _memory_cycles(graph, d, keys, groups, ends, nbytes, reach, weight_term) if paths else []
+    )
+    opt: dict[int, float] = {}
+    for (u, _v), e in zip(ends, graph.edges, strict=True):
+        if e.weights is not None:
+            opt[u] = max(opt.get(u, 0.0), problem.platform.optimizer_state * e.bytes)
+    items = _task_items(graph, keys, groups, ends, nbytes, opt)
+    return MemoryModel(
+        nbytes, terms, cycles, sum(opt.values()), items, [float(m) for m in memories]
+    )
+
+
+def _sibling_terms(graph, d, u, es, ends, reach) -> list[_Term]:
+    """Two readers of one tensor at distances ``w1 <= w2`` with a path ``v1 -> v2``: (B12c)."""
+    out = []
+    for i in es:
+        for j in es:
+            e1, e2 = graph.edges[i], graph.edges[j]
+            v1, v2 = ends[i][1], ends[j][1]
+            if i == j or v1 == u or v1 == v2 or not (e1.distance and e2.distance):
+                continue
+            if reach(v1, v2) == -math.inf:
+                continue
+            numer = d[u] + int(reach(v1, v2)) + d[v2]
+            cap = graph.staleness_cap is not None
+            if cap and (e1.weights is not None or e2.weights is not None):
+                # auto: one staleness per layer (P4), so w1 = w2 within a layer only
+                if e1.weights is not None and e1.weights == e2.weights:
+                    out.append(_Term(0, None, numer))
+            elif e2.distance >= e1.distance:
+                out.append(_Term(e2.distance - e1.distance, None, numer))
+    return out
+
+
+def _memory_cycles(graph, d, keys, groups, ends, nbytes, reach, weight_term) -> list:
+    """Loops of disjoint tensors: an edge of distance ``>= 1`` and a widest distance-0 path back.
+
+    Weight edges first; each tensor joins at most one loop, so the loops' extra
+    copies add up (B13). The path is chosen by its least bytes, then its work.
+    """
+    group_of = {i: g for g, key in enumerate(keys) for i in groups[key]}
+    succ, order = _zero_succ(graph)
+    rank = {v: i for i, v in enumerate(order)}
+    used: set[int] = set()
+    out = []
+    picks = sorted(
+        (i for i, e in enumerate(graph.edges) if e.distance and ends[i][0] != ends[i][1]),
+        key=lambda i: (graph.edges[i].weights is None, -nbytes[group_of[i]]),
+    )
+    for i in picks:
+        u, v = ends[i]
+        g0 = group_of[i]
+        if g0 in used or nbytes[g0] == 0 or reach(v, u) == -math.inf:
+            continue
+        best: dict[int, tuple[float, int]] = {v: (math.inf, 0)}
+        parent: dict[int, tuple[int, int]] = {}
+        for x in order[rank[v] : rank[u]]:
+            if x not in best:
+                continue
+            for y, j in succ[x]:
+                g = group_of[j]
+                if g in used or g == g0 or rank[y] > rank[u]:
+                    continue
+                cand = (min(best[x][0], nbytes[g]), best[x][1] + d[x])
+                if y not in best or cand > best[y]:
+                    best[y], parent[y] = cand, (x, g)
+        if u not in best or best[u][0] == 0:
+            continue
+        ks, x = [g0], u
+        while x != v:
+            x, g = parent[x]
+            ks.append(g)
+        used.update(ks)
+        D = best[u][1] + d[u]
+        out.append((ks, weight_term(i, 0), D, int(min(nbytes[k] for k in ks))))
+    return out
+
+
+def _task_items(graph, keys, groups, ends, nbytes, opt) -> list[tuple[float, str]]:
+    """What each task's processor holds whatever the schedule (B15), largest first.
+
+    One copy of every tensor it produces (resident from its start to its end),
+    ``w + 1`` of one it reads itself at distance ``w`` (least staleness 1 when
+    auto), and its optimizer state.
+    """
+    held = [0.0] * graph.n
+    for g, (u, _name) in enumerate(keys):
+        base = 1
+        for i in groups[(u, _name)]:
+            e = graph.edges[i]
+            if ends[i][1] == u:
+                w = 1 if graph.staleness_cap is not None and e.weights is not None else e.distance
+                base = max(base, w + 1)
+        held[u] += nbytes[g] * base
+    for u, x in opt.items():
+        held[u] += x
+    names = [t.name for t in graph.tasks]
+    out = [(held[u], names[u]) for u in range(graph.n) if held[u] > 0]
+    return sorted(out, reverse=True)
+
+
+def memory_infeasible(problem: Problem, model: MemoryModel | None = None) -> str | None:
+    """Why no schedule fits the memories, or None when these tests cannot tell (B14)-(B15).
+
+    Proven infeasible when the least footprint of every tensor (B14, at any
+    period) exceeds the memories' sum, or when what each task's processor must
+    hold (B15) cannot be packed into the memories: one item above the largest,
+    or, for the ``j`` largest memories, the items larger than the ``j+1``-th
+    exceed their sum or Martello and Toth's ``L2`` says they need more than
+    ``j`` of them. None when some memory is unlimited.
+    """
+    from .units import format_bytes
+
+    model = memory_model(problem) if model is None else model
+    if model is None:
+        return None
+    total = sum(model.memories)
+    least = model.least_footprint(max(1, sum(problem.min_durations)))
+    if least > total:
+        return (
+            f"the tensors need at least {format_bytes(least)} (optimizer state "
+            f"{format_bytes(model.optimizer)}) at any period, more than the "
+            f"{len(model.memories)} memories' {format_bytes(total)}"
+        )
+    mems = sorted(model.memories, reverse=True)
+    if model.items and model.items[0][0] > mems[0]:
+        size, name = model.items[0]
+        return (
+            f"task {name} holds at least {format_bytes(size)} (what it produces and its "
+            f"optimizer state), more than the largest memory, {format_bytes(mems[0])}"
+        )
+    for j in range(1, len(mems) + 1):
+        below = mems[j] if j < len(mems) else 0.0
+        big = [s for s, _ in model.items if s > below]
+        if not big:
+            continue
+        if (
+            sum(big) > sum(mems[:j])
+            or bins_bound([math.floor(s) for s in big], math.floor(mems[0])) > j
+        ):
+            return (
+                f"{len(big)} tasks hold more than {format_bytes(below)} each "
+                f"({format_bytes(sum(big))} in all): they do not pack into the {j} largest "
+                f"memories ({format_bytes(sum(mems[:j]))})"
+            )
+    return None
+
+
+def memory_bound(problem: Problem, lower: int = 1, model: MemoryModel | None = None) -> int:
+    """The least period from ``lower`` up at which the least footprint (B14) fits: (B16).
+
+    0 when some memory is unlimited or when no period fits (then
+    :func:`memory_infeasible` says why).
+    """
+    model = memory_model(problem) if model is None else model
+    if model is None:
+        return 0
+    total = sum(model.memories)
+    top = max(1, sum(problem.min_durations))
+    if model.least_footprint(top) > total:
+        return 0
+    return least_unrefuted(lambda T: model.least_footprint(T) > total, max(1, lower), top)
+
+
+# ---------------------------------------------------------------------------
 # All bounds together
 # ---------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -825,6 +1137,12 @@ class Bounds:
         Under ``capacity: ports``, the least period that co-location, packing
         and the port time of what must cross leave open (:func:`port_refuted`),
         searched from all the other bounds; 0 under ``delay``.
+    memory_bound
+        With finite memories, the least period at which the least footprint of
+        every tensor fits their sum (:func:`memory_bound`, (B16)); 0 otherwise.
+    memory_infeasible
+        Why no schedule fits the memories (:func:`memory_infeasible`), or
+        ``None``: a proof, for the solvers to report ``infeasible``.
     processors
         ``P``.
     time_unit_seconds
@@ -842,6 +1160,8 @@ class Bounds:
     port_bound: int = 0
     processors: int = 0
     time_unit_seconds: float | None = None
+    memory_bound: int = 0
+    memory_infeasible: str | None = None
 
     @property
     def binding(self) -> list[str]:
@@ -853,6 +1173,12 @@ class Bounds:
             self.packing_bound,
             0 if self.iteration_bound is None else math.ceil(self.iteration_bound),
         )
+        if (
+            self.memory_bound
+            == self.lower_bound
+            > max(others, self.colocation_bound, self.port_bound)
+        ):
+            return ["memory bound"]
         if self.port_bound == self.lower_bound > max(others, self.colocation_bound):
             return ["port bound"]
         if self.colocation_bound == self.lower_bound > others:
@@ -889,6 +1215,8 @@ class Bounds:
             "critical_loop": list(self.critical_loop),
             "processors": self.processors,
             "time_unit_seconds": unit,
+            "memory_bound": self.memory_bound,
+            "memory_infeasible": self.memory_infeasible,
         }
 
     def summary(self) -> str:
@@ -912,6 +1240,10 @@ class Bounds:
         ]
         if self.port_bound:
             lines.append(f"port bound      {value(self.port_bound)}  (what must cross, on ports)")
+        if self.memory_bound:
+            lines.append(f"memory bound    {value(self.memory_bound)}  (least footprint fits)")
+        if self.memory_infeasible:
+            lines.append(f"infeasible      {self.memory_infeasible}")
         if ib is None:
             lines.append("iteration bound none (no loops)")
         else:
@@ -981,6 +1313,10 @@ def problem_bounds(problem: Problem) -> Bounds:
         port = least_unrefuted(lambda T: port_refuted(T, d, [], processors, model), lb, sum(d))
         port = colocation_bound(graph, processors, port, model, component)
         lb = max(lb, port)
+    memory = memory_model(problem)
+    infeasible = memory_infeasible(problem, memory)
+    mem_bound = 0 if infeasible else memory_bound(problem, lb, memory)
+    lb = max(lb, mem_bound)
     return Bounds(
         resource_bound=resource,
         longest_task=longest,
@@ -992,4 +1328,6 @@ def problem_bounds(problem: Problem) -> Bounds:
         port_bound=port,
         processors=processors,
         time_unit_seconds=problem.graph.time_unit_seconds,
+        memory_bound=mem_bound,
+        memory_infeasible=infeasible,
     )
