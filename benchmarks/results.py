@@ -21,12 +21,25 @@ processors). The other three sides split that speedup into what scheduling
 the same tasks optimally gains and what each decomposition gains, which is
 what the discussion of the difference rests on.
 
-Rows are solved by :func:`lpsched.sweep.run_grid` and kept in a CSV beside
-the markdown (``--resume`` reuses them). Run::
+The comparison runs on *variants*: platforms (``--platforms default,pcie``)
+times link models (``--capacity ports,delay``), and memory capacities
+(``--memory 80GB,32GB``, on the first platform and model). The first platform
+and model are the headline (every section above runs on it, with all five
+sides); the other variants run ``--sides`` (default the planner and LayerPipe)
+and get compact tables beside the headline's. Rows carry the variant in their
+``platform`` column (``default ports``, ``pcie delay``, ``default ports 80GB``).
+A side whose solver declares no support for a variant (a memory capacity) is
+shown as *refused*, never solved. ``--resume`` counts the ``default`` rows of a
+CSV written before link ports as ``default delay`` (:func:`adopt_old_rows`).
 
-    python benchmarks/results.py                  # docs/results.md, hours
-    python benchmarks/results.py --quick          # results-quick.md, about a minute
-    python benchmarks/results.py --networks vgg16 --procs 7-9 --time-limit 120
+Rows are solved by :func:`lpsched.sweep.run_grid` and kept in a CSV beside
+the markdown (``--resume`` reuses them). The first line printed is the number
+of solves and an upper estimate of the time (``--dry-run`` stops there). Run::
+
+    python benchmarks/results.py --quick          # results-quick.md, a few minutes
+    python benchmarks/results.py --resume --procs 4,8,16 --time-limit 20 --jobs 2 \
+        --workers 1                               # docs/results.md, about half an hour
+    python benchmarks/results.py                  # P 2-16, 60 s per solve: a day
 """
 
 from __future__ import annotations
@@ -39,8 +52,11 @@ import shlex
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from csv import reader
 from dataclasses import dataclass
+from io import StringIO
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
@@ -49,9 +65,32 @@ from lpsched.compare import comparison_table, summarise
 from lpsched.costs import CostModel, format_time_unit, parse_time_unit
 from lpsched.errors import InputError
 from lpsched.networks import BUILTIN_NETWORKS, get_network
-from lpsched.platform import DEFAULT_BANDWIDTH, DEFAULT_LATENCY
+from lpsched.platform import DEFAULT_BANDWIDTH, DEFAULT_LATENCY, PRESETS
 from lpsched.solve import SOLVERS
-from lpsched.sweep import four_digits, make_grid, parse_names, parse_procs, row_key, run_grid
+from lpsched.solvers.registry import SOLVERS as SOLVER_INFO
+from lpsched.sweep import (
+    COLUMNS,
+    COLUMNS_V1,
+    COLUMNS_V2,
+    COLUMNS_V3,
+    DEFAULT_PLATFORM,
+    KEY,
+    REDO_STATUSES,
+    GridPoint,
+    check_numbers,
+    four_digits,
+    grid_platforms,
+    make_grid,
+    memory_label,
+    normalise,
+    parse_memory,
+    parse_names,
+    parse_procs,
+    platform_spec_of,
+    read_results,
+    row_key,
+    run_grid,
+)
 from lpsched.taskgraph import build_task_graph
 
 NETWORKS: tuple[str, ...] = ("alexnet", "vgg16", "resnet18", "resnet50", "gpt2")
@@ -69,9 +108,32 @@ PAPER = (
     "Scheduling*, ICCAD 2021, arXiv:2108.06629"
 )
 
+#: Platforms (``default`` or presets of :data:`lpsched.platform.PRESETS`), link models and
+#: memory capacities of a run; the first platform and model are the headline.
+PLATFORMS = "default,pcie"
+CAPACITY = "ports,delay"
+CAPACITIES: tuple[str, ...] = ("ports", "delay")
+MEMORY = "80GB,32GB"
+#: The sides of every variant but the headline (which runs all five).
+EXTRA_SIDES = "planner,layerpipe"
+
+#: ``status`` of a row whose solver declares no support for its variant (no solve tried;
+#: never written to the CSV).
+REFUSED = "refused"
+
+#: The label of the rows of CSVs written before link ports on the default platform: their
+#: links were delays (:func:`adopt_old_rows`).
+OLD_DEFAULT = f"{DEFAULT_PLATFORM} delay"
+
+#: Seconds beyond its limit that a solve takes (building the task graph, the problem and
+#: the model, validating), and the planner's seconds: the largest measured on 2 loaded
+#: cores (gpt2 and resnet50 at P = 16 under ports), rounded up.
+SOLVE_OVERHEAD = 1.0
+PLANNER_SECONDS = 1.0
+
 QUICK: dict[str, Any] = {
     "networks": ("alexnet", "vgg16"),
-    "procs": "7-9",
+    "procs": "8",
     "time_limit": 5.0,
     "output": "results-quick.md",
 }
@@ -99,11 +161,198 @@ def sides(solver: str = "cpsat") -> list[Side]:
 
 
 # ---------------------------------------------------------------------------
-# Running
+# Platforms, link models and memory capacities
 # ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Variant:
+    """One platform, link model and memory capacity that the comparison runs on.
+
+    ``label`` is the ``platform`` column of its rows: ``"default ports"``,
+    ``"pcie delay"``, ``"default ports 80GB"`` (named explicitly, so that rows
+    of both link models share a CSV whatever ``Platform.default`` is).
+    """
+
+    platform: str
+    capacity: str
+    memory: float | None
+    sides: tuple[str, ...]
+
+    @property
+    def base(self) -> str:
+        """The platform and link model without the memory: ``"default ports"``."""
+        return f"{self.platform} {self.capacity}"
+
+    @property
+    def label(self) -> str:
+        """The ``platform`` column (:func:`lpsched.sweep.memory_platform_label`'s form)."""
+        return self.base if self.memory is None else f"{self.base} {memory_label(self.memory)}"
+
+    def spec(self) -> dict[str, Any]:
+        """The platform specification of the grid (a preset, its link model and its name)."""
+        spec = platform_spec_of(None if self.platform == DEFAULT_PLATFORM else self.platform)
+        return {**spec, "capacity": self.capacity, "name": self.base}
+
+
+def variants(
+    platforms: Sequence[str],
+    capacities: Sequence[str],
+    memories: Sequence[float],
+    extra_sides: Sequence[str],
+) -> list[Variant]:
+    """The variants of a run, the headline first.
+
+    The headline (first platform, first link model, unlimited memory) runs
+    every side; every other platform and link model, and the memory
+    capacities (on the headline's platform and link model), run ``extra_sides``.
+    """
+    every = tuple(s.key for s in sides())
+    extra = tuple(k for k in every if k in extra_sides)
+    out = [
+        Variant(p, c, None, every if (i, j) == (0, 0) else extra)
+        for i, p in enumerate(platforms)
+        for j, c in enumerate(capacities)
+    ]
+    out += [Variant(platforms[0], capacities[0], m, extra) for m in memories]
+    return out
+
+
+def refusal(solver: str, variant: Variant) -> str | None:
+    """Why ``solver`` cannot run ``variant`` (its declared capabilities), or ``None``."""
+    info = SOLVER_INFO[solver]
+    if variant.memory is not None and not info.memory:
+        return f"{solver} does not respect a memory capacity yet"
+    if variant.capacity == "ports" and not info.ports:
+        return f"{solver} does not schedule capacity: ports yet"
+    return None
+
+
+def refused_row(network: str, side: Side, variant: Variant, procs: int, why: str) -> dict[str, Any]:
+    """A row of the table (status :data:`REFUSED`) for a grid point no solve was tried on."""
+    row: dict[str, Any] = dict.fromkeys(COLUMNS)
+    row.update(
+        network=network,
+        decomposition=side.decomposition,
+        solver=side.solver,
+        platform=variant.label,
+        procs=procs,
+        memory_gb=None if variant.memory is None else variant.memory / 1e9,
+        status=REFUSED,
+        error=why,
+    )
+    return row
+
+
+def build_grid(
+    networks: Sequence[str],
+    procs: Sequence[int],
+    runs: Sequence[Variant],
+    *,
+    solver: str = "cpsat",
+    time_limit: float | None = TIME_LIMIT,
+    workers: int | None = None,
+) -> tuple[list[GridPoint], list[dict[str, Any]]]:
+    """The grid points of every variant, side, network and ``P``, and the refused rows.
+
+    A side whose solver declares no support for a variant (a memory capacity,
+    link ports) is not solved: it becomes :func:`refused_row` rows, so that the
+    markdown shows it. Points of one ``(decomposition, solver)`` pair shared by
+    two sides (``solver="heuristic"``) appear once.
+    """
+    points: dict[tuple[Any, ...], GridPoint] = {}
+    refused: dict[tuple[Any, ...], dict[str, Any]] = {}
+    by_key = {s.key: s for s in sides(solver)}
+    for v in runs:
+        pairs = {(s.decomposition, s.solver): s for s in (by_key[k] for k in v.sides)}
+        for (decomposition, name), side in pairs.items():
+            why = refusal(name, v)
+            for network in networks:
+                if why is not None:
+                    for p in procs:
+                        row = refused_row(network, side, v, p, why)
+                        refused.setdefault(row_key(SimpleNamespace(**row)), row)
+                    continue
+                grid = make_grid(
+                    get_network(network),
+                    list(procs),
+                    [(decomposition, name)],
+                    time_limit=time_limit,
+                    workers=workers,
+                    platform=v.spec(),
+                    memory=None if v.memory is None else [v.memory],
+                )
+                points.update((g.key, g) for g in grid if g.key not in points)
+    return list(points.values()), list(refused.values())
+
+
+def read_adopted(csv: Path) -> tuple[pd.DataFrame, int]:
+    """The rows of ``csv``, its ``default`` rows written before ports labelled ``default delay``.
+
+    A CSV without the memory columns (:data:`lpsched.sweep.COLUMNS_V3` and
+    older; ``docs/results.csv`` has no ``platform`` column at all, which
+    :func:`lpsched.sweep.read_results` fills with ``default``) was written while
+    the default platform's links were delays, so its ``default`` rows are this
+    script's ``default delay`` rows. A CSV of the current format is read as it
+    is (its ``default`` rows are whatever the default was then; this script
+    never writes that label). Returns the rows and how many were relabelled.
+    """
+    with csv.open(newline="") as f:
+        header = tuple(next(reader(f), ()))
+    df = read_results(csv)
+    if header not in (COLUMNS_V3, COLUMNS_V2, COLUMNS_V1):
+        return df, 0
+    old = df["platform"] == DEFAULT_PLATFORM
+    df.loc[old, "platform"] = OLD_DEFAULT
+    return normalise(df), int(old.sum())
+
+
+def adopt_old_rows(csv: Path) -> int:
+    """Rewrite ``csv`` in the current format with :func:`read_adopted`'s labels.
+
+    So that ``--resume`` (:func:`lpsched.sweep.run_grid`, which reads the file
+    itself) keeps the old rows. Returns how many rows were relabelled (0: the
+    file is left as it is).
+    """
+    if not csv.is_file():
+        return 0
+    df, moved = read_adopted(csv)
+    if not moved:
+        return 0
+    text = StringIO()
+    df.reindex(columns=list(COLUMNS)).to_csv(text, index=False, lineterminator="\n")
+    csv.write_text(text.getvalue())
+    if not read_results(csv)[list(KEY)].equals(df[list(KEY)]):  # a format we did not foresee
+        raise InputError(f"{csv}: could not rewrite the old rows; resume from a copy")
+    return moved
+
+
+def estimate_seconds(points: Sequence[GridPoint], time_limit: float | None) -> float:
+    """An upper estimate of the seconds of ``points`` one at a time.
+
+    The exact solvers and the heuristic use their whole limit when they prove
+    nothing (the heuristic keeps improving until it), plus building the model;
+    the planner takes well under a second (measured on 2 cores:
+    :data:`SOLVE_OVERHEAD`, :data:`PLANNER_SECONDS`).
+    """
+    limit = TIME_LIMIT if time_limit is None else time_limit
+    return sum(
+        PLANNER_SECONDS if p.solver == "pipedream" else limit + SOLVE_OVERHEAD for p in points
+    )
+
+
+def todo_points(points: Sequence[GridPoint], csv: Path, resume: bool) -> list[GridPoint]:
+    """The points that a run still solves: all, or with ``resume`` those not in ``csv``."""
+    if not resume or not csv.is_file():
+        return list(points)
+    old = read_adopted(csv)[0]
+    old = old[~old["status"].isin(REDO_STATUSES)]
+    done = {row_key(r) for r in old.itertuples(index=False)}
+    return [p for p in points if p.key not in done]
+
+
 def run_rows(
     networks: Sequence[str],
     procs: Sequence[int],
+    runs: Sequence[Variant] | None = None,
     *,
     solver: str = "cpsat",
     time_limit: float | None = TIME_LIMIT,
@@ -113,21 +362,26 @@ def run_rows(
     resume: bool = False,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Solve every side of :func:`sides` for every network and ``P``; the sweep table.
+    """Solve every variant's sides for every network and ``P``; the sweep table.
 
-    The ``(decomposition, solver)`` pairs of different sides may coincide
-    (``solver="heuristic"``); each is solved once.
+    ``runs`` defaults to the headline alone (``default ports``, every side).
+    The refused rows of :func:`build_grid` are added (never written to the CSV:
+    they cost nothing, and a solver that learns the variant later runs it).
     """
-    pairs = list(dict.fromkeys((s.decomposition, s.solver) for s in sides(solver)))
-    points = []
-    for name in networks:
-        points += make_grid(
-            get_network(name), list(procs), pairs, time_limit=time_limit, workers=workers
-        )
+    if runs is None:
+        runs = variants([DEFAULT_PLATFORM], ["ports"], [], [])
+    points, refused = build_grid(
+        networks, procs, runs, solver=solver, time_limit=time_limit, workers=workers
+    )
     df = run_grid(points, jobs=jobs, output=csv, resume=resume, progress=progress)
     keys = {p.key for p in points}
     mask = [row_key(r) in keys for r in df.itertuples()]
-    return df[mask].reset_index(drop=True)
+    if not refused:
+        return df[mask].reset_index(drop=True)
+    extra = normalise(pd.DataFrame(refused, columns=list(COLUMNS)))
+    if not any(mask):
+        return extra
+    return normalise(pd.concat([df[mask], extra], ignore_index=True)).reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------
@@ -317,6 +571,7 @@ def render(
     csv_name: str | None,
     jobs: int = 1,
     planner: pd.DataFrame | None = None,
+    runs: Sequence[Variant] | None = None,
 ) -> str:
     """The markdown document.
 
@@ -338,8 +593,15 @@ def render(
         Solves that ran at once (their seconds are comparable only with 1).
     planner
         :func:`planner_facts`; computed when ``None``.
+    runs
+        The variants (:func:`variants`), the headline first; default the
+        headline ``default ports`` alone.
     """
-    table = wide_table(rows, solver)
+    if runs is None:
+        runs = variants([DEFAULT_PLATFORM], ["ports"], [], [])
+    facts = network_facts(networks)
+    rows = with_ms(rows, facts)
+    table = wide_table(rows[rows["platform"] == runs[0].label], solver)
     order = {n: i for i, n in enumerate(networks)}
     table = table.sort_values(
         ["network", "procs"], key=lambda c: c.map(order) if c.name == "network" else c
@@ -349,7 +611,6 @@ def render(
     idx = pd.MultiIndex.from_frame(table[["network", "procs"]])
     for c in ("stage_time", "bottleneck"):
         table[c] = planner[c].reindex(idx).to_numpy()
-    facts = network_facts(networks)
     table["resource"] = table["network"].map(facts["total_work"]).astype("float64") / table["procs"]
     win = window_rows(table)
     limit = "none" if time_limit is None else f"{time_limit:g} s"
@@ -372,7 +633,9 @@ def render(
         "compared to PipeDream*. Here the same comparison on lpsched's cost model: the "
         f"PipeDream planner against LayerPipe scheduled by `{solver}` "
         "(speedup = PipeDream's period / LayerPipe's period; +25% means 1.25×), over "
-        f"P = {WINDOW[0]}..{WINDOW[-1]}.\n"
+        f"P = {_procs_text(win)}, on the platform `{runs[0].platform}` with link model "
+        f"`{runs[0].capacity}` ({_platform_text(runs[0])[:-1].split(': ', 1)[-1]}; "
+        "the other platforms and models, and memory capacities, follow the summary).\n"
     )
     srows = []
     for name in networks:
@@ -398,6 +661,10 @@ def render(
         + "\n"
     )
     w(_verdict(win, all_s) + "\n")
+    if sum(v.memory is None for v in runs) > 1:
+        w(models_section(rows, runs, networks, solver))
+    if any(v.memory is not None for v in runs):
+        w(memory_section(rows, runs, networks, solver))
 
     # ---------------------------------------------------------------- setup
     w("## What is compared\n")
@@ -604,8 +871,8 @@ def _ablation_summary(table: pd.DataFrame, solver: str) -> str:
     if len(heur):
         parts.append(
             f"Over all {len(heur)} instances, the heuristic's LayerPipe period is on average "
-            f"{_pct(heur.mean() - 1, sign=False)} and at most {_pct(heur.max() - 1, sign=False)} "
-            f"above `{solver}`'s, and equal to it in {int((heur == 1).sum())}."
+            f"{_pct(heur.mean() - 1)} and at most {_pct(heur.max() - 1)} against `{solver}`'s "
+            f"(negative: the heuristic's is shorter), and equal to it in {int((heur == 1).sum())}."
         )
     intra = _ratio(table["intra_period"], table["layerpipe_period"]).dropna()
     if len(intra):
@@ -651,7 +918,7 @@ def _verdict(win: pd.DataFrame, s: Mapping[str, Any] | None) -> str:
     mean, best = s["mean_speedup"] - 1, s["max_speedup"] - 1
     d_mean, d_max = mean - PAPER_MEAN, best - PAPER_MAX
     text = (
-        f"**Over P = {WINDOW[0]}..{WINDOW[-1]} and {win['network'].nunique()} networks "
+        f"**Over P = {_procs_text(win)} and {win['network'].nunique()} networks "
         f"({s['rows']} instances), LayerPipe is on average {_faster(mean)} than the "
         f"PipeDream planner, against the paper's {_pct(PAPER_MEAN, sign=False)} faster: "
         f"{_pp(d_mean)}. The largest speedup is {_pct(best)} against the paper's "
@@ -673,6 +940,16 @@ def _verdict(win: pd.DataFrame, s: Mapping[str, Any] | None) -> str:
             "paper reports less communication overhead for LayerPipe."
         )
     return text
+
+
+def _procs_text(win: pd.DataFrame) -> str:
+    """The processor counts of the window's rows: ``"7..9"``, ``"8"``, ``"7, 9"``."""
+    present = sorted({int(p) for p in win["procs"]})
+    if not present:
+        return f"{WINDOW[0]}..{WINDOW[-1]}"
+    if len(present) > 2 and present == list(range(present[0], present[-1] + 1)):
+        return f"{present[0]}..{present[-1]}"
+    return ", ".join(map(str, present))
 
 
 def _faster(x: float) -> str:
@@ -816,10 +1093,273 @@ def _discussion(win: pd.DataFrame, facts: pd.DataFrame, solver: str) -> str:
 
 
 # ---------------------------------------------------------------------------
+# Link models and memory: the compact tables
+# ---------------------------------------------------------------------------
+def with_ms(rows: pd.DataFrame, facts: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with ``period_ms`` and ``lower_bound_ms`` filled from each network's time unit.
+
+    Rows of CSVs written before platforms recorded no milliseconds; the time
+    unit of a network's graphs does not depend on ``P`` (:func:`network_facts`).
+    """
+    out = rows.copy()
+    unit_ms = out["network"].map(facts["unit_seconds"]).astype("float64") * 1e3
+    for col, src in (("period_ms", "period"), ("lower_bound_ms", "lower_bound")):
+        filled = pd.to_numeric(out[src], errors="coerce").astype("float64") * unit_ms
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64").fillna(filled)
+    return out
+
+
+def pair_frame(rows: pd.DataFrame, label: str, solver: str) -> pd.DataFrame:
+    """The planner and LayerPipe rows of one variant side by side, indexed by ``(network, procs)``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`lpsched.compare.comparison_table`'s columns, plus the LayerPipe
+        and planner rows' ``link_busy_max``, ``memory_gb_max`` and
+        ``bytes_per_iteration`` and ``error`` (prefixed ``layerpipe_`` and ``pipedream_``).
+    """
+    part = rows[rows["platform"] == label]
+    table = comparison_table(part, pipedream_solver="pipedream", layerpipe_solver=solver)
+    table = table.set_index(["network", "procs"])
+    for key, prefix in (("planner", "pipedream"), ("layerpipe", "layerpipe")):
+        side = next(s for s in sides(solver) if s.key == key)
+        frame = side_frame(part, side)
+        for c in ("link_busy_max", "memory_gb_max", "bytes_per_iteration", "error"):
+            table[f"{prefix}_{c}"] = frame[c].reindex(table.index)
+    return table
+
+
+def _ms(ms: object, status: object, show_status: bool = True) -> str:
+    """A period in ms for a compact table: ``"19.28"``, ``"19.28 (feasible)"``, ``"refused"``."""
+    if status == REFUSED:
+        return "refused"
+    if pd.isna(ms):
+        return f"none ({status})" if isinstance(status, str) and status else "–"
+    text = four_digits(float(ms))
+    return text + (f" ({status})" if show_status and status != "optimal" else "")
+
+
+def _load(value: object) -> str:
+    """The busiest link's load as a share of what it carries (``"420%"``), ``–`` unknown."""
+    return "–" if pd.isna(value) else f"{100 * float(value):,.0f}%"
+
+
+def _cells(frame: pd.DataFrame, key: tuple[str, int], busy: bool) -> list[str]:
+    """Planner ms, LayerPipe ms (status), speedup (and LayerPipe's busiest link) of one row."""
+    if key not in frame.index:
+        return ["–"] * (4 if busy else 3)
+    r = frame.loc[key]
+    out = [
+        _ms(r["pipedream_period_ms"], r["pipedream_status"], show_status=False),
+        _ms(r["layerpipe_period_ms"], r["layerpipe_status"]),
+        _speedup_pct(r["layerpipe_over_pipedream"]),
+    ]
+    return out + ([_load(r["layerpipe_link_busy_max"])] if busy else [])
+
+
+def _bandwidth(v: Variant) -> float:
+    """The slowest link class of ``v``'s platform on 8 processors, in bytes per second."""
+    plat = grid_platforms(v.spec(), [8])[8]
+    return (
+        min(plat.intra.bandwidth, plat.inter.bandwidth) if plat.nodes > 1 else plat.intra.bandwidth
+    )
+
+
+def models_section(
+    rows: pd.DataFrame, runs: Sequence[Variant], networks: Sequence[str], solver: str
+) -> str:
+    """``## Link ports and the delay model``: an overview, and per platform both models."""
+    plain = [v for v in runs if v.memory is None]
+    frames = {v.label: pair_frame(rows, v.label, solver) for v in plain}
+    out = [
+        "## Link ports and the delay model\n",
+        "Under `capacity: ports` every transfer occupies the sender's out-port and the "
+        "receiver's in-port for its bytes over the link's bandwidth, and two transfers on one "
+        "port never overlap (formulations/README.md, (P5)-(P7)); under `capacity: delay` "
+        "a message is only a delay and a link carries any number at once. Speedup = planner "
+        "period / LayerPipe period on the same platform and link model; *busiest link*: "
+        "the largest share of the period that any port of the LayerPipe schedule is busy "
+        "(under delay: the bandwidth its messages would need over the link's, above 100% "
+        "when the link could not carry them; – where the row predates the column).\n",
+        md_table(
+            ["platform", "instances", "mean speedup", "max speedup (at)", "LayerPipe proven",
+             "LayerPipe busiest link (mean)"],
+            [_overview_row(v.label, frames[v.label]) for v in plain],
+        ) + "\n",
+    ]  # fmt: skip
+    for name in dict.fromkeys(v.platform for v in plain):
+        models = [v for v in plain if v.platform == name]
+        out.append(f"### {name}: " + " and ".join(v.capacity for v in models) + "\n")
+        out.append(f"Periods in ms. {_platform_text(models[0])}\n")
+        headers = ["network", "P"]
+        for v in models:
+            headers += [f"planner {v.capacity}", f"LayerPipe {v.capacity}",
+                        f"speedup {v.capacity}", f"busiest link {v.capacity}"]  # fmt: skip
+        body = [
+            [n, str(p)] + [c for v in models for c in _cells(frames[v.label], (n, p), True)]
+            for n in networks
+            for p in sorted({int(q) for q in frames[models[0].label].index.get_level_values(1)})
+        ]
+        out.append(md_table(headers, body, right=1) + "\n")
+        by_model = {v.capacity: frames[v.label] for v in models}
+        if "ports" in by_model and "delay" in by_model:
+            out.append(_why(by_model["ports"], by_model["delay"], _bandwidth(models[0])) + "\n")
+    return "\n".join(out)
+
+
+def _overview_row(label: str, frame: pd.DataFrame) -> list[str]:
+    s = summarise(frame.reset_index())
+    if s["max_speedup"] is None:
+        return [f"`{label}`", "0", "–", "–", f"{s['layerpipe_proven']}/{s['total_rows']}", "–"]
+    both = frame.dropna(subset=["layerpipe_over_pipedream"])
+    at = both["layerpipe_over_pipedream"].astype(float).idxmax()
+    return [
+        f"`{label}`",
+        str(s["rows"]),
+        _pct(s["mean_speedup"] - 1),
+        f"{_pct(s['max_speedup'] - 1)} ({at[0]}, P={at[1]})",
+        f"{s['layerpipe_proven']}/{s['total_rows']}",
+        _load(pd.to_numeric(frame["layerpipe_link_busy_max"], errors="coerce").mean()),
+    ]
+
+
+def _platform_text(v: Variant) -> str:
+    """``"The platform: speed 1, links 50 GB/s, 10 us, memory unlimited."`` (no link model)."""
+    plat = grid_platforms(v.spec(), [8])[8]
+    text = plat.describe().split(" processors, ", 1)[-1]
+    return f"The platform: {text.rsplit(', capacity ', 1)[0]}."
+
+
+def _count(n: int, noun: str) -> str:
+    """``(1, "instance") -> "1 instance"``, ``(3, ...) -> "3 instances"``."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _why(ports: pd.DataFrame, delay: pd.DataFrame, bandwidth: float) -> str:
+    """What changed from delay to ports on one platform and why, from the rows."""
+    idx = ports.index.intersection(delay.index)
+    p, d = ports.loc[idx], delay.loc[idx]
+    ok = p["layerpipe_over_pipedream"].notna() & d["layerpipe_over_pipedream"].notna()
+    if not ok.any():
+        return "No instance has both link models' speedups, so they cannot be compared."
+    p, d = p[ok], d[ok]
+    sp_d, sp_p = d["layerpipe_over_pipedream"].mean() - 1, p["layerpipe_over_pipedream"].mean() - 1
+    lp = _ratio(p["layerpipe_period"], d["layerpipe_period"]).mean()
+    pdr = _ratio(p["pipedream_period"], d["pipedream_period"]).mean()
+    procs = pd.Series(d.index.get_level_values("procs"), index=d.index).astype("float64")
+    rate = (
+        d["layerpipe_comm_bytes"].astype("float64")
+        / procs
+        / (d["layerpipe_period_ms"].astype("float64") / 1e3)
+    )
+    cause = "The links are why" if max(lp, pdr) > 1.005 else "The links barely matter here"
+    text = (
+        f"**Over the {_count(int(ok.sum()), 'instance')} with both models, LayerPipe is on "
+        f"average {_faster(sp_d)} than the planner under delay and {_faster(sp_p)} under "
+        f"ports.** Going from delay to ports lengthens LayerPipe's period {_x(lp)} on average "
+        f"and the planner's {_x(pdr)}. {cause}: under delay LayerPipe's schedules send "
+        f"{_mb(d['layerpipe_comm_bytes'].mean())} MB per iteration on average "
+        f"(the planner's {_mb(d['pipedream_comm_bytes'].mean())} MB), "
+        f"{rate.mean() / 1e9:,.1f} GB/s per processor at their period, against a link of "
+        f"{bandwidth / 1e9:g} GB/s"
+    )
+    busy = pd.to_numeric(d["layerpipe_link_busy_max"], errors="coerce").dropna()
+    if len(busy):
+        text += (
+            f"; their busiest port would need {_load(busy.mean())} of its bandwidth on "
+            f"average (up to {_load(busy.max())}, over {_count(len(busy), 'row')} that "
+            "record it)"
+        )
+    text += (
+        ". Under ports a link carries only what fits in the period, and LayerPipe's schedules "
+        f"send {_mb(p['layerpipe_comm_bytes'].mean())} MB per iteration instead"
+    )
+    pbusy = pd.to_numeric(p["layerpipe_link_busy_max"], errors="coerce").dropna()
+    if len(pbusy):
+        text += f", their busiest port busy {_load(pbusy.mean())} of the period on average"
+    return text + "."
+
+
+def memory_section(
+    rows: pd.DataFrame, runs: Sequence[Variant], networks: Sequence[str], solver: str
+) -> str:
+    """``## Memory capacity``: the headline's comparison at each capacity beside unlimited."""
+    caps = [runs[0]] + [v for v in runs if v.memory is not None]
+    frames = {v.label: pair_frame(rows, v.label, solver) for v in caps}
+    names = ["unlimited" if v.memory is None else memory_label(v.memory) for v in caps]
+    out = [
+        "## Memory capacity\n",
+        f"The comparison of `{runs[0].label}` with every processor's memory capped "
+        f"({', '.join(names[1:])}) beside unlimited. Periods in ms; *refused*: the solver "
+        "does not take a memory capacity yet; *none (infeasible)*: it proved that no "
+        "schedule fits. Footprint: the largest memory any processor of the unlimited "
+        "LayerPipe schedule needs (the validator's count).\n",
+    ]
+    headers = ["network", "P"]
+    for name in names:
+        headers += [f"planner {name}", f"LayerPipe {name}", f"speedup {name}"]
+    headers.append("LayerPipe footprint (GB)")
+    head = frames[caps[0].label]
+    body = []
+    for n in networks:
+        for p in sorted({int(q) for q in head.index.get_level_values(1)}):
+            cells = [c for v in caps for c in _cells(frames[v.label], (n, p), False)]
+            gb = head["layerpipe_memory_gb_max"].get((n, p), math.nan)
+            body.append([n, str(p), *cells, "–" if pd.isna(gb) else f"{float(gb):,.1f}"])
+    out.append(md_table(headers, body) + "\n")
+    out.append(
+        " ".join(
+            _memory_text(frames[v.label], head, n) for v, n in zip(caps[1:], names[1:], strict=True)
+        )
+        + "\n"
+    )
+    return "\n".join(out)
+
+
+def _memory_text(frame: pd.DataFrame, head: pd.DataFrame, name: str) -> str:
+    """One capacity: schedules found, proven infeasible, refused; speedup beside unlimited."""
+    status = frame["layerpipe_status"]
+    n = len(frame)
+    found = int(frame["layerpipe_period"].notna().sum())
+    infeasible = int((status == "infeasible").sum())
+    refused = int((status == REFUSED).sum()) + int((frame["pipedream_status"] == REFUSED).sum())
+    text = (
+        f"**{name}:** LayerPipe has a schedule in {found} of {n} instances, "
+        f"{infeasible} proven infeasible"
+    )
+    if refused:
+        whys = sorted(
+            {
+                str(frame.at[k, f"{side}_error"])
+                for side in ("layerpipe", "pipedream")
+                for k in frame.index[frame[f"{side}_status"] == REFUSED]
+            }
+        )
+        text += f"; {refused} rows refused ({'; '.join(whys)})"
+    both = frame["layerpipe_over_pipedream"].dropna()
+    if len(both):
+        same = head["layerpipe_over_pipedream"].reindex(both.index)
+        text += (
+            f"; over the {len(both)} instances with both periods, LayerPipe is "
+            f"{_faster(both.mean() - 1)} than the planner (unlimited: "
+            f"{_faster(same.mean() - 1)} on the same instances)"
+        )
+    return text + "."
+
+
+# ---------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (:class:`InputError`, exit code 2)."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        raise InputError(message)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="benchmarks/results.py",
         description="Compare LayerPipe with the PipeDream planner and write docs/results.md.",
     )
@@ -834,22 +1374,122 @@ def _parser() -> argparse.ArgumentParser:
         help="exact solver of the LayerPipe, intra and PipeDream-optimal sides (default cpsat)",
     )
     parser.add_argument(
+        "--platforms",
+        help=f"default and/or presets ({', '.join(PRESETS)}), the first is the headline "
+        f"(default {PLATFORMS})",
+    )
+    parser.add_argument(
+        "--capacity",
+        help=f"link models, the first is the headline's (default {CAPACITY}); rows are "
+        "labelled 'default ports', 'pcie delay'",
+    )
+    parser.add_argument(
+        "--memory",
+        help=f"memory capacities per processor beside unlimited, on the headline's platform "
+        f"and model (default {MEMORY}; 'unlimited' for none)",
+    )
+    parser.add_argument(
+        "--sides",
+        help="sides of every variant but the headline (which runs all): "
+        f"{', '.join(s.key for s in sides())} or all (default {EXTRA_SIDES})",
+    )
+    parser.add_argument(
         "-o", "--output", help="markdown file (default docs/results.md; results-quick.md)"
     )
     parser.add_argument("--csv", help="CSV of the rows (default: the output with .csv)")
     parser.add_argument(
-        "--resume", action="store_true", help="keep the rows already in the CSV, solve the rest"
+        "--resume",
+        action="store_true",
+        help="keep the rows already in the CSV, solve the rest (the rows of CSVs written "
+        "before link ports count as 'default delay')",
     )
     parser.add_argument("--jobs", type=int, default=1, help="solves at once (default 1)")
     parser.add_argument("--workers", type=int, help="CP-SAT search workers per solve")
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="alexnet and vgg16, P 7-9, 5 s per solve, written to results-quick.md "
+        help="alexnet and vgg16, P 8, 5 s per solve, written to results-quick.md "
         "(explicit options override it)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the number of solves and the estimated time, solve nothing",
+    )
     return parser
+
+
+@dataclass(frozen=True)
+class Config:
+    """What the command line asks for, checked."""
+
+    networks: list[str]
+    procs: list[int]
+    runs: list[Variant]
+    time_limit: float
+    output: Path
+    csv: Path
+
+
+def parse_args(args: argparse.Namespace) -> Config:
+    """Check the options and fill the defaults (``--quick`` changes them).
+
+    Raises
+    ------
+    InputError
+        One line naming the option.
+    """
+    d: dict[str, Any] = {
+        "networks": NETWORKS,
+        "procs": PROCS,
+        "time_limit": TIME_LIMIT,
+        "output": "docs/results.md",
+    }
+    if args.quick:
+        d.update(QUICK)
+    networks = parse_names(args.networks or d["networks"], BUILTIN_NETWORKS, "networks")
+    procs = parse_procs(args.procs or d["procs"])
+    if args.solver not in SOLVERS:
+        raise InputError(f"--solver: unknown {args.solver!r}; choose from {', '.join(SOLVERS)}")
+    platforms = parse_names(args.platforms or PLATFORMS, [DEFAULT_PLATFORM, *PRESETS], "platforms")
+    capacities = parse_names(args.capacity or CAPACITY, CAPACITIES, "capacity")
+    memories = [m for m in parse_memory(args.memory or MEMORY) if m is not None]
+    keys = [s.key for s in sides()]
+    extra = parse_names(args.sides or EXTRA_SIDES, [*keys, "all"], "sides")
+    extra = keys if "all" in extra else extra
+    if not {"planner", "layerpipe"} <= set(extra):
+        raise InputError("--sides must include planner and layerpipe (the compared pair)")
+    check_numbers(args.time_limit, 0, args.workers, args.jobs)
+    output = Path(args.output or d["output"])
+    if not output.resolve().parent.is_dir():
+        raise InputError(f"{output}: directory does not exist")
+    for name in platforms:  # a preset that cannot take one of the counts stops here
+        grid_platforms(None if name == DEFAULT_PLATFORM else name, procs)
+    return Config(
+        networks=networks,
+        procs=procs,
+        runs=variants(platforms, capacities, memories, extra),
+        time_limit=args.time_limit if args.time_limit is not None else d["time_limit"],
+        output=output,
+        csv=Path(args.csv) if args.csv else output.with_suffix(".csv"),
+    )
+
+
+def plan_text(cfg: Config, args: argparse.Namespace) -> str:
+    """The line printed before any solve: solves, reused rows, refusals, an upper time."""
+    points, refused = build_grid(
+        cfg.networks, cfg.procs, cfg.runs, solver=args.solver, time_limit=cfg.time_limit
+    )
+    todo = todo_points(points, cfg.csv, args.resume)
+    minutes = estimate_seconds(todo, cfg.time_limit) / max(1, min(args.jobs, len(todo) or 1)) / 60
+    runs = ", ".join(f"{v.label} ({len(v.sides)} sides)" for v in cfg.runs)
+    return (
+        f"results.py: {len(todo)} solves, at most {math.ceil(minutes)} minutes at {args.jobs} "
+        f"at a time ({len(points) - len(todo)} rows reused from {cfg.csv}, {len(refused)} "
+        f"refused by their solver); {len(cfg.networks)} networks x {len(cfg.procs)} counts "
+        f"on {runs}"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -861,35 +1501,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         0 on success, 1 when a row failed (``invalid`` or ``error``), 2 on bad input.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = _parser().parse_args(argv)
-    defaults: dict[str, Any] = {
-        "networks": NETWORKS,
-        "procs": PROCS,
-        "time_limit": TIME_LIMIT,
-        "output": "docs/results.md",
-    }
-    if args.quick:
-        defaults.update(QUICK)
     try:
-        networks = parse_names(args.networks or defaults["networks"], BUILTIN_NETWORKS, "networks")
-        procs = parse_procs(args.procs or defaults["procs"])
-        if args.solver not in SOLVERS:
-            raise InputError(f"--solver: unknown {args.solver!r}; choose from {', '.join(SOLVERS)}")
-        time_limit = args.time_limit if args.time_limit is not None else defaults["time_limit"]
-        output = Path(args.output or defaults["output"])
-        csv = Path(args.csv) if args.csv else output.with_suffix(".csv")
-        if not output.resolve().parent.is_dir():
-            raise InputError(f"{output}: directory does not exist")
+        args = _parser().parse_args(argv)
+        cfg = parse_args(args)
         machine_text = machine()  # the load before the solves start
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        if args.resume and not args.dry_run:
+            moved = adopt_old_rows(cfg.csv)
+            if moved:
+                print(f"{cfg.csv}: {moved} rows written before link ports are now {OLD_DEFAULT!r}")
+        print(plan_text(cfg, args), flush=True)
+        if args.dry_run:
+            return 0
         rows = run_rows(
-            networks,
-            procs,
+            cfg.networks,
+            cfg.procs,
+            cfg.runs,
             solver=args.solver,
-            time_limit=time_limit,
+            time_limit=cfg.time_limit,
             jobs=args.jobs,
             workers=args.workers,
-            csv=csv,
+            csv=cfg.csv,
             resume=args.resume,
             progress=not args.no_progress,
         )
@@ -897,27 +1529,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     try:
-        csv_name = os.path.relpath(csv, output.parent)
+        csv_name = os.path.relpath(cfg.csv, cfg.output.parent)
     except ValueError:  # another drive
-        csv_name = str(csv)
+        csv_name = str(cfg.csv)
     text = render(
         rows,
-        networks,
-        procs,
+        cfg.networks,
+        cfg.procs,
         solver=args.solver,
-        time_limit=time_limit,
+        time_limit=cfg.time_limit,
         command=shlex.join(["python", "benchmarks/results.py", *argv]),
         machine_text=machine_text,
         when=when,
         csv_name=csv_name,
         jobs=args.jobs,
+        runs=cfg.runs,
     )
-    output.write_text(text)
-    print(f"wrote {output} ({len(rows)} rows in {csv})")
+    cfg.output.write_text(text)
+    print(f"wrote {cfg.output} ({len(rows)} rows in {cfg.csv})")
     failed = rows[rows["status"].isin(("invalid", "error"))]
     for r in failed.itertuples(index=False):
         print(
-            f"FAILED {r.network} {r.decomposition} {r.solver} P={r.procs}: {r.status}: {r.error}",
+            f"FAILED {r.network} {r.decomposition} {r.solver} {r.platform} P={r.procs}: "
+            f"{r.status}: {r.error}",
             file=sys.stderr,
         )
     return 1 if len(failed) else 0

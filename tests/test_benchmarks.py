@@ -200,6 +200,9 @@ def doc(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, pd.DataFram
         "--procs", "2,8",
         "--solver", "heuristic",
         "--time-limit", "2",
+        "--platforms", "default",
+        "--capacity", "ports",
+        "--memory", "unlimited",
         "-o", str(md),
         "--no-progress",
     ]  # fmt: skip
