@@ -418,9 +418,11 @@ class Result:
     def summary(self) -> str:
         """One line: period (ms and time units), status, lower bound, gap, speedup, seconds."""
         if self.schedule is None:
+            reason = self.stats.get("reason")
+            why = f" ({reason})" if reason else ""
             return (
-                f"{self.solver}: {self.status.value}, no schedule; lower bound {self.lower_bound}; "
-                f"{self.solve_seconds:.2f} s"
+                f"{self.solver}: {self.status.value}, no schedule{why}; lower bound "
+                f"{self.lower_bound}; {self.solve_seconds:.2f} s"
             )
         s = self.schedule
         settled = ""

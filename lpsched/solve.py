@@ -113,6 +113,13 @@ def solve(
     )
     info.check(problem, options)
     lb = problem.lower_bound
+    reason = problem.bounds.memory_infeasible
+    if reason is not None:
+        # Proven for every solver alike: no need to run one.
+        stats = {"reason": reason}
+        return _finish(
+            Result(None, Status.INFEASIBLE, lb, solver, 0.0, stats=stats), problem, lb, start
+        )
     options = _remaining(options, start)
     result, interrupted = _run(info, problem, options)
     if interrupted:

@@ -13,9 +13,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..errors import InputError
+from ..errors import InfeasibleError, InputError
 from ..problem import Problem
-from ..schedule import Result, Schedule
+from ..schedule import Result, Schedule, Status
 from .toolkit import Incumbent
 
 Log = Callable[[str], None]
@@ -143,19 +143,30 @@ class SolverInfo:
 
 
 # ----------------------------------------------------------------- the solvers
+def _none_found(problem: Problem, name: str, err: InfeasibleError) -> Result:
+    """A heuristic that found no schedule within memory proves nothing: status unknown.
+
+    (A proven infeasibility is the bounds' and is answered before any solver runs.)
+    """
+    return Result(None, Status.UNKNOWN, problem.lower_bound, name, 0.0, stats={"reason": str(err)})
+
+
 def _heuristic(problem: Problem, options: Options) -> Result:
     from .heuristic import modulo_schedule
     from .toolkit import claim
 
     # Deterministic: no wall clock; the work is bounded by the heuristic's step limit.
-    sched = modulo_schedule(
-        problem,
-        lower_bound=problem.lower_bound,
-        seed=options.seed,
-        time_limit=None if options.deterministic else options.time_limit,
-        log=options.log,
-        stop=options.stop,
-    )
+    try:
+        sched = modulo_schedule(
+            problem,
+            lower_bound=problem.lower_bound,
+            seed=options.seed,
+            time_limit=None if options.deterministic else options.time_limit,
+            log=options.log,
+            stop=options.stop,
+        )
+    except InfeasibleError as err:
+        return _none_found(problem, "heuristic", err)
     lb = problem.lower_bound
     return Result(sched, claim(sched.period, lb), lb, "heuristic", 0.0)
 
@@ -165,7 +176,10 @@ def _pipedream(problem: Problem, options: Options) -> Result:
     from .toolkit import claim
 
     limit = None if options.deterministic else options.time_limit
-    sched = pipedream_schedule(problem, time_limit=limit, log=options.log, stop=options.stop)
+    try:
+        sched = pipedream_schedule(problem, time_limit=limit, log=options.log, stop=options.stop)
+    except InfeasibleError as err:
+        return _none_found(problem, "pipedream", err)
     lb = problem.lower_bound
     return Result(sched, claim(sched.period, lb), lb, "pipedream", 0.0)
 
@@ -197,6 +211,7 @@ def _milp_entry(name: str, backend: str, label: str) -> SolverInfo:
         export=True,
         heterogeneous=True,
         topology=True,
+        ports=True,
         default_time_limit=DEFAULT_EXACT_SECONDS,
     )
 
@@ -239,6 +254,7 @@ SOLVERS: dict[str, SolverInfo] = {
             _heuristic,
             heterogeneous=True,
             topology=True,
+            ports=True,
             deterministic=True,
         ),
         SolverInfo(
@@ -247,6 +263,8 @@ SOLVERS: dict[str, SolverInfo] = {
             _pipedream,
             heterogeneous=True,
             topology=True,
+            ports=True,
+            memory=True,
             deterministic=True,
         ),
         SolverInfo(
@@ -258,6 +276,7 @@ SOLVERS: dict[str, SolverInfo] = {
             secondaries=("comm", "staleness"),
             heterogeneous=True,
             topology=True,
+            ports=True,
             deterministic=True,
             default_time_limit=DEFAULT_EXACT_SECONDS,
         ),
