@@ -32,9 +32,10 @@ from ..errors import InputError
 from ..graph import TaskGraph
 from ..platform import Platform
 from ..problem import Problem
-from ..schedule import Result, Schedule
+from ..schedule import Result, Schedule, Status
 from ..units import format_ms
 from .milp_backend import BACKENDS, FEASIBLE, INFEASIBLE, UNKNOWN, solve_model
+from .milp_memory import bounded, fits
 from .milp_model import (
     ModelSize,
     PeriodModel,
@@ -334,11 +335,18 @@ def run_milp(
     clock = Clock(options.time_limit)  # the warm start counts against the limit
     _check_request(problem, options, backend)
     search = _Search(problem, backend, options, clock)
-    best = warm_start(problem, options)
-    search.offer(best)
     lb = max(problem.lower_bound, lower_bound or 0)
+    if bounded(problem) and problem.bounds.memory_infeasible:
+        return _no_schedule(search, lb, Status.INFEASIBLE, problem.bounds.memory_infeasible)
+    best = warm_start(problem, options)
     if best.period < lb:
         raise InputError(f"initial period {best.period} is below the lower bound {lb}")
+    if not fits(best):
+        found, lb = _fitting_start(search, best, lb)
+        if found is None:
+            return _no_schedule(search, lb, Status.UNKNOWN, "no schedule found that fits")
+        best = found
+    search.offer(best)
     search.progress(best.period, lb, "warm start", now=True)
     reserve = _export_reserve(search, best) if options.export is not None else None
     best, proven, steps = _period_search(search, best, lb, reserve or 0.0)
@@ -372,6 +380,62 @@ def run_milp(
         network=problem.graph.name,
         decomposition=problem.graph.decomposition,
         stats=stats,
+    )
+
+
+#: Periods tried, doubling, when no warm start fits the memories.
+FITTING_TRIES = 6
+
+
+def _fitting_start(search: _Search, hint: Schedule, lb: int) -> tuple[Schedule | None, int]:
+    """A schedule that fits the memories, searched up from ``hint``'s period: it and the bound.
+
+    ``hint`` (the warm start, over a memory) only seeds the processor
+    binaries. Each step at ``T`` decides as in the period search; an
+    infeasible ``T`` raises the bound (feasibility is monotone in ``T`` under
+    memory too, ``formulations/milp.md``, "Memory"), and the next step
+    doubles ``T``, :data:`FITTING_TRIES` times at most.
+    """
+    T = max(lb, hint.period)
+    for _ in range(FITTING_TRIES):
+        left = search.left()
+        if search.stopped() or (left is not None and left < _MIN_STEP_SECONDS):
+            break
+        budget = None if left is None else left / 2
+        step = _step(search, T, hint, budget)
+        search.progress(hint.period, lb, f"T {T} {step.outcome} (memory, {step.seconds:.2f} s)")
+        if step.schedule is not None:
+            return step.schedule, lb
+        if step.outcome == INFEASIBLE:
+            lb = max(lb, T + 1)
+        if magnitude(search.problem, 2 * T) > MAX_MAGNITUDE:
+            break
+        T *= 2
+    search.note("memory", "no schedule that fits the memories was found")
+    return None, lb
+
+
+def _no_schedule(search: _Search, lb: int, status: Status, why: str) -> Result:
+    """The result without a schedule: ``infeasible`` (proven) or ``unknown``, and why."""
+    search.flush()
+    problem = search.problem
+    return Result(
+        schedule=None,
+        status=status,
+        lower_bound=lb,
+        solver=search.name,
+        solve_seconds=search.clock.elapsed(),
+        network=problem.graph.name,
+        decomposition=problem.graph.decomposition,
+        stats={
+            "formulation": "offset",
+            "backend": search.backend,
+            "reason": why,
+            "built": dict(search.built),
+            "skipped": search.skipped,
+            "notes": search.notes,
+            "stopped": search.stopped(),
+        },
     )
 
 
@@ -424,9 +488,6 @@ def _check_request(problem: Problem, options: Options, backend: str) -> None:
         raise InputError(f"export file {str(export)!r} must end in .lp or .mps")
     if options.secondary not in (None, "comm", "none"):
         raise InputError(f"unknown secondary objective {options.secondary!r} for the MILP")
-    platform = problem.platform
-    if any(p.memory is not None for p in platform.processors):
-        raise InputError("the MILP does not respect a memory capacity; drop it")
 
 
 # ---------------------------------------------------------------------------
@@ -456,17 +517,32 @@ def warm_start(problem: Problem, options: Options) -> Schedule:
         sched = None
     else:
         sched = heuristic.run(problem, plain).schedule
+    if sched is not None and not fits(sched):
+        sched = None  # over a memory: the search looks for one that fits
     if sched is None:
         sched = one_processor(problem)
         if options.log is not None:
             options.log(f"warm start: every task on one processor, period {sched.period}")
-    return _check_initial(problem, sched)
+    return _check_initial(problem, sched, memory=False)
 
 
-def _check_initial(problem: Problem, initial: Schedule) -> Schedule:
-    """``initial`` on the problem (with its own staleness for ``auto``); InputError if invalid."""
+def _check_initial(problem: Problem, initial: Schedule, *, memory: bool = True) -> Schedule:
+    """``initial`` on the problem (with its own staleness for ``auto``); InputError if invalid.
+
+    With ``memory=False`` a footprint over a memory is let through (the
+    search then starts from a period where one fits, :func:`_fitting_start`).
+    """
     from ..validate import validate
 
+    sched = _on_problem(problem, initial)
+    problems = [v for v in validate(sched) if memory or v.kind != "memory"]
+    if problems:
+        raise InputError(f"initial schedule is not valid: {problems[0].message}")
+    return sched
+
+
+def _on_problem(problem: Problem, initial: Schedule) -> Schedule:
+    """``initial`` on the problem's graph (with its own staleness for ``auto``)."""
     graph = problem.graph
     names = {t.name for t in graph.tasks}
     if set(initial.processor) != names or set(initial.start) != names:
@@ -485,9 +561,6 @@ def _check_initial(problem: Problem, initial: Schedule) -> Schedule:
         dict(initial.start),
         transfers=initial.transfers,
     )
-    problems = validate(sched)
-    if problems:
-        raise InputError(f"initial schedule is not valid: {problems[0].message}")
     return sched
 
 
@@ -763,6 +836,8 @@ def _sequence(
     """
     for order in ([hint] if hint is not None else []) + [None]:
         quick = contiguous(search.problem, T, assignment, order)
+        if quick is not None and not fits(quick):
+            continue  # over a memory: the restriction's MILP may still place it (M30)
         if quick is not None and _verified(quick, search.options.log) is not None:
             return quick, None, False
     if search.stopped():

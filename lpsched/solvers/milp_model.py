@@ -23,8 +23,15 @@ import pulp
 from ..graph import TaskGraph
 from ..problem import Problem
 from ..schedule import Schedule
+from .milp_memory import (
+    MemoryRows,
+    add_memory,
+    extra_stages,
+    lag_limit,
+    memory_size,
+    set_memory_initial,
+)
 from .milp_ports import (
-    MAX_LAG,
     PortModel,
     add_transfers,
     cheapest_costs,
@@ -108,6 +115,7 @@ class PeriodModel:
     assignment: dict[int, int] | None = None
     costs: tuple[dict[str, int], ...] = ()
     ports: PortModel | None = None
+    memory: MemoryRows | None = None
     trivially_infeasible: str | None = None
     proven: bool = False
 
@@ -173,6 +181,7 @@ def horizon(problem: Problem, period: int) -> int:
     """
     latency = sum(max(row) for row in problem.durations) + sum(max_comm(problem))
     steps = 2 * problem.n + 2 if problem.ports else problem.n + 1
+    steps += extra_stages(problem)  # 0 unless a memory is bounded ("Memory")
     return steps + -(-latency // period)  # exact for any size, unlike a float ceil
 
 
@@ -186,7 +195,8 @@ def magnitude(problem: Problem, period: int) -> int:
     T = int(period)
     largest = max((max(row) for row in problem.durations), default=0)
     dearest = max(max_comm(problem), default=0)
-    lag = MAX_LAG if problem.ports else 0  # a transfer's time reaches T (K + 1 + MAX_LAG)
+    # a transfer's time reaches T (K + 1 + lag)
+    lag = lag_limit(problem, T) if problem.ports else 0
     return max(T * (horizon(problem, T) + 1 + lag), largest, dearest)
 
 
@@ -259,6 +269,7 @@ def estimate_size(
     layers = len({e.weights for e in problem.graph.edges if e.weights is not None})
     cap = problem.graph.staleness_cap
     size += ModelSize(*transfer_size(problem, procs, variant, assignment))
+    size += ModelSize(*memory_size(problem, procs), 0)
     return size + ModelSize(0, layers if cap is not None else 0, len(problem.graph.edges), 0)
 
 
@@ -415,6 +426,7 @@ def build_model(
     for e_idx in range(len(problem.graph.edges)):
         _precedence(model, e_idx, objective)
     add_transfers(model)  # (M20)-(M27) under ports; nothing under delay
+    add_memory(model)  # (M29)-(M34) under a bounded memory; nothing otherwise
     _objective(model, objective)
     return model
 
@@ -922,6 +934,7 @@ def set_initial(model: PeriodModel, schedule: Schedule, *, full: bool) -> None:
     for layer, var in model.sigma.items():
         var.setInitialValue(used.get(layer, var.upBound))
     set_transfer_initial(model, schedule, relabel, shift)
+    set_memory_initial(model, schedule, relabel)
 
 
 def _set_times(model: PeriodModel, start: list[int], v0: int) -> None:

@@ -21,6 +21,7 @@ import pulp
 
 from ..problem import Problem, ceil_units
 from ..schedule import Schedule, Transfer
+from .milp_memory import bounded, lag_limit
 
 if TYPE_CHECKING:
     from .milp_model import PeriodModel
@@ -248,7 +249,8 @@ def transfer_variables(model: PeriodModel, pm: PortModel) -> None:
                 pm.a[X, p] = pulp.LpVariable(f"a_{k}_{q}_{p}", 0, up)
         if model.variant != "relaxed":
             pm.rho.append(pulp.LpVariable(f"rho_{k}_{q}", 0, T - 1, cat=pulp.LpInteger))
-            pm.kappa.append(pulp.LpVariable(f"kappa_{k}_{q}", 0, MAX_LAG, cat=pulp.LpInteger))
+            lag = lag_limit(model.problem, T)  # MAX_LAG unless a memory is bounded
+            pm.kappa.append(pulp.LpVariable(f"kappa_{k}_{q}", 0, lag, cat=pulp.LpInteger))
 
 
 def presence_rows(model: PeriodModel, pm: PortModel) -> None:
@@ -286,7 +288,8 @@ def release_rows(model: PeriodModel, pm: PortModel) -> None:
         u = model.problem.tensors[k].producer
         wait = pm.rho[X] + T * pm.kappa[X] - model.r[u] - model.duration(u)
         prob += wait >= 0, f"release_{k}_{q}"
-        prob += wait <= T - 1, f"wait_{k}_{q}"
+        if not bounded(model.problem):  # under a memory waiting may pay (M34)
+            prob += wait <= T - 1, f"wait_{k}_{q}"
 
 
 def arrival_rows(model: PeriodModel, pm: PortModel) -> None:
@@ -304,6 +307,8 @@ def arrival_rows(model: PeriodModel, pm: PortModel) -> None:
         t = transfer_time(model, pm, X)
         reach = pulp.lpSum(pm.arrival[X][p] * pm.a[X, p] for p in pm.senders[X])
         M = max(pm.arrival[X].values()) + T - 1
+        if bounded(model.problem):  # the wait is bounded by the lag only (M34)
+            M = max(pm.arrival[X].values()) + T * (lag_limit(model.problem, T) + 1)
         for e, v in readers(model.problem, k):
             lhs = model.start(v) + T * distance_term(model, e) - t
             if model.assignment is not None:
@@ -465,7 +470,8 @@ def set_transfer_initial(
             continue
         ready = schedule.start[names[u]] - shift + problem.duration(u, pu)
         t = sent.get((tensor.name, q), ready)
-        t -= T * ((t - ready) // T)  # into [ready, ready + T - 1], residue kept
+        if not bounded(problem):
+            t -= T * ((t - ready) // T)  # into [ready, ready + T - 1], residue kept
         stage_u = (schedule.start[names[u]] - shift) // T
         pm.rho[X].setInitialValue(t % T)
         pm.kappa[X].setInitialValue(t // T - stage_u)

@@ -212,6 +212,7 @@ def _milp_entry(name: str, backend: str, label: str) -> SolverInfo:
         heterogeneous=True,
         topology=True,
         ports=True,
+        memory=True,
         default_time_limit=DEFAULT_EXACT_SECONDS,
     )
 
