@@ -183,3 +183,24 @@ def test_hints_with_and_without_transfers() -> None:
     for r in (with_x, without):
         assert_valid(r.schedule)
         assert r.period == best.period
+
+
+def test_neighbourhoods_find_only_valid_schedules(monkeypatch) -> None:
+    # The neighbourhood phase alone from a poor start (every task on one processor):
+    # whatever it finds is valid and never worse than the start.
+    from lpsched.solvers import cpsat
+
+    monkeypatch.setattr(cpsat, "PLAN", (("neighbourhood", 1.0),))
+    tasks = tuple(Task(f"t{i}", 2 + i % 2) for i in range(5))
+    edges = tuple(Edge(f"t{i}", f"t{i + 1}", 0, None, 2, tensor=f"a{i}") for i in range(4)) + (
+        Edge("t4", "t0", 2, None, 1, tensor="back"),
+    )
+    graph = TaskGraph(tasks, edges, time_unit="1us")
+    plat = replace(Platform.default(3), intra=Link(1e6, 0.0), capacity="ports")
+    problem = Problem(graph, plat)
+    from lpsched.solvers.toolkit import one_processor
+
+    start = one_processor(problem)
+    result = run_cpsat(problem, Options(initial=start, secondary=None, **DET, time_limit=3.0))
+    assert_valid(result.schedule)
+    assert result.period <= start.period

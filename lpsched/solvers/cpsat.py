@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import math
 import os
+import random
 import threading
 import time
 from collections import Counter
@@ -63,8 +64,9 @@ from ..errors import InputError
 from ..graph import TaskGraph
 from ..platform import Platform
 from ..problem import Problem, as_problem
-from ..schedule import Result, Schedule, Transfer
+from ..schedule import Result, Schedule, Status, Transfer
 from ..units import format_bytes, format_ms
+from . import cpsat_memory as cpm
 from . import cpsat_ports as cpp
 from .registry import SOLVERS, Options
 from .toolkit import Clock, Incumbent, claim, least_staleness, one_processor
@@ -80,6 +82,8 @@ __all__ = [
     "MAX_SEGMENT_TRIES",
     "MAX_VARIABLE_INTERVALS",
     "MODEL_ITEMS_PER_SECOND",
+    "NEIGHBOURHOOD_PATIENCE",
+    "NEIGHBOURHOOD_SLICE",
     "PLAN",
     "SECONDARY_FLOOR",
     "SECONDARY_OBJECTIVES",
@@ -128,10 +132,18 @@ WARM_START_SHARE = 0.5
 PLAN: tuple[tuple[str, float], ...] = (
     ("packing", 0.1),
     ("heuristic", 0.25),
+    ("neighbourhood", 0.6),
     ("segments", 0.4),
     ("variable", 0.5),
     ("descend", 1.0),
 )
+
+#: Longest CP-SAT call of the ``neighbourhood`` phase (capacity ports only): the
+#: model with the best schedule's processors fixed but for one or two of them,
+#: the period a variable (section 3, "Neighbourhoods").
+NEIGHBOURHOOD_SLICE = 3.0
+#: The ``neighbourhood`` phase ends after this many calls in a row without a better period.
+NEIGHBOURHOOD_PATIENCE = 8
 
 #: The bin-packing relaxation is skipped when its arc-flow graph would be larger.
 MAX_PACKING_ARCS = 60_000
@@ -363,6 +375,7 @@ class _Instance:
     classes: tuple[str, ...]  # link classes some pair of processors uses
     relaxed_graph: TaskGraph  # fastest durations, cheapest links (the problem if uniform)
     ports: cpp.Ports | None = None  # capacity: ports, the tensors that travel (C20-C25)
+    memory: cpm.Memory | None = None  # some processor's memory is limited (C26-C29)
     slack: int = 0  # (C18) soft distances: up to this much more on every loop-closing edge
     positions: dict[int, int] = field(default_factory=dict)  # processor -> index in its group
 
@@ -415,6 +428,7 @@ class _Instance:
             _link_classes(node),
             problem.relaxed_graph(),
             ports,
+            cpm.Memory.build(problem),
         )
 
     @property
@@ -814,6 +828,7 @@ class _Model:
     excess: list[cp_model.IntVar] = field(default_factory=list)
     dist: dict[int, Any] = field(default_factory=dict)  # edge index -> w_e T in C3
     ports: cpp.PortVars | None = None  # C20-C25
+    memory: cpm.MemoryVars | None = None  # C26-C29
 
     def times_T(self, var: cp_model.IntVar, vlo: int, vhi: int, name: str) -> Any:
         """``T * var``: a linear expression for a fixed T, else a product (C19)."""
@@ -830,8 +845,16 @@ def _is_zero(b: cp_model.IntVar | int) -> bool:
     return isinstance(b, int) and b == 0
 
 
+def _is_one(b: cp_model.IntVar | int) -> bool:
+    return isinstance(b, int) and b == 1
+
+
 def _build_model(
-    inst: _Instance, prep: _Prep, lo: int | None = None, fixed: Sequence[int] | None = None
+    inst: _Instance,
+    prep: _Prep,
+    lo: int | None = None,
+    fixed: Sequence[int] | None = None,
+    free: frozenset[int] = frozenset(),
 ) -> _Model:
     """The model of the formulation, C1-C15, one ``_add_*`` function per family.
 
@@ -839,7 +862,9 @@ def _build_model(
     must have been computed at the largest period ``prep.T``: its windows and
     co-locations hold for every smaller one), else the constant ``prep.T``.
     With ``fixed`` (a processor per task) every ``x_vp`` is that constant and
-    the symmetry breaking C11, C12 is left out: only times and staleness remain.
+    the symmetry breaking C11, C12 is left out: only times and staleness remain;
+    with ``free`` too, the tasks ``fixed`` puts on one of those processors may
+    move among them (a neighbourhood, section 3) and the others keep theirs.
     The families are added in this order so that the model, and with it
     CP-SAT's search, stays the same from one release to the next. Raises
     :class:`_TooLarge` when its numbers could overflow CP-SAT's arithmetic.
@@ -848,23 +873,37 @@ def _build_model(
     m = cp_model.CpModel()
     T: int | cp_model.IntVar = prep.T if lo is None else m.new_int_var(lo, prep.T, "T")
     mod = _Model(m, T, lo, prep.T)
-    _add_assignment(mod, inst, fixed)
+    _add_assignment(mod, inst, fixed, free)
     _add_speed_limits(mod, inst)
     _add_processor_order(mod, inst, fixed)
     _add_offsets(mod, inst, prep)
     _add_anchor(mod, inst)
-    _add_different_processors(mod, inst, prep, fixed)
-    _add_different_nodes(mod, inst, fixed)
+    _add_different_processors(mod, inst, prep, fixed, free)
+    _add_different_nodes(mod, inst, fixed, free)
     _add_staleness(mod, inst)
     _add_precedences(mod, inst)
     _add_second_copies(mod, inst)
     for p in range(inst.P):
         _add_modulo_resource(mod, inst, p)
-        _add_load(mod, inst, p, fixed)
+        _add_load(mod, inst, p, fixed, free)
     _add_cumulative(mod, inst)
     if inst.ports is not None:  # (after the rest: the model under delay is unchanged)
         _add_ports(mod, inst, inst.ports)
+    if inst.memory is not None:  # (likewise: the model without memory is unchanged)
+        _add_memory(mod, inst, prep, inst.memory)
     return mod
+
+
+def _add_memory(mod: _Model, inst: _Instance, prep: _Prep, memory: cpm.Memory) -> None:
+    """Memory capacity (:mod:`lpsched.solvers.cpsat_memory`, section 2.8).
+
+    C26 copies, C27 lifetimes on the producer's processor, C28 on a reader's,
+    C29 capacity.
+    """
+    mv = cpm.add_copies(mod, inst, prep, memory)
+    cpm.add_local_lifetimes(mod, inst, memory, mv, lambda e: _comm(mod, inst, e))
+    cpm.add_remote_lifetimes(mod, inst, memory, mv)
+    cpm.add_memory_capacity(mod, inst, memory, mv)
 
 
 def _add_ports(mod: _Model, inst: _Instance, ports: cpp.Ports) -> None:
@@ -908,21 +947,48 @@ def _model_items(inst: _Instance, T: int) -> int:
     items = (
         5 * _allowed_pairs(inst) + 7 * inst.n + len(inst.edges) + len(inst.pairs) * (1 + 3 * inst.P)
     )
+    items += cpm.memory_items(inst, inst.memory) if inst.memory is not None else 0
     return items + (cpp.port_items(inst, inst.ports) if inst.ports is not None else 0)
 
 
-def _add_assignment(mod: _Model, inst: _Instance, fixed: Sequence[int] | None) -> None:
+def _fixed_items(inst: _Instance, fixed: Sequence[int], free: frozenset[int]) -> int:
+    """About how many variables and constraints a model with ``fixed`` processors holds.
+
+    As :func:`_model_items`, with only the tasks on ``free`` processors
+    choosing (among ``free``) and, under ports, transfers only for the
+    ``(tensor, destination)`` pairs a free task can change, or those present.
+    """
+    moving = sum(1 for p in fixed if p in free)
+    items = 5 * moving * max(1, len(free)) + 12 * inst.n + 2 * len(inst.edges)
+    items += len(inst.pairs) * (1 + 3 * len(free))
+    if inst.ports is not None:
+        width = 1 + len(free)
+        items += sum(20 * width + 2 * len(t.edges) * width for t in inst.ports.tensors)
+    if inst.memory is not None:
+        items += cpm.memory_items(inst, inst.memory)
+    return items
+
+
+def _add_assignment(
+    mod: _Model, inst: _Instance, fixed: Sequence[int] | None, free: frozenset[int] = frozenset()
+) -> None:
     """C1 one processor per task; C11 the i-th task of the order uses positions 0..i of a group.
 
-    C10 with a fixed period: ``x_vp = 0`` where ``d_vp > T``.
+    C10 with a fixed period: ``x_vp = 0`` where ``d_vp > T``. With ``fixed``
+    a constant per task, except the tasks on a processor of ``free``, which
+    choose among ``free`` (a neighbourhood).
     """
     m, P = mod.model, inst.P
     rank = {v: i for i, v in enumerate(inst.order)}
     position = [inst.position(p) for p in range(P)]
     for v in range(inst.n):
         row: list[cp_model.IntVar | int] = []
+        moves = fixed is not None and fixed[v] in free
         for p in range(P):
-            if fixed is not None:
+            if moves:
+                fits = p in free and (inst.dp[v][p] <= mod.hi or p == fixed[v])
+                row.append(m.new_bool_var(f"x[{inst.names[v]},{p}]") if fits else 0)
+            elif fixed is not None:
                 row.append(int(fixed[v] == p))
             elif P == 1:
                 row.append(1)
@@ -931,7 +997,7 @@ def _add_assignment(mod: _Model, inst: _Instance, fixed: Sequence[int] | None) -
             else:
                 row.append(m.new_bool_var(f"x[{inst.names[v]},{p}]"))
         mod.x.append(row)
-        if P > 1 and fixed is None:
+        if P > 1 and (fixed is None or moves):
             m.add_exactly_one(b for b in row if not isinstance(b, int))
 
 
@@ -997,7 +1063,11 @@ def _add_anchor(mod: _Model, inst: _Instance) -> None:
 
 
 def _add_different_processors(
-    mod: _Model, inst: _Instance, prep: _Prep, fixed: Sequence[int] | None
+    mod: _Model,
+    inst: _Instance,
+    prep: _Prep,
+    fixed: Sequence[int] | None,
+    free: frozenset[int] = frozenset(),
 ) -> None:
     """C4 ``y_uv = [p_u != p_v]`` for every pair joined by an edge; C15 ``y_uv = 0``."""
     m, x = mod.model, mod.x
@@ -1005,7 +1075,7 @@ def _add_different_processors(
         b = m.new_bool_var(f"y[{inst.names[u]},{inst.names[v]}]")
         if (u, v) in prep.together:
             m.add(b == 0)
-        if fixed is not None:
+        if fixed is not None and fixed[u] not in free and fixed[v] not in free:
             m.add(b == int(fixed[u] != fixed[v]))
             mod.y[(u, v)] = b
             continue
@@ -1021,7 +1091,9 @@ def _add_different_processors(
         mod.y[(u, v)] = b
 
 
-def _add_different_nodes(mod: _Model, inst: _Instance, fixed: Sequence[int] | None) -> None:
+def _add_different_nodes(
+    mod: _Model, inst: _Instance, fixed: Sequence[int] | None, free: frozenset[int] = frozenset()
+) -> None:
     """C5 ``z_uv = [node(p_u) != node(p_v)]`` where an edge's cost depends on the node.
 
     With ``a_vm = sum of x_vp over the processors p of node m``, C4's three rows
@@ -1034,7 +1106,7 @@ def _add_different_nodes(mod: _Model, inst: _Instance, fixed: Sequence[int] | No
     for u, v in inst.node_pairs():
         b = m.new_bool_var(f"z[{inst.names[u]},{inst.names[v]}]")
         mod.z[(u, v)] = b
-        if fixed is not None:
+        if fixed is not None and fixed[u] not in free and fixed[v] not in free:
             m.add(b == int(inst.node[fixed[u]] != inst.node[fixed[v]]))
             continue
         for procs in members.values():
@@ -1128,12 +1200,20 @@ def _add_modulo_resource(mod: _Model, inst: _Instance, p: int) -> None:
     m.add_no_overlap(ivs)
 
 
-def _add_load(mod: _Model, inst: _Instance, p: int, fixed: Sequence[int] | None) -> None:
+def _add_load(
+    mod: _Model,
+    inst: _Instance,
+    p: int,
+    fixed: Sequence[int] | None,
+    free: frozenset[int] = frozenset(),
+) -> None:
     """C13 load of processor ``p``, ``sum_v d_vp x_vp <= T`` (redundant with C9)."""
-    if inst.P == 1 or fixed is not None:
+    if inst.P == 1 or (fixed is not None and p not in free):
         return
     x = mod.x
     load = sum(inst.dp[v][p] * x[v][p] for v in range(inst.n) if not isinstance(x[v][p], int))
+    if fixed is not None:  # (a neighbourhood: the tasks that stay on p count as constants)
+        load = load + sum(inst.dp[v][p] for v in range(inst.n) if _is_one(x[v][p]))
     mod.model.add(load <= mod.T)
 
 
@@ -1398,7 +1478,7 @@ def _is_valid(inst: _Instance, sol: _Solution) -> bool:
         return False
     if any(not 1 <= s <= (inst.cap or 0) for s in sol.staleness.values()):
         return False
-    if inst.ports is not None:
+    if inst.ports is not None or (inst.memory is not None and not inst.problem.ports):
         from ..validate import validate
 
         sched = _schedule_of(inst, sol)
@@ -1599,6 +1679,8 @@ class _Search:
     heuristic_bound: int | None = None  # the warm start is the heuristic's effort from here
     pending: _Solution | None = None  # ports: a warm start that lacks its transfers
     calls: int = 0
+    found: bool = True  # memory: False while ``best`` (one processor) does not fit
+    refuted: set[int] = field(default_factory=set)  # memory: periods proven infeasible alone
 
     @property
     def clock(self) -> Clock:
@@ -1632,18 +1714,34 @@ class _Search:
 
     def improve(self, sol: _Solution) -> bool:
         """Keep ``sol`` when its period is better; offer it as the incumbent and report it."""
-        if sol.T >= self.best.T:
+        if self.found and sol.T >= self.best.T:
             return False
-        self.best = sol
+        self.best, self.found = sol, True
         self.incumbent.offer(_to_schedule(self.inst, sol))
         self.progress.period(sol.T, self.lo)
         return True
 
     def raise_bound(self, bound: int) -> None:
         """A proven lower bound (section 6): keep it when higher, and report it."""
+        while bound in self.refuted:  # (memory: periods refuted one by one, section 2.8)
+            bound += 1
         if bound > self.lo:
             self.lo = bound
             self.progress.period(self.best.T, self.lo)
+
+    def refute(self, T: int) -> None:
+        """Memory: ``T`` alone is proven infeasible (feasibility need not be monotone)."""
+        self.refuted.add(T)
+        if T == self.lo:
+            self.raise_bound(T + 1)
+
+    def below_best(self) -> int:
+        """The period ``descend`` tries: ``best - 1``, or the next one not refuted (memory)."""
+        gap = self.best.T - self.lo
+        T = self.best.T - (1 if gap <= LINEAR_DESCENT else gap // 2)
+        while T in self.refuted and T > self.lo:
+            T -= 1
+        return T
 
     def run_model(
         self,
@@ -1691,14 +1789,16 @@ class _Search:
         prep: _Prep,
         lo: int | None = None,
         fixed: Sequence[int] | None = None,
+        free: frozenset[int] = frozenset(),
     ) -> _Model | None:
         """:func:`_build_model`, or ``None`` (noted) when its numbers are too large for CP-SAT."""
         try:
-            mod = _build_model(inst, prep, lo, fixed)
+            mod = _build_model(inst, prep, lo, fixed, free)
         except _TooLarge as err:
             self.note(f"{what}: skipped, {err}")
             return None
-        self.budget.charge_work(_model_items(inst, prep.T) / MODEL_ITEMS_PER_SECOND)
+        items = _model_items(inst, prep.T) if fixed is None else _fixed_items(inst, fixed, free)
+        self.budget.charge_work(items / MODEL_ITEMS_PER_SECOND)
         return mod
 
     def prepare(self, inst: _Instance, T: int, lo: int | None = None) -> _Prep | None:
@@ -1805,6 +1905,35 @@ class _Search:
         self.step("transfers", lo, outcome, time.perf_counter() - t0)
         self.say(f"transfers for a placement at {lo}: best {self.best.T} ({outcome})")
 
+    def first_schedule(self, budget: float) -> None:
+        """Memory: look for any schedule when none is known (one processor does not fit).
+
+        The model with the period a variable in ``[lo, 2 T_1]`` (C19, C26-C29),
+        ``T_1`` the one-processor period, unhinted. Its objective bound is a
+        proof over that range; a proof that nothing fits there is not one that
+        nothing fits at all, so the result is then ``unknown``.
+        """
+        hi = max(2 * self.best.T, self.lo)
+        if self.budget.stop.is_set() or not self.affordable("first schedule", hi, budget):
+            return
+        t0, spent = time.perf_counter(), self.budget.spent()
+        prep = self.prepare(self.inst, hi, lo=self.lo)
+        mod = None if prep is None else self.build("first schedule", self.inst, prep, lo=self.lo)
+        if mod is None:
+            return
+        assert not isinstance(mod.T, int)
+        mod.model.minimize(mod.T)
+        left = budget - (self.budget.spent() - spent)
+        status, solver = self.run_model(mod.model, left, callback=_PeriodWatch(self, mod.T))
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            self.improve(_extract(self.inst, mod, solver))
+            self.raise_bound(int(math.ceil(solver.best_objective_bound - 1e-6)))
+        elif status == cp_model.INFEASIBLE:  # (exact on [lo, hi]: nothing fits up to hi)
+            self.raise_bound(hi + 1)
+        outcome = "stopped" if status is None else solver.status_name(status).lower()
+        self.step("first schedule", hi, outcome, time.perf_counter() - t0)
+        self.say(f"first schedule in [{self.lo}, {hi}]: {outcome}")
+
     def variable(self, budget: float) -> None:
         """Minimise T in the model with a variable period, hinted with the best schedule.
 
@@ -1844,6 +1973,68 @@ class _Search:
             f"variable period: best {self.best.T}, bound {self.lo} "
             f"({time.perf_counter() - t0:.2f} s)"
         )
+
+    def neighbourhoods(self, budget: float) -> None:
+        """Large neighbourhoods of the best schedule (capacity ports only; else nothing).
+
+        Each call fixes the best schedule's processors but for those of a
+        subset (none first: times and transfers only; then pairs with the
+        busiest processor or port, then other pairs, in a seeded order) and
+        minimises the period over ``[lo, best]`` (C19), hinted with the best
+        schedule, for at most :data:`NEIGHBOURHOOD_SLICE` seconds. Ends after
+        :data:`NEIGHBOURHOOD_PATIENCE` calls in a row without a better period.
+        Finds, never proves: the model is a restriction.
+        """
+        inst = self.inst
+        if (inst.ports is None and inst.memory is None) or self.best.T <= self.lo:
+            return
+        stop = self.budget.spent() + budget
+        rng = random.Random(self.seed)
+        subsets: list[frozenset[int]] = []
+        idle = tries = 0
+        while self.budget.spent() < stop - 0.05 and self.best.T > self.lo:
+            if self.budget.stop.is_set() or idle >= NEIGHBOURHOOD_PATIENCE:
+                break
+            if not subsets:
+                subsets = _neighbourhood_order(inst, self.best, rng, first=tries == 0)
+            free = subsets.pop(0)
+            before = self.best.T
+            left = stop - self.budget.spent()
+            if not self.neighbourhood(free, min(NEIGHBOURHOOD_SLICE, left)):
+                break
+            tries += 1
+            if self.best.T < before:
+                idle, subsets = 0, []  # (a new best: start again from its own order)
+            else:
+                idle += 1
+        self.say(f"neighbourhoods: {tries} tries, best {self.best.T}")
+
+    def neighbourhood(self, free: frozenset[int], limit: float) -> bool:
+        """One neighbourhood of :meth:`neighbourhoods`; False when its model is not built."""
+        inst, T = self.inst, self.best.T
+        t0, spent = time.perf_counter(), self.budget.spent()
+        prep = self.prepare(inst, T, lo=self.lo)
+        assert prep is not None  # the best schedule is valid at its period
+        sol = _normalise(inst, self.best, prep)
+        items = _fixed_items(inst, sol.proc, free)
+        if items > min(MAX_MODEL_ITEMS, MODEL_ITEMS_PER_SECOND * BUILD_SHARE * limit):
+            self.note(f"neighbourhood: skipped, a model of about {items:,} items")
+            return False
+        mod = self.build("neighbourhood", inst, prep, self.lo, sol.proc, free)
+        if mod is None:
+            return False
+        assert not isinstance(mod.T, int)
+        mod.model.minimize(mod.T)
+        _hint(inst, mod, sol)
+        left = limit - (self.budget.spent() - spent)
+        status, solver = self.run_model(mod.model, left, callback=_PeriodWatch(self, mod.T))
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            self.improve(_extract(inst, mod, solver))
+        outcome = "stopped" if status is None else solver.status_name(status).lower()
+        what = ",".join(map(str, sorted(free))) or "times"
+        self.step(f"neighbourhood {what}", T, outcome, time.perf_counter() - t0)
+        self.say(f"neighbourhood {what} at {T}: best {self.best.T} ({outcome})")
+        return True
 
     def segments(self, budget: float) -> None:
         """Look for a schedule at the lower bound with the critical loop in a few pieces.
@@ -1934,13 +2125,15 @@ class _Search:
         status, solver = self.run_model(mod.model, left)
         if status == cp_model.MODEL_INVALID:
             raise RuntimeError(f"CP-SAT model invalid: {mod.model.validate()}")
+        # (memory: a proof holds for this period only, section 2.8)
+        proven = "refuted" if inst.memory is not None else "infeasible"
         if status == cp_model.INFEASIBLE:
-            return "infeasible", None
+            return proven, None
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             if model == "hard" or solver.objective_value < 0.5:
                 return "feasible", _extract(inst, mod, solver)
             if solver.best_objective_bound > 0.5:  # C18: no schedule without excess
-                return "infeasible", None
+                return proven, None
         return "unknown", None
 
     def attempt(self, T: int, model: str, limit: float) -> str:
@@ -1956,6 +2149,9 @@ class _Search:
         elif outcome == "infeasible":
             # Monotone in T (section 3): every smaller period is infeasible too.
             self.raise_bound(T + 1)
+        elif outcome == "refuted":  # (memory: this period alone, section 2.8)
+            self.refute(T)
+            outcome = "infeasible"
         return outcome
 
     def descend(self, soft: bool = False) -> None:
@@ -1970,8 +2166,7 @@ class _Search:
         of ``best - 1`` (a period of ``2^40`` units does not descend one by one).
         """
         while self.best.T > self.lo and not self.budget.out():
-            gap = self.best.T - self.lo
-            T = self.best.T - (1 if gap <= LINEAR_DESCENT else gap // 2)
+            T = self.below_best()
             left = self.budget.remaining()
             outcome = "unknown"
             if soft:
@@ -2006,6 +2201,10 @@ class _Search:
         if self.pending is not None:  # ports: a warm start without its transfers
             self.complete(self.pending, budget.share(0.25, UNLIMITED_PHASE_SECONDS))
             self.pending = None
+        if not self.found:  # memory: nothing known fits yet
+            self.first_schedule(budget.share(0.5, UNLIMITED_PHASE_SECONDS))
+            if not self.found:
+                return
         for phase, fraction in plan:
             if self.best.T <= self.lo or budget.out():
                 break
@@ -2013,6 +2212,8 @@ class _Search:
                 self.raise_by_packing(budget.share(fraction, cap=10.0))
             elif phase == "heuristic":
                 self.heuristic(budget.share(fraction, UNLIMITED_PHASE_SECONDS))
+            elif phase == "neighbourhood":
+                self.neighbourhoods(budget.share(fraction, UNLIMITED_PHASE_SECONDS))
             elif phase == "segments":
                 self.segments(budget.share(fraction, UNLIMITED_PHASE_SECONDS))
             elif phase == "variable":
@@ -2026,6 +2227,29 @@ class _Search:
                 self.bisect()
             else:
                 raise ValueError(f"unknown phase {phase!r}")
+
+
+def _neighbourhood_order(
+    inst: _Instance, sol: _Solution, rng: random.Random, first: bool
+) -> list[frozenset[int]]:
+    """The subsets of processors :meth:`_Search.neighbourhoods` frees, in order.
+
+    The empty one first (when ``first``), then every pair with the processor
+    whose load or port time is the largest, then the other pairs shuffled.
+    """
+    P = inst.P
+    busy = [0] * P
+    for v, p in enumerate(sol.proc):
+        busy[p] += inst.dp[v][p]
+    if inst.ports is not None:
+        for p, load in enumerate(cpp.port_loads(inst.ports, sol.proc, P)):
+            busy[p] = max(busy[p], load)
+    top = max(range(P), key=lambda p: (busy[p], -p))
+    near = [frozenset((top, q)) for q in range(P) if q != top]
+    rng.shuffle(near)
+    rest = [frozenset((p, q)) for p in range(P) for q in range(p + 1, P) if top not in (p, q)]
+    rng.shuffle(rest)
+    return ([frozenset()] if first else []) + near + rest
 
 
 def _secondary_terms(
@@ -2147,10 +2371,7 @@ def _secondary_info(
 
 # ------------------------------------------------------------------------ entry points
 def _check_platform(problem: Problem) -> None:
-    """Refuse what the model does not express: memory capacities."""
-    platform = problem.platform
-    if any(p.memory is not None for p in platform.processors):
-        raise InputError("cpsat does not respect a memory capacity yet; drop the memory")
+    """Refuse what the model does not express: nothing any more (memory: C26-C29)."""
 
 
 def _check_request(secondary: str | None, time_limit: float | None) -> None:
@@ -2178,21 +2399,27 @@ def _warm_start(problem: Problem, options: Options) -> tuple[Schedule, str]:
     target = _heuristic_problem(problem, options.seed)
     if target is None:
         return one_processor(problem), "one processor"
-    from .heuristic import modulo_schedule
+    from ..errors import InfeasibleError
+    from .memory_fit import memory_schedule
 
     limit = options.time_limit
     if limit is not None and not options.deterministic:
         limit = WARM_START_SHARE * limit
     else:
         limit = None
-    sched = modulo_schedule(
-        target,
-        lower_bound=problem.lower_bound,
-        seed=options.seed,
-        time_limit=limit,
-        log=options.log,
-        stop=options.stop,
-    )
+    # Without a memory capacity memory_schedule is modulo_schedule; with one, its
+    # schedule fits, which is what the search needs to start from.
+    try:
+        sched = memory_schedule(
+            target,
+            lower_bound=problem.lower_bound,
+            seed=options.seed,
+            time_limit=limit,
+            log=options.log,
+            stop=options.stop,
+        )
+    except InfeasibleError:
+        return one_processor(problem), "one processor"
     return _lift(sched, problem), "heuristic"
 
 
@@ -2225,7 +2452,10 @@ def run_cpsat(problem: Problem, options: Options) -> Result:
     """
     _check_request(options.secondary, options.time_limit)
     clock = Clock(None)
-    options.incumbent.offer(one_processor(problem))  # something to keep if interrupted now
+    fallback = one_processor(problem)
+    limited = any(q.memory is not None for q in problem.platform.processors)
+    if not limited or _valid_schedule(fallback):  # (with memory it may not fit)
+        options.incumbent.offer(fallback)  # something to keep if interrupted now
     initial, source = _warm_start(problem, options)
     if not problem.ports or _valid_schedule(initial):  # (ports: it may lack its transfers)
         options.incumbent.offer(initial)
@@ -2396,8 +2626,13 @@ def _solve(problem: Problem, request: _Request) -> Result:
     search.log, search.solver_log = request.log, request.solver_log
     search.heuristic_bound = request.heuristic_bound
     search.pending = pending
+    if inst.memory is not None:
+        why = problem.bounds.memory_infeasible
+        if why:
+            return _infeasible(search, why)
+        search.found = _is_valid(inst, best)  # (one processor need not fit)
     held = search.incumbent.best
-    if held is None or best.T < held.period:  # (run_cpsat offered its warm start already)
+    if search.found and (held is None or best.T < held.period):  # (run_cpsat offered its own)
         search.incumbent.offer(_to_schedule(inst, best))
     search.say(f"period in [{lo}, {best.T}], {inst.n} tasks, {inst.P} processors")
     progress.period(best.T, lo)
@@ -2409,7 +2644,7 @@ def _solve(problem: Problem, request: _Request) -> Result:
     search.run(PLAN)
     objective = request.secondary
     wanted = (objective == "comm" and inst.P > 1) or (objective == "staleness" and inst.layers)
-    if wanted and not budget.stop.is_set():
+    if wanted and search.found and not budget.stop.is_set():
         assert objective is not None
         limit = _secondary_limit(budget)
         if limit > 0.05:
@@ -2462,9 +2697,37 @@ def _first_solution(
     return start, None
 
 
+def _infeasible(search: _Search, why: str | None) -> Result:
+    """No schedule: proven when ``why`` says why (:func:`lpsched.bounds.memory_infeasible`).
+
+    Else (``None``) none that fits the memories was found: ``UNKNOWN``.
+    """
+    if why is not None:
+        search.stats["infeasible"] = why
+        search.note(f"infeasible: {why}")
+    else:
+        search.note("no schedule that fits the memories found in the time")
+    search.stats["proven_lower_bound"] = search.lo
+    return Result(
+        schedule=None,
+        status=Status.INFEASIBLE if why is not None else Status.UNKNOWN,
+        lower_bound=search.lo,
+        solver="cpsat",
+        solve_seconds=search.clock.elapsed(),
+        network=search.inst.graph.name,
+        decomposition=search.inst.graph.decomposition,
+        stats=search.stats,
+    )
+
+
 def _result(search: _Search) -> Result:
-    """The best schedule with its status: ``OPTIMAL`` only at the proven bound."""
+    """The best schedule with its status: ``OPTIMAL`` only at the proven bound.
+
+    Memory: no schedule and ``UNKNOWN`` when none that fits was found.
+    """
     inst = search.inst
+    if not search.found:
+        return _infeasible(search, None)
     schedule = _to_schedule(inst, search.best)
     lo = search.lo
     if lo > schedule.period:  # a proof contradicted by a valid schedule: a bug

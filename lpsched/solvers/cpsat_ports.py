@@ -40,6 +40,7 @@ __all__ = [
     "least_stage_transfers",
     "port_items",
     "port_load",
+    "port_loads",
     "port_staleness",
     "present_pairs",
     "transfer_starts",
@@ -348,8 +349,8 @@ def add_port_load(mod: Any, inst: Any, ports: Ports, pv: PortVars) -> None:
             mod.model.add(sum(terms) <= mod.T)
 
 
-def port_load(inst: Any, ports: Ports, proc: list[int]) -> int:
-    """The busiest port's time per period under the placement ``proc``."""
+def _loads(ports: Ports, proc: list[int]) -> dict[tuple[int, str, str], int]:
+    """Each port's time per period under the placement ``proc``."""
     load: dict[tuple[int, str, str], int] = {}
     for k, q in present_pairs(ports, proc):
         t = ports.tensors[k]
@@ -357,7 +358,20 @@ def port_load(inst: Any, ports: Ports, proc: list[int]) -> int:
         c = ports.cls(p, q)
         load[(p, "out", c)] = load.get((p, "out", c), 0) + t.tau[c]
         load[(q, "in", c)] = load.get((q, "in", c), 0) + t.tau[c]
-    return max(load.values(), default=0)
+    return load
+
+
+def port_load(inst: Any, ports: Ports, proc: list[int]) -> int:
+    """The busiest port's time per period under the placement ``proc``."""
+    return max(_loads(ports, proc).values(), default=0)
+
+
+def port_loads(ports: Ports, proc: list[int], P: int) -> list[int]:
+    """Each processor's busiest port's time per period under the placement ``proc``."""
+    out = [0] * P
+    for (p, _direction, _c), load in _loads(ports, proc).items():
+        out[p] = max(out[p], load)
+    return out
 
 
 def port_items(inst: Any, ports: Ports) -> int:

@@ -115,7 +115,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InfeasibleError, InputError
 from ..graph import TaskGraph
 from ..platform import Platform
 from ..problem import Problem, as_problem
@@ -150,6 +150,11 @@ FORCED_CANDIDATES = 6
 #: slack, so the loop affords a few crossings only (LeNet-5 on 32 processors: 392 ->
 #: 324, the optimum); levels that give the same groups as an earlier one cost nothing.
 COHESION = (1.0, 0.7, 0.5, 0.3, 0.2)
+#: The levels tried under capacity: ports. There a failing attempt is expensive (each
+#: step searches ports too) and the middle levels seldom decide: on VGG-16, ResNet-18,
+#: ResNet-50 and GPT-2 at 8 and 16 processors no attempt at 0.7 or 0.5 succeeded where
+#: 1.0 had failed, while 0.3 and 0.2 did (VGG-16, 8 pcie processors).
+PORT_COHESION_LEVELS = (1.0, 0.3, 0.2)
 #: Under capacity: ports, a free slot's key (its finish) grows by this many time units per
 #: unit of port time its new transfers take: a crossing must win by what it costs the links.
 PORT_WEIGHT = 1.0
@@ -158,6 +163,11 @@ PORT_WEIGHT = 1.0
 PORT_COHESION = 0.5
 #: Slots finishing within this fraction of T after the earliest compete by best fit.
 FIT_WINDOW = 0.0
+#: Under capacity: ports, the most scheduling steps per task of one call (at least
+#: PORT_STEPS_LEAST): every step also searches ports, the free search seldom improves
+#: late, and the planner's schedule is there from the start (see :func:`_modulo`).
+PORT_STEPS_PER_TASK = 150
+PORT_STEPS_LEAST = 40_000
 #: Largest (edges of positive distance) x (tasks) for the co-location analysis.
 COLOCATION_LIMIT = 20_000_000
 #: Largest (tasks) x (edges of positive distance) held at once by the co-location analysis:
@@ -335,6 +345,11 @@ class _Instance:
     given: list[list[int]] | None
     free: bool  # no processor fixed (not even an empty mapping) and P > 1: the full search
     links: _Links | None = None  # the tensors that travel as transfers (capacity: ports)
+    # Bounded memory: the bytes each task commits to its processor at least (each tensor
+    # it produces, one copy, and its optimizer state) and each processor's memory
+    # (math.inf when unlimited); None when no memory is bounded.
+    resident: list[float] | None = None
+    memory: list[float] | None = None
 
     @classmethod
     def build(
@@ -393,6 +408,7 @@ class _Instance:
         )
         inst.min_period = _min_period(inst)
         inst.ties = _cycle_ties(inst, budget or _unlimited())
+        inst.resident, inst.memory = _residents(problem)
         return inst
 
     def dur(self, v: int, p: int) -> int:
@@ -520,6 +536,31 @@ def _links(problem: Problem) -> _Links | None:
         ins=[sorted(d.items()) for d in ins],
         heavy=heavy,
     )
+
+
+def _residents(problem: Problem) -> tuple[list[float] | None, list[float] | None]:
+    """The bytes each task holds on its processor at least, and the memories; or Nones.
+
+    Every tensor group (edges of one producer and one tensor name, bytes the
+    largest) lives at least from its producer's start to its end, so one copy
+    is always resident there ((P8) of ``formulations/README.md``); an update
+    task also holds its optimizer state. Only when some memory is bounded.
+    """
+    platform, graph = problem.platform, problem.graph
+    if all(p.memory is None for p in platform.processors):
+        return None, None
+    groups: dict[tuple[str, str], int] = {}
+    opt: dict[str, float] = {}
+    for i, e in enumerate(graph.edges):
+        key = (e.src, e.tensor if e.tensor is not None else f"e{i}")
+        groups[key] = max(groups.get(key, 0), e.bytes)
+        if e.weights is not None and platform.optimizer_state:
+            opt[e.src] = max(opt.get(e.src, 0.0), platform.optimizer_state * e.bytes)
+    resident = [opt.get(t.name, 0.0) for t in graph.tasks]
+    for (src, _name), nbytes in groups.items():
+        resident[graph.index(src)] += nbytes
+    memory = [math.inf if p.memory is None else float(p.memory) for p in platform.processors]
+    return resident, memory
 
 
 def _speed_classes(platform: Platform) -> tuple[list[int], list[list[int]]]:
@@ -1000,6 +1041,8 @@ class _Attempt:
         self.blocked: set[int] = set()
         self.port_time: dict[int, int] = {}  # the candidates' port time of new transfers
         self.sent_time = 0  # the port time of the last outgoing check
+        # Bounded memory: the bytes committed to each processor (see _residents).
+        self.held = [0.0] * inst.processors
 
     def run(self) -> tuple[list[int], list[int]] | None:
         """Place every task, or give up: (processor, start) per task, or ``None``."""
@@ -1133,12 +1176,14 @@ class _Attempt:
         if len(cands) < 2:
             return None
         starts, reserve, twin = self.tables.starts, self.reserve, self.inst.twin
-        first: dict[int, int] = {}
+        mem = self.inst.memory
+        first: dict[object, int] = {}
         out = None
         for i, p in enumerate(cands):
             if starts[p] or reserve[p]:
                 continue
-            r = first.setdefault(twin[p], p)
+            # Bounded memory: twins also have one memory (they offer the same room).
+            r = first.setdefault(twin[p] if mem is None else (twin[p], mem[p]), p)
             if r != p:
                 if out is None:
                     out = list(cands)
@@ -1200,7 +1245,7 @@ class _Attempt:
                 need = self.rem[g][kind[p]]
             else:
                 need = 0  # already reserved
-            if load[p] + reserve[p] + need <= T and p not in self.blocked:
+            if load[p] + reserve[p] + need <= T and p not in self.blocked and self._room(v, p):
                 lo = est.get(p, e_all)
                 hi = min(lo + T - 1, lat.get(p, l_all) - d)
                 t = find(p, lo, hi, d) if hi >= lo else None
@@ -1227,6 +1272,13 @@ class _Attempt:
         )
         return t, p
 
+    def _room(self, v: int, p: int) -> bool:
+        """Whether ``p``'s memory holds what ``v`` commits besides what is committed."""
+        inst = self.inst
+        if inst.resident is None:
+            return True
+        return self.held[p] + inst.resident[v] <= inst.memory[p]  # type: ignore[index]
+
     def _forced(
         self, v: int, cands: Sequence[int], window: _Window, twins: list[int] | None
     ) -> tuple[int, int]:
@@ -1248,8 +1300,12 @@ class _Attempt:
         est, e_all = window[0], window[1]
         choice = None
         pv = self.prev[v]
+        # Bounded memory: only processors with room, unless none has any.
+        roomy = any(self._room(v, p) for i, p in enumerate(cands) if twins is None or twins[i] == p)
         for i, p in enumerate(cands):
             if twins is not None and twins[i] != p:
+                continue
+            if roomy and not self._room(v, p):
                 continue
             d = row[kind[p]]
             a = est.get(p, e_all)
@@ -1274,6 +1330,8 @@ class _Attempt:
         self.proc[v] = p
         self.prev[v] = t
         self.tables.add(p, t, d, v)
+        if inst.resident is not None:
+            self.held[p] += inst.resident[v]
         g = self.group[v]
         if g >= 0:
             if self.gproc[g] < 0:
@@ -1296,6 +1354,8 @@ class _Attempt:
         px = self.proc[x]
         d = inst.dur(x, px)
         self.tables.remove(px, self.start[x], d)  # type: ignore[arg-type]
+        if inst.resident is not None:
+            self.held[px] -= inst.resident[x]
         g = self.group[x]
         if g >= 0:
             rem = self.rem[g]
@@ -1904,11 +1964,19 @@ class _Search:
         self.rng = random.Random(seed)
         self.budget = BUDGET_RATIO * inst.n
         self.shortfall = 0
+        # A period known elsewhere (the caller's incumbent): nothing at or above it is
+        # worth finding. Infinite but under ports (see :func:`_modulo`).
+        self.ceiling: int | float = math.inf
 
     @property
     def best(self) -> Placement:
         """The best placement so far (the fallback at first)."""
         return self._best
+
+    @property
+    def top(self) -> int:
+        """The period to beat: the best so far's, or ``ceiling`` when that is lower."""
+        return min(self._best[0], self.ceiling)
 
     @best.setter
     def best(self, placement: Placement) -> None:
@@ -1941,11 +2009,11 @@ class _Search:
         learnt about ``T``; the callers stop).
         """
         inst = self.inst
-        if T >= self.best[0]:
+        if T >= self.top:
             return True
         self.shortfall = sum(inst.dmin)
         tried = []
-        for cohesion in COHESION:
+        for cohesion in COHESION if inst.links is None else PORT_COHESION_LEVELS:
             if self.limit.out():
                 return False
             coloc = _colocation(inst, T, cohesion)
@@ -1992,7 +2060,7 @@ class _Search:
             self.take_staged(floor, seed)
         last_fail = floor
         T = floor + tol
-        while T < self.best[0] and not self.out("the search for a first period"):
+        while T < self.top and not self.out("the search for a first period"):
             if self.attempt(T, rank):
                 break
             spread = math.ceil(self.shortfall / self.inst.processors)
@@ -2005,6 +2073,8 @@ class _Search:
         """The PipeDream layout, if it is better than the best placement (half the budget)."""
         if self.out("the PipeDream layout"):
             return
+        if self.inst.links is not None and self.inst.given is None:
+            return  # under ports the planner's own schedule is the incumbent (_modulo)
         # The PipeDream layout (contiguous stages of whole layers) is a schedule too:
         # where communication dominates it can beat the free search, which it bounds.
         staged = _staged(self.inst, floor, seed, self.limit.share(0.5), self.progress)
@@ -2013,11 +2083,11 @@ class _Search:
 
     def bisect(self, lo: int, rank: list[float], tol: int) -> None:
         """Binary search back down between the last failure ``lo`` and the best period."""
-        hi = self.best[0]
+        hi = self.top
         while hi - lo > tol and not self.out("the binary search"):
             mid = (lo + hi) // 2
             if self.attempt(mid, rank):
-                hi = self.best[0]
+                hi = self.top
             else:
                 lo = mid
 
@@ -2032,10 +2102,10 @@ class _Search:
         attempts = max(fewest, min(most, IMPROVEMENT_WORK // self.inst.n))
         lo = floor - 1
         tries = 0
-        while self.best[0] > floor and tries < attempts:
+        while self.top > floor and tries < attempts:
             if self.out("improvement attempts"):
                 break
-            best = self.best[0]
+            best = self.top
             target = (lo + best) // 2 if best - lo > 2 * tol else best - tol
             noise, fit, flush = VARIANTS[tries % len(VARIANTS)]
             if not self.attempt(max(floor, target), self.ranks(), noise, fit, flush):
@@ -2051,26 +2121,38 @@ def _modulo(
     quick: bool = False,
     progress: _Progress | None = None,
     label: str = "",
+    ceiling: int | float = math.inf,
 ) -> Placement:
     """The search of :func:`modulo_schedule` on an instance; starts shifted to begin at 0.
 
     ``quick``: the search for a first period and its binary search only, no
     rebalancing and no improvement attempts (the sub-searches with fixed
     processors are quick). ``progress`` receives every better period;
-    ``label`` (``"name: "``) names a sub-search in the log.
+    ``label`` (``"name: "``) names a sub-search in the log. ``ceiling``: a
+    period the caller has already (under ports: the search looks below it
+    only, and may return a worse placement, which the caller then drops).
     """
     if lower_bound is None:
         lower_bound = inst.problem.lower_bound
     search = _Search(inst, seed, budget, progress, label)
+    search.ceiling = ceiling
     floor = min(max(int(lower_bound), inst.min_period), search.best[0])
     floor = _colocation_floor(inst, floor, search.best[0])
     free = inst.free
     # The coarser decomposition's schedule, refined; the search below runs as if it did
     # not exist (taking it as the incumbent changes its path, often for the worse) unless
     # it already meets the floor. It gets at most half of the budget.
+    if free and inst.links is not None:
+        # Under ports the planner's schedule is the incumbent from the start: cheap, valid,
+        # and where links are scarce often the best (the search then stops below it).
+        planned = _planner_ports(inst, budget.share(0.5))
+        if planned is not None and planned[0] < search.best[0]:
+            search.best = planned
     coarse = None
     if free and not search.out("the coarser decomposition"):
-        coarse = _refined(inst, floor, seed, budget.share(0.5), quick, progress)
+        # Under ports the coarse search need not find what is already known.
+        above = search.top if inst.links is not None else math.inf
+        coarse = _refined(inst, floor, seed, budget.share(0.5), quick, progress, above)
     if coarse is not None and coarse[0] >= search.best[0]:
         coarse = None
     if coarse is not None and coarse[0] <= floor:
@@ -2079,8 +2161,12 @@ def _modulo(
     tol = max(1, floor // 1000)
     last_fail = search.raise_period(floor, rank, free, seed)
     search.bisect(last_fail, rank, tol)
-    if free and not quick:
+    if free and not quick and search.best[0] < search.ceiling:
         search.best = _rebalance(inst, search.best, floor, seed, budget, label)
+    if free and not quick and inst.links is not None:
+        timed = _ports_timed(inst, search.best[1], budget)
+        if timed is not None and timed[0] < search.best[0]:
+            search.best = timed
     if not quick:
         search.improve(floor, tol)
     if coarse is not None and coarse[0] < search.best[0]:
@@ -2097,6 +2183,7 @@ def _refined(
     budget: _Budget,
     quick: bool = False,
     progress: _Progress | None = None,
+    ceiling: int | float = math.inf,
 ) -> Placement | None:
     """The schedule of the next coarser decomposition, refined into the instance's (if any).
 
@@ -2123,7 +2210,17 @@ def _refined(
         summed = [[sum(inst.dk[m][k] for m in ms) for k in kinds] for ms in parts]
         coarse = _Instance.build(Problem(coarsening.graph, platform), None, summed, budget)
         label = f"the {decomposition} decomposition: "
-        T, proc, start, _sent = _modulo(coarse, lower_bound, seed, budget, quick, progress, label)
+        # Under ports a coarse instance's own coarser search is quick: two levels of full
+        # searches cost most of the call (VGG-16, 8 pcie: 17 of 41 s, never the best).
+        nested = quick or (inst.links is not None and inst.given is not None)
+        # Under ports the refinement may need a search of its own (_with_transfers):
+        # the coarse search leaves it a fifth of the budget.
+        own = budget if inst.links is None else budget.share(0.8)
+        T, proc, start, _sent = _modulo(
+            coarse, lower_bound, seed, own, nested, progress, label, ceiling
+        )
+        if T >= ceiling:
+            return None  # no better than the caller's incumbent (ports only)
         names = [t.name for t in coarsening.graph.tasks]
         sched = Schedule(
             coarsening.graph,
@@ -2168,6 +2265,63 @@ def _staged(
     fixed = {t.name: stage_of[t.layer or t.name] for t in problem.graph.tasks}
     label = "the PipeDream layout: "
     return _modulo(inst.pinned(fixed), lower_bound, seed, budget, True, progress, label)
+
+
+def _planner_ports(inst: _Instance, budget: _Budget) -> Placement | None:
+    """The PipeDream planner's own ports schedule (stages, start times, transfers), if valid.
+
+    Only under ``capacity: ports`` and on the problem's own durations (not a
+    coarse instance, whose merged tasks may last longer than the problem says).
+    The planner sizes each stage by the larger of its work and its port loads
+    and fits the transfers between stages, where :func:`_staged` only keeps
+    its stages: on ResNet-18, 16 processors, 915 against the search's 1154.
+    """
+    if inst.links is None or inst.given is not None or budget.out():
+        return None
+    from .pipedream import pipedream_schedule
+
+    try:
+        schedule = pipedream_schedule(
+            inst.problem, time_limit=_seconds_left(budget), stop=budget.meter.stop
+        )
+    except InfeasibleError:
+        return None  # bounded memory and no plan that fits: the search goes on
+    return _from_schedule(inst, schedule)
+
+
+def _ports_timed(inst: _Instance, proc: list[int], budget: _Budget) -> Placement | None:
+    """Start times and transfers for fixed processors by the planner's ports search, if valid.
+
+    :func:`lpsched.solvers.pipedream.ports_schedule` fits the transfers into
+    the slack of a delay twin and often needs a shorter period for one
+    placement than this module's own search with the processors pinned
+    (ResNet-50, 8 pcie processors: 3131 against 3507). Not on coarse instances.
+    """
+    if inst.links is None or inst.given is not None or budget.out():
+        return None
+    from .pipedream import ports_schedule
+
+    schedule = ports_schedule(
+        inst.problem, list(proc), time_limit=_seconds_left(budget), stop=budget.meter.stop
+    )
+    return _from_schedule(inst, schedule)
+
+
+def _seconds_left(budget: _Budget) -> float | None:
+    """The seconds left to ``budget``, or ``None`` when it has no deadline."""
+    left = budget.deadline - time.perf_counter()
+    return None if not math.isfinite(left) else max(0.0, left)
+
+
+def _from_schedule(inst: _Instance, schedule: Schedule) -> Placement | None:
+    """A ports schedule of the instance's problem as a placement, if :func:`_is_valid` agrees."""
+    tasks = inst.problem.graph.tasks
+    index = {(tasks[t.producer].name, t.name): k for k, t in enumerate(inst.problem.tensors)}
+    sent = tuple(
+        sorted((index[(x.producer, x.tensor)], x.dst, x.start) for x in schedule.transfers)
+    )
+    placement = (*_placement(inst, schedule)[:3], sent)
+    return placement if _is_valid(inst, *placement) else None
 
 
 def _placement(inst: _Instance, schedule: Schedule) -> Placement:
@@ -2293,6 +2447,9 @@ def modulo_schedule(
     budget = _call_budget(time_limit, log, stop)
     problem = as_problem(problem, platform)
     inst = _Instance.build(problem, fixed_processor, budget=budget)
+    if inst.links is not None:
+        steps = max(PORT_STEPS_LEAST, PORT_STEPS_PER_TASK * inst.n)
+        budget = replace(budget, steps=min(budget.steps, budget.meter.steps + steps))
     if lower_bound is None:
         lower_bound = problem.lower_bound
     progress = _Progress(budget.meter, int(lower_bound))
@@ -2347,7 +2504,8 @@ def _checked(problem: Problem, schedule: Schedule, log: Log | None) -> Schedule:
     from ..validate import validate
     from .toolkit import one_processor
 
-    violations = validate(schedule)
+    # (P8) is not this module's to keep: memory_fit checks footprints and retries.
+    violations = [x for x in validate(schedule) if x.kind != "memory"]
     if not violations:
         return schedule
     if log is not None:

@@ -152,12 +152,13 @@ def _none_found(problem: Problem, name: str, err: InfeasibleError) -> Result:
 
 
 def _heuristic(problem: Problem, options: Options) -> Result:
-    from .heuristic import modulo_schedule
+    from .memory_fit import memory_schedule
     from .toolkit import claim
 
     # Deterministic: no wall clock; the work is bounded by the heuristic's step limit.
+    # Without a memory capacity memory_schedule is modulo_schedule.
     try:
-        sched = modulo_schedule(
+        sched = memory_schedule(
             problem,
             lower_bound=problem.lower_bound,
             seed=options.seed,
@@ -256,6 +257,7 @@ SOLVERS: dict[str, SolverInfo] = {
             heterogeneous=True,
             topology=True,
             ports=True,
+            memory=True,
             deterministic=True,
         ),
         SolverInfo(
@@ -278,6 +280,7 @@ SOLVERS: dict[str, SolverInfo] = {
             heterogeneous=True,
             topology=True,
             ports=True,
+            memory=True,
             deterministic=True,
             default_time_limit=DEFAULT_EXACT_SECONDS,
         ),

@@ -1,0 +1,289 @@
+"""The modulo-scheduling heuristic under bounded memory: retry until the footprint fits.
+
+A processor with ``memory`` set must hold its footprint ((P8) of
+``formulations/README.md``, counted by :mod:`lpsched.footprint`): every tensor
+resident on it times the iterations its lifetime overlaps, plus optimizer
+state. Staleness raises both weight versions and activation lifetimes, so a
+tight memory lowers the staleness a schedule can afford and raises its period.
+:func:`memory_schedule` wraps :func:`~lpsched.solvers.heuristic.modulo_schedule`
+(which already keeps each processor's committed bytes within its memory when
+it chooses a slot) in a loop of candidates, each checked against the
+footprint with its staleness lowered
+(:func:`~lpsched.solvers.toolkit.least_staleness`):
+
+1. the full search at the graph's own staleness cap;
+2. the PipeDream planner, which sizes its stages by their memory
+   (:func:`~lpsched.solvers.pipedream.pipedream_schedule`);
+3. quick searches at lower caps (``auto`` graphs only: a fixed staleness is the
+   user's choice), by bisection for the largest cap that fits;
+4. for the attempt that overshoots least: longer periods (fewer copies of
+   each lifetime), and layers moved from the processor over its memory to
+   the one with most room, all processors then pinned.
+
+The valid schedule of least period that fits is returned. When none fits,
+:class:`~lpsched.errors.InfeasibleError` says which processor needed how many
+bytes against its capacity in the attempt that came closest: that proves
+nothing (a proof comes from :attr:`lpsched.bounds.Bounds.memory_infeasible`,
+checked first, whose message then says so). Without any bounded memory this
+is exactly :func:`~lpsched.solvers.heuristic.modulo_schedule`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+import time
+from collections.abc import Callable
+
+from ..errors import InfeasibleError
+from ..graph import TaskGraph
+from ..problem import Problem
+from ..schedule import Schedule
+from ..units import format_bytes
+from .heuristic import modulo_schedule
+from .toolkit import least_staleness
+
+#: Periods tried for the attempt closest to fitting, as multiples of its period.
+LONGER_PERIODS = (1.25, 1.5, 2.0, 3.0)
+#: Rounds of moving a layer off the processor over its memory (each one rescheduled).
+MOVE_ROUNDS = 6
+#: Share of the time limit the first, full search gets (the rest is for retries).
+FIRST_SHARE = 0.4
+
+Log = Callable[[str], None]
+
+
+def bounded(problem: Problem) -> bool:
+    """Whether some processor of the problem's platform has a memory capacity."""
+    return any(p.memory is not None for p in problem.platform.processors)
+
+
+def overshoot(schedule: Schedule) -> tuple[float, int, float, float]:
+    """``(bytes over, processor, footprint, capacity)`` of the processor most over its memory.
+
+    Bytes over is 0 or less when every footprint fits (then the processor is
+    the one with least room).
+    """
+    fp = schedule.footprints()
+    worst = (-math.inf, -1, 0.0, 0.0)
+    for p, (nbytes, proc) in enumerate(zip(fp, schedule.platform.processors, strict=True)):
+        if proc.memory is not None and nbytes - proc.memory > worst[0]:
+            worst = (nbytes - proc.memory, p, nbytes, proc.memory)
+    return worst
+
+
+class _Fit:
+    """The candidates of one call: the best that fits, and the one closest to fitting."""
+
+    def __init__(self, log: Log | None) -> None:
+        self.log = log
+        self.best: Schedule | None = None
+        self.closest: tuple[float, int, float, float] | None = None
+        self.near: Schedule | None = None  # the schedule of ``closest``
+
+    def offer(self, schedule: Schedule, what: str) -> bool:
+        """Record ``schedule`` (its staleness already lowered); whether it fits."""
+        over = overshoot(schedule)
+        fits = over[0] <= 0
+        if fits and (self.best is None or schedule.period < self.best.period):
+            self.best = schedule
+        if not fits and (self.closest is None or over[0] < self.closest[0]):
+            self.closest, self.near = over, schedule
+        if self.log is not None:
+            verdict = "fits" if fits else f"processor {over[1]} over by {format_bytes(over[0])}"
+            self.log(f"memory: {what}: period {schedule.period}, {verdict}")
+        return fits
+
+    def error(self) -> InfeasibleError:
+        """The error when nothing fits, naming the closest attempt's processor and bytes."""
+        assert self.closest is not None
+        _over, p, need, cap = self.closest
+        return InfeasibleError(
+            f"no schedule found within memory (not a proof): processor {p} needed "
+            f"{need:.0f} bytes ({format_bytes(need)}), capacity {cap:.0f} bytes "
+            f"({format_bytes(cap)})"
+        )
+
+
+def capped(graph: TaskGraph, cap: int) -> TaskGraph:
+    """The ``auto`` graph with staleness cap ``cap``: every weight edge at that distance."""
+    fixed = graph.with_staleness(dict.fromkeys(graph.staleness(), cap))
+    return dataclasses.replace(fixed, staleness_cap=cap)
+
+
+def memory_schedule(
+    problem: Problem,
+    *,
+    lower_bound: int | None = None,
+    seed: int = 0,
+    time_limit: float | None = None,
+    log: Log | None = None,
+    stop: threading.Event | None = None,
+) -> Schedule:
+    """A heuristic schedule whose footprint fits every processor's memory.
+
+    Parameters
+    ----------
+    problem
+        The problem; its platform's processors may have ``memory`` set.
+    lower_bound, seed, time_limit, log, stop
+        As for :func:`~lpsched.solvers.heuristic.modulo_schedule`; the time
+        limit covers every attempt (the first, full search gets
+        :data:`FIRST_SHARE` of it). Without a limit the work is bounded by the
+        attempts' count and each one's step limit, and the result deterministic.
+
+    Returns
+    -------
+    Schedule
+        Valid by (P1)-(P8); an ``auto`` graph's staleness lowered to what its
+        start times need. Without bounded memory: ``modulo_schedule``'s
+        schedule, unchanged.
+
+    Raises
+    ------
+    InfeasibleError
+        When the bounds prove that nothing fits (the message gives their
+        reason), or when no attempt fitted (the message names the processor,
+        the bytes it needed and its capacity, and says that this proves nothing).
+    """
+    kwargs = {"lower_bound": lower_bound, "seed": seed, "log": log, "stop": stop}
+    if not bounded(problem):
+        return modulo_schedule(problem, time_limit=time_limit, **kwargs)
+    why = problem.bounds.memory_infeasible
+    if why is not None:
+        raise InfeasibleError(f"no schedule fits the memory (proven): {why}")
+    began = time.perf_counter()
+
+    def left(share: float = 1.0) -> float | None:
+        if time_limit is None:
+            return None
+        return max(0.0, share * (time_limit - (time.perf_counter() - began)))
+
+    def out() -> bool:
+        return (stop is not None and stop.is_set()) or left() == 0.0
+
+    fit = _Fit(log)
+    first = modulo_schedule(problem, time_limit=left(FIRST_SHARE), **kwargs)
+    fit.offer(least_staleness(first), "the search")
+    _planner(problem, fit, left(0.5), stop)
+    if fit.best is None or fit.best.period > first.period:
+        _lower_caps(problem, fit, seed, left, out)
+    if fit.best is None:
+        _repairs(problem, fit, seed, left, out)
+    if fit.best is None:
+        raise fit.error()
+    return fit.best
+
+
+def _planner(
+    problem: Problem, fit: _Fit, limit: float | None, stop: threading.Event | None
+) -> None:
+    """Offer the PipeDream planner's memory-aware schedule, if it finds one."""
+    from .pipedream import pipedream_schedule
+
+    try:
+        planned = pipedream_schedule(problem, time_limit=limit, stop=stop)
+    except InfeasibleError:
+        return
+    fit.offer(least_staleness(planned), "the PipeDream planner")
+
+
+def _quick(
+    problem: Problem, graph: TaskGraph, seed: int, limit: float | None, **extra: object
+) -> Schedule:
+    """A quick search of ``graph`` on the problem's platform, staleness lowered."""
+    sched = modulo_schedule(
+        Problem(graph, problem.platform), seed=seed, time_limit=limit, quick=True, **extra
+    )
+    return least_staleness(sched)
+
+
+def _lower_caps(
+    problem: Problem,
+    fit: _Fit,
+    seed: int,
+    left: Callable[[float], float | None],
+    out: Callable[[], bool],
+) -> None:
+    """Bisect for the largest staleness cap below the graph's whose quick search fits."""
+    graph = problem.graph
+    if graph.staleness_cap is None or graph.staleness_cap < 2:
+        return
+    lo, hi = 1, graph.staleness_cap - 1
+    while lo <= hi and not out():
+        cap = (lo + hi + 1) // 2
+        sched = _quick(problem, capped(graph, cap), seed, left(0.3))
+        if fit.offer(sched, f"staleness cap {cap}"):
+            lo = cap + 1
+        else:
+            hi = cap - 1
+
+
+def _repairs(
+    problem: Problem,
+    fit: _Fit,
+    seed: int,
+    left: Callable[[float], float | None],
+    out: Callable[[], bool],
+) -> None:
+    """Longer periods, then layers moved off the processor over its memory.
+
+    Both start from the attempt closest to fitting, on its graph (its cap).
+    """
+    near = fit.near
+    assert near is not None
+    graph = near.graph
+    if graph.staleness_cap is None and problem.graph.staleness_cap is not None:
+        graph = capped(problem.graph, max(near.graph.staleness().values(), default=1))
+    for factor in LONGER_PERIODS:
+        if out() or fit.best is not None:
+            return
+        floor = math.ceil(near.period * factor)
+        fit.offer(_quick(problem, graph, seed, left(0.3), lower_bound=floor), f"period >= {floor}")
+    proc = dict(near.processor)
+    for _ in range(MOVE_ROUNDS):
+        if out() or fit.best is not None:
+            return
+        moved = _move_layer(problem, fit.near or near, proc)
+        if moved is None:
+            return
+        proc = moved
+        sched = _quick(problem, graph, seed, left(0.3), fixed_processor=proc)
+        fit.offer(sched, "a layer moved")
+
+
+def _move_layer(
+    problem: Problem, schedule: Schedule, proc: dict[str, int]
+) -> dict[str, int] | None:
+    """``proc`` with the heaviest layer of the processor most over its memory moved.
+
+    A layer's tasks move together (its weights, stashes and optimizer state
+    stay with one processor), to the processor with most room that can take
+    the bytes the layer produces; ``None`` when no layer fits anywhere.
+    """
+    over, p, _need, _cap = overshoot(schedule)
+    if over <= 0:
+        return None
+    fp = schedule.footprints()
+    room = {
+        q: proc_q.memory - fp[q]
+        for q, proc_q in enumerate(problem.platform.processors)
+        if q != p and proc_q.memory is not None
+    }
+    produced: dict[str, float] = {}
+    factor = problem.platform.optimizer_state
+    for e in problem.graph.edges:
+        layer = problem.graph.task(e.src).layer or e.src
+        if proc[e.src] == p:
+            extra = factor * e.bytes if e.weights is not None else 0.0
+            produced[layer] = produced.get(layer, 0.0) + e.bytes + extra
+    for layer, nbytes in sorted(produced.items(), key=lambda kv: (-kv[1], kv[0])):
+        fits = [q for q, r in room.items() if r >= nbytes]
+        if fits:
+            q = max(fits, key=lambda x: (room[x], -x))
+            return {
+                name: q if (problem.graph.task(name).layer or name) == layer else where
+                for name, where in proc.items()
+            }
+    return None

@@ -1,0 +1,107 @@
+"""The heuristic under bounded memory (:mod:`lpsched.solvers.memory_fit`): (P8) kept or refused.
+
+Every schedule returned must pass the validator, memory (P8) included; an
+``InfeasibleError`` that claims a proof must agree with brute force; the
+period is never below the brute-force optimum of (P1)-(P8).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from lpsched.errors import InfeasibleError
+from lpsched.graph import TaskGraph
+from lpsched.networks import get_network
+from lpsched.platform import Platform
+from lpsched.problem import Problem
+from lpsched.solvers.heuristic import modulo_schedule
+from lpsched.solvers.memory_fit import memory_schedule
+from lpsched.solvers.toolkit import least_staleness
+from lpsched.taskgraph import build_task_graph
+from lpsched.validate import check_schedule
+from tests.brute import brute_force_period, tiny_byte_graphs, tiny_platforms
+
+
+def with_memory(platform: Platform, memory: float | None) -> Platform:
+    """``platform`` with every processor's memory set to ``memory``."""
+    procs = tuple(dataclasses.replace(p, memory=memory) for p in platform.processors)
+    return dataclasses.replace(platform, processors=procs)
+
+
+def lenet(P: int) -> TaskGraph:
+    """LeNet-5, layerpipe, ``auto`` staleness (cap ``2P - 1``)."""
+    return build_task_graph(get_network("lenet5"), "layerpipe", staleness="auto", processors=P)
+
+
+@pytest.mark.parametrize("capacity", ["delay", "ports"])
+def test_tight_memory_fits(capacity: str) -> None:
+    """Half the unconstrained footprint: a schedule within memory, not below the bound."""
+    graph = lenet(4)
+    platform = dataclasses.replace(Platform.default(4), capacity=capacity)
+    free = least_staleness(modulo_schedule(Problem(graph, platform), quick=True))
+    full = max(free.footprints())
+    tight = with_memory(platform, 0.5 * full)
+    problem = Problem(graph, tight)
+    schedule = memory_schedule(problem)
+    check_schedule(schedule)  # (P8) included
+    assert max(schedule.footprints()) <= 0.5 * full
+    assert schedule.period >= Problem(graph, platform).lower_bound
+    assert schedule.period >= problem.lower_bound
+
+
+def test_unbounded_memory_is_the_heuristic() -> None:
+    """Without a memory capacity the wrapper is ``modulo_schedule`` itself."""
+    problem = Problem(lenet(2), dataclasses.replace(Platform.default(2), capacity="ports"))
+    a, b = memory_schedule(problem, seed=3), modulo_schedule(problem, seed=3)
+    assert (a.period, a.start, a.processor, a.transfers) == (
+        b.period,
+        b.start,
+        b.processor,
+        b.transfers,
+    )
+
+
+def test_proven_shortfall() -> None:
+    """Memories far below the weights: refused with the bounds' proof."""
+    platform = with_memory(Platform.default(2), 1.0)
+    with pytest.raises(InfeasibleError, match="proven"):
+        memory_schedule(Problem(lenet(2), platform))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    graph=tiny_byte_graphs(max_tasks=4, max_duration=3),
+    platform=tiny_platforms(max_procs=2, memory=True),
+)
+def test_tiny_memory_against_brute_force(graph: TaskGraph, platform: Platform) -> None:
+    """Valid and at least the optimum, or refused; a claimed proof agrees with brute force.
+
+    A heuristic may miss a schedule that exists, so an unproven refusal is
+    allowed; it must then say that it proves nothing.
+    """
+    optimum = brute_force_period(graph, platform)
+    try:
+        schedule = memory_schedule(Problem(graph, platform))
+    except InfeasibleError as err:
+        if "proven" in str(err):
+            assert optimum is None
+        else:
+            assert "not a proof" in str(err)
+        return
+    check_schedule(schedule)
+    assert optimum is not None
+    assert schedule.period >= optimum
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graph=tiny_byte_graphs(), platform=tiny_platforms(capacity="ports", memory=True))
+def test_tiny_ports_memory_valid_or_refused(graph: TaskGraph, platform: Platform) -> None:
+    """Under ports with memories: a schedule the validator accepts, or InfeasibleError."""
+    try:
+        schedule = memory_schedule(Problem(graph, platform), seed=1)
+    except InfeasibleError:
+        return
+    check_schedule(schedule)
