@@ -174,7 +174,7 @@ class Platform:
     processors: tuple[Processor, ...]
     intra: Link = field(default_factory=Link)
     inter: Link = field(default_factory=Link)
-    capacity: str = "delay"
+    capacity: str = "ports"
     optimizer_state: float = 0.0
     name: str = ""
 
@@ -459,7 +459,7 @@ def _from_spec(data: Any) -> Platform:
         procs,
         intra,
         inter,
-        capacity=str(data.get("capacity", "delay")),
+        capacity=str(data.get("capacity", "ports")),
         optimizer_state=float(opt),
         name=str(data.get("name", "") or ""),
     )

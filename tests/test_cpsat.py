@@ -34,6 +34,7 @@ from lpsched.solvers.toolkit import Clock, Incumbent, one_processor
 from lpsched.taskgraph import build_task_graph
 from lpsched.validate import check_schedule, validate
 from tests.brute import brute_force_period, tiny_byte_graphs, tiny_graphs, tiny_platforms
+from tests.platforms import delay
 
 FEW = settings(max_examples=25, deadline=None)
 ROOT = Path(__file__).resolve().parents[1]
@@ -321,8 +322,9 @@ def test_plan_phases_are_known() -> None:
 
 @pytest.mark.parametrize("P", [1, 2, 3, 5])
 def test_optional_interval_count_matches_the_model(P: int) -> None:
+    # The count of the delay model's intervals; the port intervals are cpsat_ports' (C24).
     graph = build_task_graph(get_network("lenet5"), "layerpipe", staleness="auto", processors=P)
-    inst = cpsat._Instance.build(Problem(graph, P))
+    inst = cpsat._Instance.build(Problem(graph, delay(P)))
     prep = cpsat._prepare(inst, sum(inst.d))
     assert prep is not None
     model = cpsat._build_model(inst, prep, lo=1).model.proto
@@ -335,7 +337,7 @@ def test_optional_interval_count_with_slow_processors(lo: int | None) -> None:
     # A processor 100 times slower cannot run the longer tasks at T = sum of the
     # fastest durations (C10), and the groups {0, 1}, {2}, {3} break symmetry apart.
     graph = build_task_graph(get_network("lenet5"), "layerpipe", staleness="auto", processors=4)
-    problem = Problem(graph, platform([1.0, 1.0, 0.01, 2.0]))
+    problem = Problem(graph, delay(platform([1.0, 1.0, 0.01, 2.0])))
     inst = cpsat._Instance.build(problem)
     T = sum(inst.d)
     assert any(row[2] > T for row in inst.dp)
@@ -556,7 +558,7 @@ def test_proven_period_ends_long_before_the_limit() -> None:
     # AlexNet on 4 processors: the heuristic meets the bound at once, and the call
     # ends within a few seconds of a 60 s limit (issue 18: it used to run to the limit).
     graph = build_task_graph(get_network("alexnet"), "layerpipe", processors=4)
-    problem = Problem(graph, 4)
+    problem = Problem(graph, delay(4))
     problem.lower_bound  # noqa: B018 (the bounds are solve()'s work, before the limit)
     began = time.perf_counter()
     result = run_cpsat(problem, Options(time_limit=60, workers=1))

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from lpsched.graph import Edge, Task, TaskGraph
 from lpsched.platform import Link, Platform, Processor
-from lpsched.schedule import Schedule
+from lpsched.schedule import Schedule, Transfer
 from lpsched.validate import memory_footprints, validate
 
 LINK = Link(1e6, 0.0)  # 1 byte per microsecond
 
 
-def plat(memory=None, optimizer_state=0.0, P=2) -> Platform:
-    return Platform(
-        tuple(Processor(1.0, memory) for _ in range(P)), LINK, LINK, optimizer_state=optimizer_state
-    )
+def plat(memory=None, optimizer_state=0.0, P=2, capacity="delay") -> Platform:
+    # Most cases here count a message as the delay model sends it (from its producer's end,
+    # for its cost); the ports case lists its transfer.
+    procs = tuple(Processor(1.0, memory) for _ in range(P))
+    return Platform(procs, LINK, LINK, capacity, optimizer_state=optimizer_state)
 
 
 def test_a_message_across_processors_is_held_on_both_ends():
@@ -24,6 +25,18 @@ def test_a_message_across_processors_is_held_on_both_ends():
     s = Schedule(g, plat(), 10, {"a": 0, "b": 1}, {"a": 0, "b": 5})
     assert memory_footprints(s) == [3.0, 3.0]
     assert validate(s) == []
+
+
+def test_a_transfer_is_held_from_its_start_on_both_ends():
+    # Under ports x leaves at 4 (2 after a ends) for 3 units: held on 0 during [0, 7) and on 1
+    # during [4, 9); with T = 5 that is 2 copies on 0 and 1 on 1.
+    g = TaskGraph(
+        (Task("a", 2), Task("b", 2)), (Edge("a", "b", 0, None, 3, tensor="x"),), time_unit="1us"
+    )
+    sent = (Transfer("x", "a", 0, 1, 4, 3),)
+    s = Schedule(g, plat(capacity="ports"), 5, {"a": 0, "b": 1}, {"a": 0, "b": 7}, sent)
+    assert validate(s) == []
+    assert memory_footprints(s) == [6.0, 3.0]
 
 
 def test_a_long_lifetime_needs_one_copy_per_period_it_spans():

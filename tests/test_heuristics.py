@@ -31,6 +31,7 @@ from lpsched.solvers.registry import SOLVERS, Options
 from lpsched.taskgraph import DECOMPOSITIONS, build_task_graph
 from lpsched.validate import check_schedule, validate
 from tests.brute import brute_force_period, tiny_byte_graphs, tiny_platforms
+from tests.platforms import delay
 
 FAST = settings(max_examples=120, deadline=None)
 
@@ -127,13 +128,13 @@ def test_fixed_processors_are_respected(graph, platform, data):
 
 
 @FAST
-@given(small_graphs(), st.one_of(st.integers(1, 3), tiny_platforms()))
+@given(small_graphs(), st.one_of(st.integers(1, 3).map(delay), tiny_platforms()))
 def test_fallback_is_valid(graph, platform):
     # The safety net, pinned or not: tasks one after another in a topological order.
     problem = Problem(graph, platform)
     P = problem.P
     for fixed in (None, {t.name: i % P for i, t in enumerate(graph.tasks)}):
-        period, proc, start = heuristic._fallback(heuristic._Instance.build(problem, fixed))
+        period, proc, start, _sent = heuristic._fallback(heuristic._Instance.build(problem, fixed))
         sched = Schedule(
             graph,
             problem.platform,
@@ -262,9 +263,9 @@ def test_rebalancing_closes_the_gap_on_resnet50():
     # (3.0% above the resource bound 986); moving and swapping short tasks
     # between processors, then rescheduling with them fixed, reaches 1%.
     graph = build_task_graph(get_network("resnet50"), "layerpipe", processors=16)
-    lb = lower_bounds(graph, 16).lower_bound
-    sched = modulo_schedule(graph, 16, lower_bound=lb)
-    assert_valid(sched, graph, 16)
+    lb = lower_bounds(graph, delay(16)).lower_bound
+    sched = modulo_schedule(graph, delay(16), lower_bound=lb)
+    assert_valid(sched, graph, delay(16))
     assert sched.period <= 1.01 * lb
 
 
@@ -511,8 +512,9 @@ def test_a_uniform_platform_is_scheduled_as_identical_processors(graph, platform
 
 def test_a_uniform_network_schedule_is_that_of_identical_processors():
     # The same on a built graph (edges with bytes), through the coarser decompositions.
+    # Under delay: the relaxed graph's fixed costs are the problem's delays exactly.
     graph = build_task_graph(get_network("alexnet"), "layerpipe", processors=4)
-    problem = Problem(graph, 4)
+    problem = Problem(graph, delay(4))
     lb = problem.lower_bound
     native = modulo_schedule(problem, lower_bound=lb, quick=True)
     plain = modulo_schedule(problem.relaxed_graph(), 4, lower_bound=lb, quick=True)
@@ -529,12 +531,12 @@ def test_the_coarse_schedule_refines_exactly_at_any_speed(name):
     # the coarse search gives it its parts' sum on every processor, so the refined
     # schedule is valid and competes with the fine search.
     graph = build_task_graph(get_network(name), "layerpipe", processors=4)
-    platform = Platform(tuple(Processor(s) for s in (1.0, 1.5, 0.75, 1.25)))
+    platform = delay(Platform(tuple(Processor(s) for s in (1.0, 1.5, 0.75, 1.25))))
     problem = Problem(graph, platform)
     inst = heuristic._Instance.build(problem, None)
     placement = heuristic._refined(inst, problem.lower_bound, 0, heuristic._unlimited(), quick=True)
     assert placement is not None
-    period, proc, start = placement
+    period, proc, start, _sent = placement
     names = [t.name for t in graph.tasks]
     sched = Schedule(
         graph,

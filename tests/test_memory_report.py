@@ -35,7 +35,7 @@ from lpsched.plot import (  # noqa: E402
     plot_memory,
     plot_sweep,
 )
-from lpsched.schedule import Result, Schedule, Status  # noqa: E402
+from lpsched.schedule import Result, Schedule, Status, Transfer  # noqa: E402
 from lpsched.solvers.registry import SOLVERS  # noqa: E402
 from lpsched.sweep import (  # noqa: E402
     COLUMNS,
@@ -145,7 +145,8 @@ def hand_result(memory: float | None) -> Result:
         time_unit="1us",
     )
     plat = Platform((Processor(1.0, memory), Processor(1.0, memory)), FREE, FREE)
-    s = Schedule(g, plat, 10, {"a": 0, "b": 1}, {"a": 0, "b": 5})
+    sent = (Transfer("x", "a", 0, 1, 2, 0),)  # ports: free links take no time
+    s = Schedule(g, plat, 10, {"a": 0, "b": 1}, {"a": 0, "b": 5}, sent)
     return Result(s, Status.FEASIBLE, 4, "hand", 0.0, network="hand")
 
 

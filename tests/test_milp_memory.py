@@ -18,6 +18,7 @@ from lpsched.solvers.registry import Options
 from lpsched.validate import check_schedule, memory_footprints
 
 from .brute import brute_force_period, tiny_platforms, tiny_weight_graphs
+from .platforms import delay
 
 FAST = Options(time_limit=20, secondary=None)
 
@@ -76,7 +77,9 @@ def test_memory_forces_a_larger_period() -> None:
     T = 4 with two weight versions; 8 bytes per processor cannot hold them with the other
     tensors, so the period must grow (brute force confirms both periods)."""
     graph = _stash_chain()
-    free = dataclasses.replace(Platform.default(2), intra=Link(1e12, 0.0), inter=Link(1e12, 0.0))
+    free = dataclasses.replace(
+        delay(2), intra=Link(1e12, 0.0), inter=Link(1e12, 0.0)
+    )  # the hand count is the delay model's
     base = _solve(Problem(graph, free), "highs")
     assert base.period == brute_force_period(graph, free)
     tight = dataclasses.replace(

@@ -23,6 +23,7 @@ from lpsched.problem import Problem
 from lpsched.solvers.pipedream import pipedream_schedule, plan_stages
 from lpsched.validate import check_schedule
 from tests.brute import tiny_byte_graphs, tiny_platforms
+from tests.platforms import delay
 
 FAST = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
@@ -70,7 +71,7 @@ def test_real_networks_on_ports_are_valid(network, decomposition, P, base):
     # side span several stages), so no schedule of its stages beats it.
     assert sched.period >= plan.stage_time
     # Under delay the same network keeps no transfers.
-    assert not pipedream_schedule(Problem(graph, platform)).transfers
+    assert not pipedream_schedule(Problem(graph, delay(platform))).transfers
 
 
 def pipeline(work: int, nbytes: int) -> TaskGraph:
@@ -155,6 +156,6 @@ def test_tiny_byte_graphs_on_ports_get_valid_schedules(graph, platform):
 @given(tiny_byte_graphs(shared=True), st.integers(1, 3))
 def test_tiny_byte_graphs_keep_the_delay_schedule_without_transfers(graph, P):
     # Under delay the planner is what it was: no transfers, a valid schedule.
-    sched = pipedream_schedule(Problem(graph, P))
+    sched = pipedream_schedule(Problem(graph, delay(P)))
     check_schedule(sched)
     assert sched.transfers == ()

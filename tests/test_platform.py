@@ -50,7 +50,7 @@ def test_presets_are_what_they_describe():
         platform = preset(name)
         assert platform.speeds == (1.0,) * platform.P
         assert all(p.memory is None for p in platform.processors)
-        assert platform.capacity == "delay"
+        assert platform.capacity == "ports"
         assert name in platform.describe()
 
 

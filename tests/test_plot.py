@@ -55,7 +55,9 @@ def busy_per_row(ax: Axes, processors: int) -> list[float]:
 def fast_schedule() -> Schedule:
     """mlp on two processors of speed 2: every task lasts half its speed-1 duration, rounded up."""
     graph = build_task_graph(get_network("mlp"), "layerpipe", "auto", processors=2)
-    platform = Platform.from_dict({"processors": [{"speed": 2}, {"speed": 2}]})
+    # Under delay: two lanes, no port lanes (tests/test_link_report.py draws those).
+    spec = {"processors": [{"speed": 2}, {"speed": 2}], "capacity": "delay"}
+    platform = Platform.from_dict(spec)
     sched = solve(graph, platform, "heuristic").schedule
     assert sched is not None
     check_schedule(sched)

@@ -109,7 +109,7 @@ def test_port_bound_charges_the_out_port() -> None:
 def test_a_tensor_no_port_carries_stays_local() -> None:
     """A 10-unit tensor fits no port below T = 10: ``a`` and ``b`` share one processor (B7)."""
     graph = TaskGraph((Task("a", 3), Task("b", 3)), (Edge("a", "b", 0, None, 10),), time_unit="1us")
-    two = Platform((Processor(1.0, None, 0),) * 2, Link(1e6, 0.0), Link(1e6, 0.0))
+    two = Platform((Processor(1.0, None, 0),) * 2, Link(1e6, 0.0), Link(1e6, 0.0), "delay")
     assert Problem(graph, two).lower_bound == 3 == brute_force_period(graph, two)
     bounds = Problem(graph, ports(two)).bounds
     assert bounds.port_bound == 6 == brute_force_period(graph, ports(two))

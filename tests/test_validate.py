@@ -415,11 +415,13 @@ def test_a_precedence_waits_for_the_slow_producer():
 
 
 def two_node_platform() -> Platform:
-    # Unit 1 us: 1 GB/s and 2 us in a node, 0.25 GB/s and 10 us between nodes.
+    # Unit 1 us: 1 GB/s and 2 us in a node, 0.25 GB/s and 10 us between nodes; messages
+    # as delays (tests/test_ports.py checks the same links as ports).
     return Platform(
         (Processor(1.0, None, 0), Processor(1.0, None, 0), Processor(1.0, None, 1)),
         Link(1e9, 2e-6),
         Link(0.25e9, 10e-6),
+        "delay",
     )
 
 

@@ -868,10 +868,11 @@ def contiguous(
     least stages then solve the difference constraints
     ``k_v - k_u >= ceil((lat_e - w_e*T - r_v + r_u) / T)`` (Bellman-Ford).
     ``None`` when a processor is overloaded or a loop needs more periods than
-    its distance gives, and always under ``capacity: ports`` (it places no
-    transfers: the restriction's MILP does).
+    its distance gives, and always under ``capacity: ports`` when tensors
+    travel (it places no transfers: the restriction's MILP does; with only
+    fixed delays ports and delay are one model).
     """
-    if problem.ports:
+    if problem.ports and problem.tensors:
         return None
     graph = problem.graph
     n, index = graph.n, graph.index

@@ -324,6 +324,8 @@ def _send_rows(model: PeriodModel, gi: int, u: int, v: int, e_idx: int) -> None:
             if p not in pm.senders[X]:
                 continue
             a, tau = pm.a[X, p], pm.tau[X][p]
+            if f"mxfer_{gi}_{X}_{p}" in model.prob.constraints:
+                continue  # another reader on q of the same tensor: one transfer, one row
             if model.variant == "relaxed":
                 if d[u][p] + tau > T:
                     model.prob += T * n >= (d[u][p] + tau) * a, f"mxfer_{gi}_{X}_{p}"

@@ -236,11 +236,12 @@ class _StageCosts:
         """``cut[i]``: communication across the cut before block ``i`` into stage ``s >= 1``.
 
         The edges with one end before ``i`` and one at or after it (all zero
-        with ``comm="add"``, where it is part of the stage times, and under
-        ``capacity: ports``, where the ports' loads are).
+        with ``comm="add"``, where it is part of the stage times). Under
+        ``capacity: ports`` only the pure delays (edges with a fixed ``comm``)
+        count here: tensors are the ports' loads.
         """
         L = self.L
-        if self.mode == "add" or self.ports is not None:
+        if self.mode == "add":
             return np.zeros(L + 1, dtype=np.int64)
         k = self.platform.link_class(s - 1, s)
         key = ("cut", k)
@@ -265,19 +266,24 @@ class _StageCosts:
         left, right = self._borders(s)
         key = ("stage", self.platform.processors[s].speed, left, right)
         if key not in self._cache:
-            L = self.L
-            i = np.arange(L + 1)[:, None]
-            j = np.arange(L + 1)[None, :]
-            prefix = self.prefix[s]
-            t = prefix[j] - prefix[i]
-            zero = np.zeros((L + 1, L + 1), dtype=np.int64)
-            if left is not None:  # edges a < i <= b < j
-                t = t + self._block(left, zero, i, i, j)
-            if right is not None:  # edges i <= a < j <= b
-                t = t + self._block(right, i, j, j, np.full((L + 1, L + 1), L))
             big = np.iinfo(np.int64).max // 4
-            self._keep(key, np.where(self.valid, t, big))
+            self._keep(key, np.where(self.valid, self._work_and_borders(s), big))
         return self._cache[key]
+
+    def _work_and_borders(self, s: int) -> np.ndarray:
+        """Stage ``s``'s work on ``[i, j)``, plus with ``comm="add"`` its border edges' costs."""
+        left, right = self._borders(s)
+        L = self.L
+        i = np.arange(L + 1)[:, None]
+        j = np.arange(L + 1)[None, :]
+        prefix = self.prefix[s]
+        t = prefix[j] - prefix[i]
+        zero = np.zeros((L + 1, L + 1), dtype=np.int64)
+        if left is not None:  # edges a < i <= b < j
+            t = t + self._block(left, zero, i, i, j)
+        if right is not None:  # edges i <= a < j <= b
+            t = t + self._block(right, i, j, j, np.full((L + 1, L + 1), L))
+        return t
 
     def _neighbours(self, s: int) -> tuple[str, str]:
         """Link classes to the previous and the next stage's processors (one stands in for both).
@@ -316,10 +322,10 @@ class _StageCosts:
 
     def _ports_stage(self, s: int) -> np.ndarray:
         """:meth:`stage` under ``capacity: ports``."""
-        key = ("ports", self.platform.processors[s].speed, *self._neighbours(s))
+        key = ("ports", self.platform.processors[s].speed, *self._neighbours(s), *self._borders(s))
         if key not in self._cache:
-            prefix = self.prefix[s]
-            t = prefix[None, :] - prefix[:, None]
+            # The work and, with comm="add", the pure delays across the stage's borders.
+            t = self._work_and_borders(s)
             for load in self.port_loads(s):
                 t = t + load if self.mode == "add" else np.maximum(t, load)
             big = np.iinfo(np.int64).max // 4
@@ -382,7 +388,8 @@ def _layer_costs(
 
     A task's duration depends on a processor's speed only, so it is asked once
     per speed among those processors; the communication is summed edge by
-    edge into a (blocks) x (blocks) matrix per link class.
+    edge into a (blocks) x (blocks) matrix per link class (under ``capacity:
+    ports`` only the pure delays: tensors travel as transfers).
     """
     graph = problem.graph
     speeds = problem.platform.speeds[:stages]
@@ -397,6 +404,8 @@ def _layer_costs(
     work = np.stack([by_speed[speed] for speed in speeds])
     between = {k: np.zeros((B, B), dtype=np.int64) for k in LINK_CLASSES}
     for e, edge in enumerate(graph.edges):
+        if problem.ports and e in problem.tensor_of_edge:
+            continue  # a transfer: the ports' load (_port_matrices), not a delay
         a, b = block[graph.index(edge.src)], block[graph.index(edge.dst)]
         if a != b:
             for k in LINK_CLASSES:
