@@ -29,7 +29,9 @@ def ports(platform: Platform) -> Platform:
     return dataclasses.replace(platform, capacity="ports")
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+)
 @given(graph=tiny_byte_graphs(), platform=tiny_platforms())
 def test_tiny_ports_schedules_are_valid(graph: TaskGraph, platform: Platform) -> None:
     """Random small graphs with bytes: every schedule passes the port checks."""
@@ -39,7 +41,9 @@ def test_tiny_ports_schedules_are_valid(graph: TaskGraph, platform: Platform) ->
     assert schedule.period >= problem.lower_bound
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+)
 @given(graph=tiny_byte_graphs(max_tasks=4, max_duration=3), platform=tiny_platforms(max_procs=2))
 def test_tiny_ports_period_at_least_brute_force(graph: TaskGraph, platform: Platform) -> None:
     """No schedule beats the brute-force optimum of (P1)-(P7)."""

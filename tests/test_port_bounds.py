@@ -21,7 +21,9 @@ from tests.brute import (
     tiny_platforms,
 )
 
-TINY = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+TINY = settings(
+    max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
+)
 
 
 def ports(platform: Platform) -> Platform:
@@ -76,7 +78,9 @@ def test_a_full_out_port_forces_co_location() -> None:
 
 
 # ----------------------------------------------------------------------- bounds
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
+)
 @given(tiny_byte_graphs(max_tasks=4, max_duration=3, shared=True), tiny_platforms(capacity="ports"))
 def test_port_bound_never_exceeds_brute_force(graph: TaskGraph, platform: Platform) -> None:
     """A bound is a proof: below the least ports period of every tiny instance."""
