@@ -538,11 +538,12 @@ def _transfers(
 def _feasible_ports(
     graph: TaskGraph, platform: Platform, T: int, distance: dict[int, int]
 ) -> Schedule | None:
-    """A schedule of period ``T`` meeting (P1)-(P7), or None when there is none."""
+    """A schedule of period ``T`` meeting (P1)-(P7), or None when there is none.
+
+    Called by :func:`_feasible`, which has refused a task longer than ``T`` on every processor.
+    """
     dp, raw = _tables(graph, platform)
     n = len(dp)
-    if any(min(row) > T for row in dp):
-        return None
     message = {i for *_, es in _messages(graph) for i in es}
     for proc in _choices(n, platform, dp, T):
         xs = _transfers(graph, platform, proc, distance)
