@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from .errors import InputError
 from .graph import Edge, TaskGraph
+from .placement import check_placement, placement_units
 from .platform import LINK_CLASSES, Link, Platform, platform_of
 
 if TYPE_CHECKING:
@@ -106,6 +107,9 @@ class Problem:
         The task graph (durations at speed 1).
     platform
         The platform; an integer ``P`` is the default platform of ``P`` processors.
+    placement
+        Where the tasks of one layer may go (:mod:`lpsched.placement`):
+        ``free``, ``layer`` or ``stages``.
 
     Attributes
     ----------
@@ -124,12 +128,14 @@ class Problem:
 
     graph: TaskGraph
     platform: Platform
+    placement: str
     durations: tuple[tuple[int, ...], ...] = field(init=False, repr=False)
     comm: tuple[dict[str, int], ...] = field(init=False, repr=False)
 
-    def __init__(self, graph: TaskGraph, platform: Platform | int) -> None:
+    def __init__(self, graph: TaskGraph, platform: Platform | int, placement: str = "free") -> None:
         object.__setattr__(self, "graph", graph)
         object.__setattr__(self, "platform", platform_of(platform))
+        object.__setattr__(self, "placement", check_placement(placement))
         _check_size(graph, self.platform)
         object.__setattr__(self, "durations", _duration_table(graph, self.platform.speeds))
         object.__setattr__(self, "comm", tuple(self._edge_costs(e) for e in graph.edges))
@@ -276,6 +282,14 @@ class Problem:
         return 0 if unit is None else ceil_units(self.platform.link(p, q).latency, unit)
 
     @cached_property
+    def units(self) -> tuple[tuple[int, ...], ...]:
+        """Task indices per layer in layer order (:func:`lpsched.placement.placement_units`).
+
+        Under ``placement`` ``layer`` or ``stages`` each unit sits on one processor.
+        """
+        return placement_units(self.graph)
+
+    @cached_property
     def bounds(self) -> Bounds:
         """The lower bounds (:func:`lpsched.bounds.lower_bounds`), computed once."""
         from .bounds import problem_bounds
@@ -308,12 +322,21 @@ def _check_size(graph: TaskGraph, platform: Platform) -> None:
     check_scale(platform, graph)
 
 
-def as_problem(graph: TaskGraph | Problem, platform: Platform | int | None = None) -> Problem:
-    """A :class:`Problem` from a problem, or from a graph and a platform (or ``P``)."""
+def as_problem(
+    graph: TaskGraph | Problem,
+    platform: Platform | int | None = None,
+    placement: str | None = None,
+) -> Problem:
+    """A :class:`Problem` from a problem, or from a graph, a platform (or ``P``) and a placement.
+
+    ``placement=None`` keeps a problem's own and means ``free`` for a graph.
+    """
     if isinstance(graph, Problem):
         if platform is not None and platform_of(platform) != graph.platform:
             raise InputError("a Problem already has its platform; pass no other")
+        if placement is not None and placement != graph.placement:
+            return Problem(graph.graph, graph.platform, placement)
         return graph
     if platform is None:
         raise InputError("a task graph needs a platform or a processor count")
-    return Problem(graph, platform)
+    return Problem(graph, platform, "free" if placement is None else placement)

@@ -19,6 +19,7 @@ from typing import Any
 from .errors import InputError
 from .files import brief, parse_yaml, read_text, refuse_kind
 from .graph import MAX_INT, TaskGraph, read_json, write_text_atomic
+from .placement import PLACEMENTS
 from .platform import LINK_CLASSES, MAX_PROCESSORS, Platform, platform_of
 from .problem import scaled_duration
 from .units import (
@@ -189,6 +190,10 @@ class Schedule:
     transfers
         The messages between processors (``capacity: ports``); empty under
         ``capacity: delay``, where a message only delays its consumer.
+    placement
+        The placement policy the schedule keeps (:mod:`lpsched.placement`):
+        ``free``, ``layer`` (every task of a layer on one processor) or
+        ``stages`` (each processor's layers contiguous); the validator checks it.
     """
 
     graph: TaskGraph
@@ -197,6 +202,7 @@ class Schedule:
     processor: dict[str, int]
     start: dict[str, int]
     transfers: tuple[Transfer, ...] = ()
+    placement: str = "free"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "platform", platform_of(self.platform))
@@ -473,6 +479,7 @@ class Result:
             "lower_bound": self.lower_bound,
             "status": self.status.value,
             "solve_seconds": round(self.solve_seconds, 4),
+            "placement": s.placement,
             "platform": s.platform.to_dict(),
             "assignments": [
                 {"task": t.name, "processor": s.processor[t.name], "start": s.start[t.name]}
@@ -534,8 +541,13 @@ class Result:
             period = _as_int(_required(data, "period"), "period", 1, MAX_INT)
             processor, start = _assignments(_required(data, "assignments"), graph, platform.P)
             transfers = _transfers(data.get("transfers", []))
+            placement = data.get("placement", "free")
+            if placement not in PLACEMENTS:
+                raise InputError(
+                    f"placement must be one of {', '.join(PLACEMENTS)}, got {brief(placement)}"
+                )
             result = cls(
-                schedule=Schedule(graph, platform, period, processor, start, transfers),
+                schedule=Schedule(graph, platform, period, processor, start, transfers, placement),
                 status=_status(data.get("status", "unknown")),
                 lower_bound=_as_int(data.get("lower_bound", 0), "lower_bound", 0, MAX_INT),
                 solver=_text(data, "solver"),

@@ -60,8 +60,10 @@ class Violation:
         missing, an unknown task, a start that is not an integer),
         ``"processor"`` (processor count not a positive integer, processor not
         an integer or out of range), ``"precedence"`` (an edge's constraint
-        fails) or ``"overlap"`` (two task instances share a processor at the
-        same time).
+        fails), ``"overlap"`` (two task instances share a processor at the
+        same time), ``"placement"`` (a layer split, or a processor's layers not
+        contiguous, under the schedule's placement policy), ``"memory"`` or
+        ``"transfer"``.
     message
         A one-line human-readable description.
     tasks
@@ -162,12 +164,59 @@ def validate(schedule: Schedule) -> list[Violation]:
         out.extend(_check_resources(schedule, T, P, start, proc, placed, duration))
     if P and len(placed) == schedule.graph.n and all(0 <= proc[t] < P for t in placed):
         out.extend(_check_memory(schedule, duration))
+        out.extend(_check_placement(schedule, proc))
     if P and schedule.platform.capacity == "ports":
         out.extend(_check_transfers(schedule, T, P, start, proc, placed, duration))
     elif schedule.transfers:
         out.append(
             Violation("transfer", "transfers are listed, but the platform's capacity is 'delay'")
         )
+    return out
+
+
+def _check_placement(schedule: Schedule, proc: Mapping[str, int]) -> list[Violation]:
+    """``layer``: a layer's tasks on one processor; ``stages``: each processor's layers contiguous.
+
+    Layers are ordered by first appearance in the graph's task list; a task
+    without a layer is a layer of its own.
+    """
+    policy = schedule.placement
+    if policy == "free":
+        return []
+    where: dict[str, int] = {}
+    order: list[str] = []
+    out: list[Violation] = []
+    for t in schedule.graph.tasks:
+        key = t.layer if t.layer else f"task {t.name}"
+        if key not in where:
+            where[key] = proc[t.name]
+            order.append(key)
+        elif where[key] != proc[t.name]:
+            out.append(
+                Violation(
+                    "placement",
+                    f"placement {policy}: task {t.name} is on processor {proc[t.name]}, "
+                    f"its layer {key} on processor {where[key]}",
+                    (t.name,),
+                    processor=proc[t.name],
+                )
+            )
+    if policy == "stages" and not out:
+        closed: set[int] = set()
+        for before, key in zip([None, *order], order, strict=False):
+            p = where[key]
+            if before is not None and where[before] != p:
+                closed.add(where[before])
+            if p in closed:
+                out.append(
+                    Violation(
+                        "placement",
+                        f"placement stages: layer {key} is on processor {p}, "
+                        f"whose layers before it end at an earlier layer (not contiguous)",
+                        processor=p,
+                    )
+                )
+                break
     return out
 
 

@@ -96,6 +96,8 @@ class SolverInfo:
         Whether it keeps every processor's footprint within its memory.
     deterministic
         Whether ``Options.deterministic`` makes its answer independent of load.
+    placements
+        The placement policies (:mod:`lpsched.placement`) it keeps.
     default_time_limit
         Seconds it is given when the caller names no limit (exact solvers), so
         that no run is silently unbounded; ``None``: it needs none.
@@ -113,6 +115,7 @@ class SolverInfo:
     ports: bool = False
     memory: bool = False
     deterministic: bool = False
+    placements: tuple[str, ...] = ("free",)
     default_time_limit: float | None = None
 
     def check(self, problem: Problem, options: Options) -> None:
@@ -123,6 +126,10 @@ class SolverInfo:
         if options.export is not None and not self.export:
             takes = [s.name for s in SOLVERS.values() if s.export]
             raise InputError(f"--export needs --solver {' or '.join(takes)}")
+        if problem.placement not in self.placements:
+            takes = [s.name for s in SOLVERS.values() if problem.placement in s.placements]
+            needs = " or ".join(takes) or "(none yet)"
+            raise InputError(f"--placement {problem.placement} needs --solver {needs}")
         platform = problem.platform
         if any(p.memory is not None for p in platform.processors) and not self.memory:
             raise InputError(
