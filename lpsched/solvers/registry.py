@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..errors import InfeasibleError, InputError
+from ..placement import PLACEMENTS
 from ..problem import Problem
 from ..schedule import Result, Schedule, Status
 from .toolkit import Incumbent
@@ -221,6 +222,7 @@ def _milp_entry(name: str, backend: str, label: str) -> SolverInfo:
         topology=True,
         ports=True,
         memory=True,
+        placements=PLACEMENTS,
         default_time_limit=DEFAULT_EXACT_SECONDS,
     )
 
@@ -265,6 +267,8 @@ SOLVERS: dict[str, SolverInfo] = {
             topology=True,
             ports=True,
             memory=True,
+        placements=PLACEMENTS,
+            placements=PLACEMENTS,
             deterministic=True,
         ),
         SolverInfo(
@@ -275,6 +279,8 @@ SOLVERS: dict[str, SolverInfo] = {
             topology=True,
             ports=True,
             memory=True,
+        placements=PLACEMENTS,
+            placements=PLACEMENTS,
             deterministic=True,
         ),
         SolverInfo(
@@ -288,6 +294,8 @@ SOLVERS: dict[str, SolverInfo] = {
             topology=True,
             ports=True,
             memory=True,
+        placements=PLACEMENTS,
+            placements=PLACEMENTS,
             deterministic=True,
             default_time_limit=DEFAULT_EXACT_SECONDS,
         ),
