@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 
 from ..errors import InfeasibleError, InputError
 from .commands import cmd_bounds, cmd_graph, cmd_networks, cmd_platforms, cmd_solve, cmd_validate
+from .export import add_export
 from .options import (
     add_network_args,
     add_platform_args,
@@ -22,6 +23,7 @@ from .options import (
     time_limit_flag,
     workers_flag,
 )
+from .simulate import add_simulate
 from .sweeps import cmd_compare, cmd_sweep
 
 
@@ -52,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
         _add_sweep,
         _add_compare,
         _add_profile,
+        add_export,
+        add_simulate,
     ):
         add(sub)
     return parser
