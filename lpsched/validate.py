@@ -183,11 +183,11 @@ def _check_placement(schedule: Schedule, proc: Mapping[str, int]) -> list[Violat
     policy = schedule.placement
     if policy == "free":
         return []
-    where: dict[str, int] = {}
-    order: list[str] = []
+    where: dict[tuple[str, str], int] = {}
+    order: list[tuple[str, str]] = []
     out: list[Violation] = []
     for t in schedule.graph.tasks:
-        key = t.layer if t.layer else f"task {t.name}"
+        key = ("layer", t.layer) if t.layer else ("task", t.name)
         if key not in where:
             where[key] = proc[t.name]
             order.append(key)
@@ -196,7 +196,7 @@ def _check_placement(schedule: Schedule, proc: Mapping[str, int]) -> list[Violat
                 Violation(
                     "placement",
                     f"placement {policy}: task {t.name} is on processor {proc[t.name]}, "
-                    f"its layer {key} on processor {where[key]}",
+                    f"its layer {key[1]} on processor {where[key]}",
                     (t.name,),
                     processor=proc[t.name],
                 )
@@ -211,7 +211,7 @@ def _check_placement(schedule: Schedule, proc: Mapping[str, int]) -> list[Violat
                 out.append(
                     Violation(
                         "placement",
-                        f"placement stages: layer {key} is on processor {p}, "
+                        f"placement stages: {key[0]} {key[1]} is on processor {p}, "
                         f"whose layers before it end at an earlier layer (not contiguous)",
                         processor=p,
                     )
