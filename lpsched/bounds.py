@@ -14,7 +14,11 @@ platform; the functions on a bare graph take ``P`` identical processors.
   the groups so formed must pack into ``P`` processors of capacity ``T``;
 * :func:`port_refuted` -- under ``capacity: ports``, the co-location test
   with tensors too long for any port kept local and the port time of what
-  must cross charged to the ports of the groups it leaves and enters.
+  must cross charged to the ports of the groups it leaves and enters;
+* under placement ``layer`` or ``stages``: :func:`unit_bound` (a layer's work
+  on one processor, B17), the co-location bound with layers joined (B18), and
+  under ``stages`` the contiguous-partition bound (:func:`partition_bound`,
+  :func:`stages_refuted`, B19).
 
 :func:`lower_bounds` combines them into a :class:`Bounds`; a schedule whose
 period equals :attr:`Bounds.lower_bound` is optimal without a solver's proof.
@@ -30,7 +34,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any, NamedTuple
 
@@ -45,6 +49,12 @@ __all__ = [
     "Bounds",
     "bins_bound",
     "colocation_bound",
+    "groups_refuted",
+    "partition_bound",
+    "stage_blocks",
+    "stages_refuted",
+    "unit_bound",
+    "unit_pairs",
     "iteration_bound",
     "PortModel",
     "lower_bounds",
@@ -459,6 +469,8 @@ def colocation_bound(
     lower: int = 0,
     ports: PortModel | None = None,
     component: list[int] | None = None,
+    units: Sequence[Sequence[int]] | None = None,
+    stages: bool = False,
 ) -> int:
     """The least period from ``lower`` up that co-location and packing do not refute.
 
@@ -503,6 +515,14 @@ def colocation_bound(
         fixed ``comm``.
     component
         The strong component of every task, when known (as ``_components``).
+    units
+        Under placement ``layer`` or ``stages``, the task indices of each
+        layer in layer order (:attr:`~lpsched.problem.Problem.units`): each
+        unit joins one group, so its tasks pack together and, under ports,
+        its edges never cross (B18).
+    stages
+        Under placement ``stages``: the groups must also form at most ``P``
+        contiguous intervals of the unit order (:func:`stages_refuted`, B19).
 
     Returns
     -------
@@ -539,9 +559,21 @@ def colocation_bound(
     dloc = np.array([durations[u] for u in members], dtype=float)
     outside = [durations[v] for v in range(n) if v not in local]
 
+    joined = unit_pairs(units) if units else []
+
+    def by_groups(T: int, pairs: list[tuple[int, int]]) -> bool:
+        """The tests on the groups the forced pairs and the units join."""
+        pairs = [*pairs, *joined]
+        if ports is not None and port_refuted(T, durations, pairs, processors, ports):
+            return True
+        if stages:
+            assert units is not None
+            return stages_refuted(T, durations, _groups(n, pairs), units, processors)
+        return ports is None and groups_refuted(T, durations, pairs, processors)
+
     def refuted(T: int) -> bool:
-        if ports is not None and m == 0:
-            return port_refuted(T, durations, [], processors, ports)
+        if m == 0 and (ports is not None or units):
+            return by_groups(T, [])
         D = np.full((m, m), -np.inf)
         np.maximum.at(D, (src, dst), dloc[src] - dist * T)
         np.fill_diagonal(D, np.maximum(np.diag(D), 0.0))
@@ -550,11 +582,12 @@ def colocation_bound(
         if (np.diag(D) > 0).any():
             return True  # a loop is too slow even without communication
         forced = slack - dist * T + D[dst, src] > 0
-        if ports is not None:
+        if ports is not None or units:
             pairs = [
-                (members[u], members[v]) for u, v in zip(src[forced], dst[forced], strict=True)
+                (members[u], members[v])
+                for u, v in zip(src[forced].tolist(), dst[forced].tolist(), strict=True)
             ]
-            return port_refuted(T, durations, pairs, processors, ports)
+            return by_groups(T, pairs)
         groups = nx.utils.UnionFind(range(m))
         for u, v in zip(src[forced].tolist(), dst[forced].tolist(), strict=True):
             groups.union(u, v)
@@ -564,6 +597,129 @@ def colocation_bound(
         return packing_bound(items, processors) > T or bins_bound(items, T) > processors
 
     return least_unrefuted(refuted, max(lower, 1), sum(durations))
+
+
+def groups_refuted(
+    T: int, durations: Sequence[int], pairs: Sequence[tuple[int, int]], processors: int
+) -> bool:
+    """Whether the groups ``pairs`` join (each on one processor) cannot pack into ``P`` bins.
+
+    By a group longer than ``T``, the pigeonhole bound (:func:`packing_bound`)
+    or ``L2`` (:func:`bins_bound`) over the group sizes, as in (B6).
+    """
+    root = _groups(len(durations), pairs)
+    load = np.zeros(len(durations), dtype=np.int64)
+    np.add.at(load, root, np.asarray(durations, dtype=np.int64))
+    items = load[load > 0].tolist()
+    return packing_bound(items, processors) > T or bins_bound(items, T) > processors
+
+
+# ---------------------------------------------------------------------------
+# Placements layer and stages: units, and contiguous stages (B17)-(B19)
+# ---------------------------------------------------------------------------
+def unit_pairs(units: Sequence[Sequence[int]]) -> list[tuple[int, int]]:
+    """Pairs of tasks that join each unit into one group (consecutive tasks of a unit)."""
+    return [(a, b) for unit in units for a, b in zip(unit, unit[1:], strict=False)]
+
+
+def unit_bound(durations: Sequence[Sequence[int]], units: Sequence[Sequence[int]]) -> int:
+    """(B17): ``max over units of min_p sum_{v in unit} d_vp``, a unit's work on one processor.
+
+    Under placement ``layer`` or ``stages`` a unit's tasks share a processor,
+    whose arcs are disjoint: the period is at least their total there, at
+    least on the processor where it is least.
+    """
+    P = len(durations[0]) if durations else 0
+    return max((min(sum(durations[v][p] for v in u) for p in range(P)) for u in units), default=0)
+
+
+#: What :func:`_intervals` answers when a weight exceeds the period: no partition.
+NO_PARTITION = 2**62
+
+
+def _intervals(weights: Sequence[int], T: int) -> int:
+    """Least number of contiguous intervals of ``weights`` with sums at most ``T`` (greedy).
+
+    Greedy is exact: closing an interval only when the next weight does not
+    fit keeps every later interval's start as late as any partition's.
+    :data:`NO_PARTITION` (more than any processor count) when a weight exceeds ``T``.
+    """
+    count, room = 0, 0
+    for w in weights:
+        if w > T:
+            return NO_PARTITION
+        if w > room:
+            count, room = count + 1, T
+        room -= w
+    return count
+
+
+def partition_bound(weights: Sequence[int], processors: int) -> int:
+    """The least, over partitions of ``weights`` into at most ``P`` intervals, of the largest sum.
+
+    Exact, by bisection on the period with the greedy count of :func:`_intervals`
+    (monotone in ``T``). 0 for no weights.
+    """
+    if not weights:
+        return 0
+    lo = max(max(weights), -(-sum(weights) // processors))
+    hi = sum(weights)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _intervals(weights, mid) <= processors:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def stage_blocks(
+    durations: Sequence[int], root: np.ndarray, units: Sequence[Sequence[int]]
+) -> list[int]:
+    """The units merged into blocks that one processor must hold whole, with their work.
+
+    A group (``root``: each task's group) spans the units from its first to
+    its last; under ``stages`` one processor holds that whole span, so
+    overlapping spans merge into one block.
+    """
+    unit_of = np.zeros(len(durations), dtype=np.int64)
+    for i, u in enumerate(units):
+        unit_of[list(u)] = i
+    reach = list(range(len(units)))  # the last unit a group starting at unit i spans
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    for v, g in enumerate(root.tolist()):
+        i = int(unit_of[v])
+        first[g] = min(first.get(g, i), i)
+        last[g] = max(last.get(g, i), i)
+    for g, i in first.items():
+        reach[i] = max(reach[i], last[g])
+    work = [sum(durations[v] for v in u) for u in units]
+    blocks: list[int] = []
+    end = -1
+    for i, w in enumerate(work):
+        if i > end:
+            blocks.append(0)
+        blocks[-1] += w
+        end = max(end, reach[i])
+    return blocks
+
+
+def stages_refuted(
+    T: int,
+    durations: Sequence[int],
+    root: np.ndarray,
+    units: Sequence[Sequence[int]],
+    processors: int,
+) -> bool:
+    """(B19): whether the blocks of :func:`stage_blocks` need more than ``P`` intervals of ``T``.
+
+    Under ``stages`` each processor holds one contiguous interval of units
+    with load at most ``T`` (durations at the fastest speed, which only lowers
+    every load), so the unit sequence splits into at most ``P`` such
+    intervals, none cutting a block.
+    """
+    return _intervals(stage_blocks(durations, root, units), T) > processors
 
 
 def least_unrefuted(refuted: Callable[[int], bool], T: int, top: int) -> int:
@@ -1143,6 +1299,20 @@ class Bounds:
     memory_infeasible
         Why no schedule fits the memories (:func:`memory_infeasible`), or
         ``None``: a proof, for the solvers to report ``infeasible``.
+    placement
+        The placement policy the bounds assume (:mod:`lpsched.placement`).
+    unit_bound
+        Under ``layer`` or ``stages``, the largest unit's work on the processor
+        where it is least (:func:`unit_bound`, (B17)); 0 under ``free``.
+    unit_packing_bound
+        Under ``layer`` or ``stages``, the co-location bound with every unit
+        joined into its group (:func:`colocation_bound` with ``units``,
+        (B18)), searched from the bounds before it; 0 under ``free``.
+    stage_bound
+        Under ``stages``, the contiguous-partition bound: the least largest
+        interval work over partitions of the units into ``P`` intervals
+        (:func:`partition_bound`), raised by co-location (blocks of units a
+        forced pair spans, (B19)); 0 otherwise.
     processors
         ``P``.
     time_unit_seconds
@@ -1162,6 +1332,10 @@ class Bounds:
     time_unit_seconds: float | None = None
     memory_bound: int = 0
     memory_infeasible: str | None = None
+    placement: str = "free"
+    unit_bound: int = 0
+    unit_packing_bound: int = 0
+    stage_bound: int = 0
 
     @property
     def binding(self) -> list[str]:
@@ -1173,16 +1347,20 @@ class Bounds:
             self.packing_bound,
             0 if self.iteration_bound is None else math.ceil(self.iteration_bound),
         )
-        if (
-            self.memory_bound
-            == self.lower_bound
-            > max(others, self.colocation_bound, self.port_bound)
-        ):
-            return ["memory bound"]
-        if self.port_bound == self.lower_bound > max(others, self.colocation_bound):
-            return ["port bound"]
-        if self.colocation_bound == self.lower_bound > others:
-            return ["co-location bound"]
+        # The derived bounds, each named when it alone reaches the lower bound over the
+        # bounds it is searched from (those after it here) and the basic ones.
+        derived = [
+            ("memory bound", self.memory_bound),
+            ("port bound", self.port_bound),
+            ("stage bound", self.stage_bound),
+            ("unit packing bound", self.unit_packing_bound),
+            ("co-location bound", self.colocation_bound),
+            ("unit bound", self.unit_bound),
+        ]
+        for i, (name, value) in enumerate(derived):
+            below = max((v for _, v in derived[i + 1 :]), default=0)
+            if value == self.lower_bound > max(others, below):
+                return [name]
         if self.iteration_bound is not None and math.ceil(self.iteration_bound) == self.lower_bound:
             out.append("iteration bound")
         if self.resource_bound == self.lower_bound:
@@ -1217,6 +1395,10 @@ class Bounds:
             "time_unit_seconds": unit,
             "memory_bound": self.memory_bound,
             "memory_infeasible": self.memory_infeasible,
+            "placement": self.placement,
+            "unit_bound": self.unit_bound,
+            "unit_packing_bound": self.unit_packing_bound,
+            "stage_bound": self.stage_bound,
         }
 
     def summary(self) -> str:
@@ -1240,6 +1422,21 @@ class Bounds:
         ]
         if self.port_bound:
             lines.append(f"port bound      {value(self.port_bound)}  (what must cross, on ports)")
+        if self.unit_bound:
+            lines.append(
+                f"unit bound      {value(self.unit_bound)}  (placement {self.placement}: "
+                "the largest layer on one processor)"
+            )
+        if self.unit_packing_bound:
+            lines.append(
+                f"unit packing    {value(self.unit_packing_bound)}  (layers pack whole into "
+                f"{self.processors or 'P'} processors)"
+            )
+        if self.stage_bound:
+            lines.append(
+                f"stage bound     {value(self.stage_bound)}  (layers in at most "
+                f"{self.processors or 'P'} contiguous stages)"
+            )
         if self.memory_bound:
             lines.append(f"memory bound    {value(self.memory_bound)}  (least footprint fits)")
         if self.memory_infeasible:
@@ -1303,15 +1500,23 @@ def problem_bounds(problem: Problem) -> Bounds:
     ib, loop = iteration_bound(graph)
     lb = max(resource, longest, packing, 0 if ib is None else math.ceil(ib))
     component = _components(graph)
+    placed = _placement_bounds(problem)
+    lb = max(lb, placed.unit)
     colocation = colocation_bound(graph, processors, lb, component=component)
     lb = max(lb, colocation)
+    if placed.units:
+        stages = problem.placement == "stages"
+        placed = _placement_packing(placed, graph, processors, lb, component, stages)
+        lb = max(lb, placed.packing, placed.stages)
     model = port_model(problem)
     port = 0
     if model is not None:
         # The port tests without loops first: they cost no Floyd-Warshall per period.
         d = graph.durations
-        port = least_unrefuted(lambda T: port_refuted(T, d, [], processors, model), lb, sum(d))
-        port = colocation_bound(graph, processors, port, model, component)
+        joined = unit_pairs(placed.units) if placed.units else []
+        port = least_unrefuted(lambda T: port_refuted(T, d, joined, processors, model), lb, sum(d))
+        stages = problem.placement == "stages"  # (also when no unit: then False)
+        port = colocation_bound(graph, processors, port, model, component, placed.units, stages)
         lb = max(lb, port)
     memory = memory_model(problem)
     infeasible = memory_infeasible(problem, memory)
@@ -1330,4 +1535,50 @@ def problem_bounds(problem: Problem) -> Bounds:
         time_unit_seconds=problem.graph.time_unit_seconds,
         memory_bound=mem_bound,
         memory_infeasible=infeasible,
+        placement=problem.placement,
+        unit_bound=placed.unit,
+        unit_packing_bound=placed.packing,
+        stage_bound=placed.stages,
     )
+
+
+@dataclass(frozen=True)
+class _Placed:
+    """The placement bounds (B17)-(B19) of a problem, and its units (none under ``free``)."""
+
+    units: tuple[tuple[int, ...], ...] = ()
+    unit: int = 0
+    packing: int = 0
+    stages: int = 0
+
+
+def _placement_bounds(problem: Problem) -> _Placed:
+    """(B17) under ``layer`` and ``stages``; nothing under ``free``."""
+    if problem.placement == "free":
+        return _Placed()
+    return _Placed(problem.units, unit_bound(problem.durations, problem.units))
+
+
+def _placement_packing(
+    placed: _Placed,
+    graph: TaskGraph,
+    processors: int,
+    lb: int,
+    component: list[int],
+    stages: bool,
+) -> _Placed:
+    """(B18) the unit packing bound, then under ``stages`` (B19), each searched from the last.
+
+    The durations are the relaxed graph's (the fastest speed for every task):
+    every load only shrinks, so every refutation holds on the platform.
+    """
+    units = placed.units
+    packing = colocation_bound(graph, processors, lb, component=component, units=units)
+    if not stages:
+        return replace(placed, packing=packing)
+    work = [sum(graph.durations[v] for v in u) for u in units]
+    start = max(packing, partition_bound(work, processors))
+    found = colocation_bound(
+        graph, processors, start, component=component, units=units, stages=True
+    )
+    return replace(placed, packing=packing, stages=found)

@@ -35,6 +35,14 @@ ports (C20-C25, :mod:`lpsched.solvers.cpsat_ports`, section 2.7 of the
 formulation) and every schedule lists its transfers; under ``delay`` nothing
 is added.
 
+Under placement ``layer`` or ``stages`` every model keeps each layer on one
+processor (C30) and, for ``stages``, each processor's layers contiguous (C31,
+:mod:`lpsched.solvers.cpsat_placement`, section 2.9); warm starts and hints
+that break the placement are dropped, the packing relaxation packs layers
+whole (and in contiguous stages), ``segments`` is skipped, and under
+``stages`` a greedy contiguous layout is timed when the heuristic found
+nothing.
+
 Every phase runs inside the time limit (section 7): a limit in wall seconds, or
 with ``deterministic`` in CP-SAT's deterministic seconds with one worker, so
 that the answer does not depend on how busy the machine is. On big instances
@@ -67,6 +75,7 @@ from ..problem import Problem, as_problem
 from ..schedule import Result, Schedule, Status, Transfer
 from ..units import format_bytes, format_ms
 from . import cpsat_memory as cpm
+from . import cpsat_placement as cpl
 from . import cpsat_ports as cpp
 from .registry import SOLVERS, Options
 from .toolkit import Clock, Incumbent, claim, least_staleness, one_processor
@@ -90,6 +99,7 @@ __all__ = [
     "SECONDARY_PATIENCE",
     "SECONDARY_SHARE",
     "SEGMENT_SLICE",
+    "STAGE_LAYOUT_SHARE",
     "UNLIMITED_PHASE_SECONDS",
     "WARM_START_SHARE",
     "cp_solver",
@@ -119,6 +129,10 @@ SECONDARY_PATIENCE = 1.0
 #: on small instances it ends long before (its default effort), on big ones it is what
 #: finds the schedule while the models are too large to build in time.
 WARM_START_SHARE = 0.5
+
+#: Placement ``stages``: the share of the time the contiguous stage layout may take
+#: after the heuristic phase, when that found nothing (:meth:`_Search.stage_layout`).
+STAGE_LAYOUT_SHARE = 0.2
 
 #: The period search (formulation, section 3): phases in order, each with its share
 #: of the time left. ``packing``: bisection on the bin-packing relaxation;
@@ -635,17 +649,19 @@ def _prepare(inst: _Instance, T: int, lo: int | None = None) -> _Prep | None:
     for e in inst.edges:  # a self-loop binds T alone
         if e.src == e.dst and inst.distance_range(e)[1] * T < inst.d[e.src]:
             return None
+    # (C30: a placement keeps each unit together, whatever the period)
+    joined = cpl.joined_pairs(inst.problem)
     if inst.n > MAX_ALL_PAIRS_TASKS:
         windows, stages = _path_windows(inst, T, lo)
-        return _Prep(T, windows, stages, set(), anchored=False)
+        return _Prep(T, windows, stages, joined, anchored=False)
     D = _longest(inst, T)
     if D is None:
         return None
     if inst.strongly_connected:
         windows, stages = _anchored_windows(inst, D, T)
-        return _Prep(T, windows, stages, _together(inst, D, T), anchored=True)
+        return _Prep(T, windows, stages, _together(inst, D, T) | joined, anchored=True)
     windows, stages = _path_windows(inst, T, lo)
-    return _Prep(T, windows, stages, _together(inst, D, T), anchored=False)
+    return _Prep(T, windows, stages, _together(inst, D, T) | joined, anchored=False)
 
 
 def _anchored_windows(
@@ -728,8 +744,11 @@ def _packing(inst: _Instance, prep: _Prep, limit: float, search: _Search) -> str
     graph is too large to try).
     """
     T, P = prep.T, inst.P
-    sizes = [sum(inst.d[v] for v in g) for g in _groups(inst, prep.together)]
+    groups = _groups(inst, prep.together)
+    sizes = [sum(inst.d[v] for v in g) for g in groups]
     if max(sizes) > T or sum(sizes) > P * T:
+        return "infeasible"
+    if cpl.stages_refuted_groups(inst.problem, inst.d, groups, T):  # (C31: contiguous stages)
         return "infeasible"
     # Items of size 1 fill any gap: with sum <= P*T they never decide feasibility.
     count = Counter(s for s in sizes if s > 1)
@@ -891,7 +910,17 @@ def _build_model(
         _add_ports(mod, inst, inst.ports)
     if inst.memory is not None:  # (likewise: the model without memory is unchanged)
         _add_memory(mod, inst, prep, inst.memory)
+    _add_placement(mod, inst)  # (likewise: nothing under placement free)
     return mod
+
+
+def _add_placement(mod: _Model, inst: _Instance) -> None:
+    """Placements (:mod:`lpsched.solvers.cpsat_placement`, section 2.9).
+
+    C30 layer co-location, C31 stage contiguity; nothing under ``free``.
+    """
+    cpl.add_layer_colocation(mod, inst.problem)
+    cpl.add_stage_contiguity(mod, inst.problem)
 
 
 def _add_memory(mod: _Model, inst: _Instance, prep: _Prep, memory: cpm.Memory) -> None:
@@ -948,6 +977,7 @@ def _model_items(inst: _Instance, T: int) -> int:
         5 * _allowed_pairs(inst) + 7 * inst.n + len(inst.edges) + len(inst.pairs) * (1 + 3 * inst.P)
     )
     items += cpm.memory_items(inst, inst.memory) if inst.memory is not None else 0
+    items += cpl.placement_items(inst.problem)
     return items + (cpp.port_items(inst, inst.ports) if inst.ports is not None else 0)
 
 
@@ -966,7 +996,7 @@ def _fixed_items(inst: _Instance, fixed: Sequence[int], free: frozenset[int]) ->
         items += sum(20 * width + 2 * len(t.edges) * width for t in inst.ports.tensors)
     if inst.memory is not None:
         items += cpm.memory_items(inst, inst.memory)
-    return items
+    return items + cpl.placement_items(inst.problem)
 
 
 def _add_assignment(
@@ -1409,6 +1439,7 @@ def _schedule_of(inst: _Instance, sol: _Solution) -> Schedule:
         processor={name: sol.proc[v] for v, name in enumerate(inst.names)},
         start={name: sol.start[v] - first for v, name in enumerate(inst.names)},
         transfers=_transfers_of(inst, sol, first),
+        placement=inst.problem.placement,
     )
 
 
@@ -1475,6 +1506,8 @@ def _is_valid(inst: _Instance, sol: _Solution) -> bool:
     """
     T = sol.T
     if T < 1 or any(not 0 <= p < inst.P for p in sol.proc):
+        return False
+    if not cpl.kept(inst.problem, sol.proc):  # (a warm start that breaks the placement: C30, C31)
         return False
     if any(not 1 <= s <= (inst.cap or 0) for s in sol.staleness.values()):
         return False
@@ -1884,6 +1917,8 @@ class _Search:
         """
         if self.budget.stop.is_set() or budget <= 0.05 or self.inst.ports is None:
             return
+        if not cpl.kept(self.inst.problem, sol.proc):  # (its processors break C30, C31)
+            return
         # (no period below the busiest port of the placement: C25)
         lo = max(sol.T, cpp.port_load(self.inst, self.inst.ports, sol.proc))
         hi = min(2 * lo, self.best.T - 1)
@@ -2051,6 +2086,9 @@ class _Search:
         if not inst.problem.uniform:
             self.note("segments: skipped, the processors are not identical")
             return
+        if inst.problem.placement != "free":  # (its pieces ignore C30, C31)
+            self.note(f"segments: skipped, placement {inst.problem.placement}")
+            return
         # the critical loop of the relaxed graph (the problem itself on a uniform platform)
         names = inst.problem.bounds.critical_loop
         if len(names) < 2 or not self.affordable("segments", T, budget):
@@ -2091,6 +2129,53 @@ class _Search:
                 self.improve(_extract(inst, mod, solver))
                 return "feasible", tries
         return "unknown", tries
+
+    def stage_layout(self, budget: float) -> None:
+        """Placement ``stages``, after the heuristic when it found nothing: greedy stages.
+
+        Runs only while the best schedule is still one processor (the heuristic
+        kept no schedule of the placement, or takes no such platform).
+
+        :func:`lpsched.solvers.cpsat_placement.stage_layout` cuts the units
+        into at most ``P`` stages at the least period it can (from the bound
+        up); the model with those processors fixed and the period a variable
+        in ``[lo, min(2 lo, best - 1)]`` (C19), ``lo`` the larger of the bound and
+        the layout's busiest processor or port, minimises ``T``. Finds, never proves.
+        """
+        inst = self.inst
+        if inst.problem.placement != "stages" or len(set(self.best.proc)) > 1:
+            return  # (only while nothing better than one processor is known)
+        if self.budget.stop.is_set() or budget <= 0.05 or inst.P == 1:
+            return
+        T = self.lo
+        proc = cpl.stage_layout(inst.problem, inst.d, T)
+        while proc is None and T < self.best.T:
+            T += max(1, (self.best.T - T) // 64)
+            proc = cpl.stage_layout(inst.problem, inst.d, T)
+        if proc is None:
+            return
+        lo = max(self.lo, max(_loads(inst, proc)))
+        if inst.ports is not None:
+            lo = max(lo, cpp.port_load(inst, inst.ports, proc))
+        hi = min(2 * lo, self.best.T - 1)  # (narrow windows: a layout this tight rarely needs more)
+        items = _fixed_items(inst, proc, frozenset())
+        if hi < lo or items > min(MAX_MODEL_ITEMS, MODEL_ITEMS_PER_SECOND * BUILD_SHARE * budget):
+            self.note(f"stage layout: skipped, a model of about {items:,} items")
+            return
+        t0, spent = time.perf_counter(), self.budget.spent()
+        prep = self.prepare(inst, hi, lo=lo)
+        mod = None if prep is None else self.build("stage layout", inst, prep, lo, proc)
+        if mod is None:
+            return
+        assert not isinstance(mod.T, int)
+        mod.model.minimize(mod.T)
+        left = budget - (self.budget.spent() - spent)
+        status, solver = self.run_model(mod.model, left, callback=_PeriodWatch(self, mod.T))
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            self.improve(_extract(inst, mod, solver))
+        outcome = "stopped" if status is None else solver.status_name(status).lower()
+        self.step("stage layout", lo, outcome, time.perf_counter() - t0)
+        self.say(f"stage layout from {lo}: best {self.best.T} ({outcome})")
 
     # -- phase 3: fixed periods ---------------------------------------------------
     def decide(self, T: int, model: str, limit: float) -> tuple[str, _Solution | None]:
@@ -2212,6 +2297,7 @@ class _Search:
                 self.raise_by_packing(budget.share(fraction, cap=10.0))
             elif phase == "heuristic":
                 self.heuristic(budget.share(fraction, UNLIMITED_PHASE_SECONDS))
+                self.stage_layout(budget.share(STAGE_LAYOUT_SHARE, UNLIMITED_PHASE_SECONDS))
             elif phase == "neighbourhood":
                 self.neighbourhoods(budget.share(fraction, UNLIMITED_PHASE_SECONDS))
             elif phase == "segments":
@@ -2227,6 +2313,14 @@ class _Search:
                 self.bisect()
             else:
                 raise ValueError(f"unknown phase {phase!r}")
+
+
+def _loads(inst: _Instance, proc: Sequence[int]) -> list[int]:
+    """Each processor's work per period under the assignment ``proc``."""
+    load = [0] * inst.P
+    for v, p in enumerate(proc):
+        load[p] += inst.dp[v][p]
+    return load
 
 
 def _neighbourhood_order(

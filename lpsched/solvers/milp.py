@@ -9,6 +9,11 @@ feasible one lowers the upper bound. A step tries the relaxation (M17), then
 back-to-back placements and the restriction (M18) to its assignment, then the
 full model (M1)-(M15); :mod:`lpsched.solvers.milp_backend` runs the solvers.
 
+Under placement ``layer`` or ``stages`` the models carry (M35), (M36)
+(:mod:`lpsched.solvers.milp_placement`), a heuristic warm start that breaks
+the placement is replaced by one processor, and every schedule carries the
+placement for the validator.
+
 Everything runs inside the time limit: the warm start gets a share of it,
 every model's size is estimated before it is built
 (:func:`~lpsched.solvers.milp_model.estimate_size`) and a model that would
@@ -47,6 +52,7 @@ from .milp_model import (
     set_initial,
     starts_of,
 )
+from .milp_placement import broken_by
 from .registry import SOLVERS, Options
 from .toolkit import Clock, claim, least_staleness, one_processor
 
@@ -519,6 +525,8 @@ def warm_start(problem: Problem, options: Options) -> Schedule:
         sched = heuristic.run(problem, plain).schedule
     if sched is not None and not fits(sched):
         sched = None  # over a memory: the search looks for one that fits
+    if sched is not None and broken_by(problem, _assignment(problem, sched)) is not None:
+        sched = None  # (a heuristic that does not keep the placement: (M35), (M36))
     if sched is None:
         sched = one_processor(problem)
         if options.log is not None:
@@ -560,6 +568,7 @@ def _on_problem(problem: Problem, initial: Schedule) -> Schedule:
         dict(initial.processor),
         dict(initial.start),
         transfers=initial.transfers,
+        placement=problem.placement,  # (the validator then checks it: (M35), (M36))
     )
     return sched
 
@@ -904,6 +913,7 @@ def contiguous(
         T,
         {names[v]: assignment[v] for v in range(n)},
         {names[v]: offset[v] + T * stage[v] for v in range(n)},
+        placement=problem.placement,
     )
     return least_staleness(sched)
 

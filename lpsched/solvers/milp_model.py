@@ -31,6 +31,7 @@ from .milp_memory import (
     memory_size,
     set_memory_initial,
 )
+from .milp_placement import add_placement, broken_by, placement_size
 from .milp_ports import (
     PortModel,
     add_transfers,
@@ -270,6 +271,8 @@ def estimate_size(
     cap = problem.graph.staleness_cap
     size += ModelSize(*transfer_size(problem, procs, variant, assignment))
     size += ModelSize(*memory_size(problem, procs), 0)
+    if assignment is None:
+        size += ModelSize(*placement_size(problem, procs), 0)
     return size + ModelSize(0, layers if cap is not None else 0, len(problem.graph.edges), 0)
 
 
@@ -419,8 +422,11 @@ def build_model(
         _assignment_rows(model)
         _load_rows(model)
         _symmetry_rows(model)
+        add_placement(model)  # (M35), (M36) under placement layer or stages
     else:
         _fixed_loads(model)
+        if model.trivially_infeasible is None:
+            model.trivially_infeasible = broken_by(problem, assignment)
     _pair_rows(model)
     _staleness_variables(model)
     for e_idx in range(len(problem.graph.edges)):
@@ -988,5 +994,13 @@ def extract(model: PeriodModel) -> Schedule:
     }
     transfers = transfers_of(model, where)
     return least_staleness(
-        Schedule(graph, model.problem.platform, T, processor, start, transfers=transfers)
+        Schedule(
+            graph,
+            model.problem.platform,
+            T,
+            processor,
+            start,
+            transfers=transfers,
+            placement=model.problem.placement,
+        )
     )

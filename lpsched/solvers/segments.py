@@ -19,7 +19,9 @@ one unit as a divisible filler. Nothing here is a proof: a failure says nothing
 about the period.
 
 The processors are identical: a task lasts ``d_v`` on each of them. CP-SAT runs
-this phase only on uniform platforms (:mod:`lpsched.solvers.cpsat`).
+this phase only on uniform platforms and under placement ``free``
+(:mod:`lpsched.solvers.cpsat`): the pieces cut the loop between any two tasks,
+also inside a layer, and place the tasks off the loop freely.
 
 :func:`segment_model` builds the model and leaves the solving to the caller
 (:mod:`lpsched.solvers.cpsat` solves it under its own budget, stoppable);
