@@ -24,6 +24,7 @@ import pandas as pd
 from .errors import InputError
 from .graph import TaskGraph
 from .networks.layers import Network
+from .placement import check_placement
 from .sweep import (
     PlatformLike,
     ProgressCallback,
@@ -44,6 +45,7 @@ COMPARE_COLUMNS: tuple[str, ...] = (
     "network",
     "platform",
     "procs",
+    "placement",
     "pipedream_period",
     "pipedream_period_ms",
     "pipedream_iterations_per_s",
@@ -69,6 +71,7 @@ SHOWN_COMPARE_COLUMNS: tuple[str, ...] = (
     "network",
     "platform",
     "procs",
+    "placement",
     "pipedream_period",
     "pipedream_period_ms",
     "pipedream_status",
@@ -83,7 +86,7 @@ SHOWN_COMPARE_COLUMNS: tuple[str, ...] = (
     "seconds",
 )
 
-_KEY = ["network", "platform", "procs"]
+_KEY = ["network", "platform", "procs", "placement"]
 
 
 def compare(
@@ -103,6 +106,7 @@ def compare(
     jobs: int | None = None,
     scheduler: str | None = None,
     progress: bool | ProgressCallback | None = None,
+    placement: str = "free",
 ) -> pd.DataFrame:
     """PipeDream's period against LayerPipe's best (proven or not) for each processor count.
 
@@ -126,6 +130,9 @@ def compare(
         As for :func:`lpsched.sweep.sweep`; the same for both sides.
     executor, jobs, scheduler, progress
         As for :func:`lpsched.sweep.sweep`.
+    placement
+        The placement policy both sides keep (:mod:`lpsched.placement`), in
+        the ``placement`` column: one policy per comparison.
 
     Returns
     -------
@@ -148,6 +155,7 @@ def compare(
             "pipedream and layerpipe decompositions of the same network)"
         )
     check_numbers(time_limit, seed, workers, jobs)
+    check_placement(placement)
     plist = parse_procs(procs)
     points = make_grid(
         instance,
@@ -160,6 +168,7 @@ def compare(
         workers=workers,
         platform=platform,
         measured=measured,
+        placement=placement,
     )
     rows = run_grid(points, executor=executor, jobs=jobs, scheduler=scheduler, progress=progress)
     table = comparison_table(rows, pipedream_solver="pipedream", layerpipe_solver=solver)
@@ -182,8 +191,11 @@ def comparison_table(
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`COMPARE_COLUMNS`, sorted by network, platform and ``procs``.
+        Columns :data:`COMPARE_COLUMNS`, sorted by network, platform, ``procs``
+        and placement.
     """
+    if "placement" not in rows.columns:
+        rows = rows.assign(placement="free")  # a table built before placements
     sides = {
         "pipedream": rows[
             (rows["decomposition"] == "pipedream") & (rows["solver"] == pipedream_solver)

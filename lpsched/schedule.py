@@ -437,13 +437,15 @@ class Result:
         rate = ""
         if s.period_seconds is not None:
             rate = f", {1 / s.period_seconds:.1f} iterations/s"
+        placed = f", placement {s.placement}" if s.placement != "free" else ""
         memory = f", memory up to {format_bytes(max(s.footprints()))}"
         links = link_summary(s)
         links = f"; {links}" if links else ""
         return (
             f"{self.solver}: period {s.describe_period()}, {self.status.value}{rate}; lower bound "
             f"{self.lower_bound}, gap {100 * (self.gap or 0):.1f}%, speedup {s.speedup:.2f} "
-            f"on {s.processors} processors{memory}{links}; {self.solve_seconds:.2f} s{settled}"
+            f"on {s.processors} processors{placed}{memory}{links}; "
+            f"{self.solve_seconds:.2f} s{settled}"
         )
 
     # -------------------------------------------------------------------- I/O

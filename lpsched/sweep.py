@@ -39,6 +39,9 @@ from .platform import MAX_PROCESSORS, Platform
 from .units import check_integer, four_digits, limit_text
 
 #: Columns of a sweep table, in order. The first five are the key of a row (:data:`KEY`).
+#: ``placement`` is the policy the row's schedule keeps (:mod:`lpsched.placement`); a row
+#: of another policy than ``free`` names it in ``platform`` too (:func:`placement_label`),
+#: as a memory sweep names the capacity, so that the key tells the rows apart.
 #: ``period_ms``, ``lower_bound_ms`` and ``iterations_per_s`` are the period and the bound
 #: in milliseconds and the iterations per second (empty when the time unit is no time);
 #: ``seconds`` is the whole solve, ``settled_seconds`` when the period was settled (CP-SAT
@@ -61,6 +64,7 @@ COLUMNS: tuple[str, ...] = (
     "solver",
     "platform",
     "procs",
+    "placement",
     "memory_gb",
     "period",
     "period_ms",
@@ -87,10 +91,16 @@ COLUMNS: tuple[str, ...] = (
     "error",
 )
 
+#: The columns of sweep tables written before placements (no ``placement``): read, never
+#: written. Every schedule was ``free`` then, which the column reads as.
+COLUMNS_V4: tuple[str, ...] = tuple(c for c in COLUMNS if c != "placement")
+
 #: The columns of sweep tables written before memory (no ``memory_gb``, ``memory_gb_max``):
 #: read, with those columns empty, never written. No solver took a memory capacity then,
 #: so an empty ``memory_gb`` (unlimited) is what those rows ran with.
-COLUMNS_V3: tuple[str, ...] = tuple(c for c in COLUMNS if c not in ("memory_gb", "memory_gb_max"))
+COLUMNS_V3: tuple[str, ...] = tuple(
+    c for c in COLUMNS_V4 if c not in ("memory_gb", "memory_gb_max")
+)
 
 #: The columns of sweep tables written before link ports (no ``bytes_per_iteration``,
 #: ``link_busy_max``, nor the memory columns): read, with those columns empty, never written.
@@ -180,7 +190,7 @@ _FLOAT_COLUMNS = (
     "utilisation",
     "time_limit",
 )
-_STR_COLUMNS = ("network", "decomposition", "solver", "platform", "status", "error")
+_STR_COLUMNS = ("network", "decomposition", "solver", "platform", "placement", "status", "error")
 
 #: What :func:`sweep` and :func:`lpsched.compare.compare` take as a platform: ``None``
 #: (the default platform), a preset name or platform file, a specification mapping
@@ -569,7 +579,10 @@ class GridPoint:
         The platform of ``procs`` processors; ``None``: the default platform.
     label
         The ``platform`` column, when not :func:`platform_label` of ``platform``
-        (a memory sweep names the capacity: :func:`memory_platform_label`).
+        (a memory sweep names the capacity: :func:`memory_platform_label`; a
+        placement other than ``free`` is named too: :func:`placement_label`).
+    placement
+        The placement policy (:mod:`lpsched.placement`) the row's schedule keeps.
     """
 
     instance: Network | TaskGraph
@@ -585,6 +598,7 @@ class GridPoint:
     platform: Platform | None = None
     measured: Any = None
     label: str | None = None
+    placement: str = "free"
 
     def __post_init__(self) -> None:
         if self.platform is not None and self.platform.P != self.procs:
@@ -597,7 +611,8 @@ class GridPoint:
         """The ``platform`` column: :attr:`label`, else :func:`platform_label`."""
         if self.label is not None:
             return self.label
-        return DEFAULT_PLATFORM if self.platform is None else platform_label(self.platform)
+        base = DEFAULT_PLATFORM if self.platform is None else platform_label(self.platform)
+        return base if self.placement == "free" else f"{base} {self.placement}"
 
     @property
     def key(self) -> tuple[str, str, str, str, int]:
@@ -637,6 +652,7 @@ def run_point(point: GridPoint) -> dict[str, Any]:
         solver=point.solver,
         platform=point.platform_label,
         procs=point.procs,
+        placement=point.placement,
         memory_gb=capacity_gb(point.platform),
         time_limit=point.time_limit,
         seed=point.seed,
@@ -678,7 +694,9 @@ def _solve_into(point: GridPoint, row: dict[str, Any]) -> None:
     row.update(total_work=graph.total_work, tasks=graph.n)
     # One problem: solve() computes its bounds (inside its own clock, as a single solve
     # does) and the row reads them from the same cache.
-    problem = Problem(graph, point.procs if point.platform is None else point.platform)
+    problem = Problem(
+        graph, point.procs if point.platform is None else point.platform, point.placement
+    )
     start = time.perf_counter()
     try:
         result = solve(
@@ -1153,9 +1171,11 @@ def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
     ``settled_seconds``, its rows ran on the ``default`` platform, and its
     millisecond columns are empty (it recorded no time unit). A table written
     before link ports (:data:`COLUMNS_V2`) reads with empty
-    ``bytes_per_iteration`` and ``link_busy_max``, and one written before
+    ``bytes_per_iteration`` and ``link_busy_max``, one written before
     memory (:data:`COLUMNS_V3`, and the older ones) with empty ``memory_gb``
-    (unlimited: no solver took a capacity then) and ``memory_gb_max``.
+    (unlimited: no solver took a capacity then) and ``memory_gb_max``, and
+    one written before placements (:data:`COLUMNS_V4`, and the older ones)
+    with ``placement`` ``free``, the only policy then.
 
     Raises
     ------
@@ -1173,7 +1193,7 @@ def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
     if not lines:
         return normalise(pd.DataFrame(columns=list(COLUMNS)))
     header = tuple(next(csv.reader([lines[0]])))
-    if header not in (COLUMNS, COLUMNS_V3, COLUMNS_V2, COLUMNS_V1):
+    if header not in (COLUMNS, COLUMNS_V4, COLUMNS_V3, COLUMNS_V2, COLUMNS_V1):
         raise InputError(
             f"{path}: not a sweep table of this lpsched version (columns {', '.join(header)}); "
             "write to a new file"
@@ -1198,13 +1218,15 @@ def normalise(df: pd.DataFrame) -> pd.DataFrame:
 
     Integers that may be missing (no schedule) are nullable ``Int64``;
     ``valid`` is nullable ``boolean`` (missing: no schedule to check); an
-    empty ``platform`` is :data:`DEFAULT_PLATFORM`.
+    empty ``platform`` is :data:`DEFAULT_PLATFORM`, an empty ``placement`` ``free``.
     """
     df = df.reindex(columns=list(COLUMNS)).copy()
     for c in _STR_COLUMNS:
         df[c] = df[c].astype(object).where(df[c].notna(), "").astype(str)
     # Tables built by hand (or before platforms) ran on the default platform.
     df["platform"] = df["platform"].where(df["platform"] != "", DEFAULT_PLATFORM)
+    # Tables written before placements: every schedule was free.
+    df["placement"] = df["placement"].where(df["placement"] != "", "free")
     df["procs"] = pd.to_numeric(df["procs"]).astype("int64")
     df["seed"] = pd.to_numeric(df["seed"]).astype("Int64")
     for c in _INT_COLUMNS:
@@ -1216,7 +1238,16 @@ def normalise(df: pd.DataFrame) -> pd.DataFrame:
     # (8GB before 16GB, unlimited last), not by the text of their labels; without
     # capacities this is the order of KEY.
     order = df.assign(_base=base_labels(df))
-    by = ["network", "decomposition", "solver", "_base", "memory_gb", "platform", "procs"]
+    by = [
+        "network",
+        "decomposition",
+        "solver",
+        "_base",
+        "memory_gb",
+        "platform",
+        "placement",
+        "procs",
+    ]
     order = order.sort_values(by, kind="stable", na_position="last")
     return df.loc[order.index].reset_index(drop=True)
 
@@ -1241,6 +1272,7 @@ SHOWN_COLUMNS: tuple[str, ...] = (
     "solver",
     "platform",
     "procs",
+    "placement",
     "period",
     "period_ms",
     "lower_bound",
@@ -1264,6 +1296,10 @@ def format_table(df: pd.DataFrame, columns: Sequence[str] = SHOWN_COLUMNS) -> st
     milliseconds and iterations per second have four significant digits; a
     missing value is ``-``.
     """
+    if "placement" in columns and (
+        "placement" not in df.columns or (df["placement"] == "free").all()
+    ):
+        columns = [c for c in columns if c != "placement"]  # tables as before placements
     gaps = [c for c in columns if c == "gap" or c.endswith("_gap")]
     shown = df[list(columns)].rename(columns={c: f"{c}%" for c in gaps})
     for c in shown.columns:
@@ -1360,6 +1396,7 @@ def make_grid(
     platform: PlatformLike = None,
     measured: Any = None,
     memory: MemoryLike | None = None,
+    placement: str | Sequence[str] = "free",
 ) -> list[GridPoint]:
     """The grid points of ``(decomposition, solver)`` pairs times processor counts (and memories).
 
@@ -1379,6 +1416,9 @@ def make_grid(
     memory
         As for :func:`sweep`: ``None``, or capacities (:func:`parse_memory`),
         each giving every ``P`` its own platform (:func:`memory_grid`).
+    placement
+        As for :func:`sweep`: one policy or several (:func:`parse_placements`),
+        the outermost loop of the grid after the pairs.
 
     Raises
     ------
@@ -1408,7 +1448,10 @@ def make_grid(
         if solver not in SOLVERS:
             raise InputError(f"unknown solver {solver!r}; choose from {', '.join(SOLVERS)}")
     capacities = None if memory is None else parse_memory(memory)
-    _check_grid_size(len(pairs), plist, 1 if capacities is None else len(capacities))
+    placements = parse_placements(placement)
+    _check_grid_size(
+        len(pairs), plist, 1 if capacities is None else len(capacities), len(placements)
+    )
     bases = grid_platforms(platform, plist)
     cells = memory_grid(bases, capacities)
     points = [
@@ -1429,9 +1472,11 @@ def make_grid(
             workers=workers,
             platform=plat,
             measured=measured,
-            label=label,
+            label=label if policy == "free" else placement_label(label, plat, policy),
+            placement=policy,
         )
         for decomposition, solver in pairs
+        for policy in placements
         for label, by_procs in cells
         for p, plat in by_procs.items()
     ]
@@ -1445,6 +1490,41 @@ def make_grid(
         )
         check_solvers(points[0].graph(), [s for _d, s in pairs], every, name)
     return points
+
+
+def parse_placements(value: str | Sequence[str]) -> list[str]:
+    """Placement policies from ``"free,stages"`` or a sequence, in order, each once.
+
+    Raises
+    ------
+    InputError
+        On an unknown policy (naming the choices), an empty list, or one given twice.
+    """
+    from .placement import check_placement
+
+    items = value.split(",") if isinstance(value, str) else list(value)
+    names = [check_placement(x.strip() if isinstance(x, str) else x) for x in items]
+    if not names:
+        raise InputError("--placement: give at least one of free, layer, stages")
+    twice = sorted({x for x in names if names.count(x) > 1})
+    if twice:
+        raise InputError(f"--placement: {twice[0]} given twice (in {brief(value)})")
+    return names
+
+
+def placement_label(label: str | None, platform: Platform, placement: str) -> str:
+    """The ``platform`` column of a row of a placement other than ``free``: ``"default stages"``.
+
+    The placement follows the platform's own label and comes before a memory
+    sweep's capacity (``"pcie stages 16GB"``), so that :func:`base_labels`
+    still strips the capacity and plots draw one line per placement.
+    """
+    if label is None:
+        return f"{platform_label(platform)} {placement}"
+    plain = platform_label(with_memory(platform, None))
+    if label.startswith(plain):
+        return f"{plain} {placement}{label[len(plain) :]}"
+    return f"{label} {placement}"
 
 
 def memory_grid(
@@ -1516,16 +1596,19 @@ def check_numbers(
         check_integer(jobs, "--jobs", 1, MAX_JOBS)
 
 
-def _check_grid_size(pairs: int, counts: Sequence[int], capacities: int = 1) -> None:
-    rows = pairs * len(counts) * capacities
+def _check_grid_size(
+    pairs: int, counts: Sequence[int], capacities: int = 1, placements: int = 1
+) -> None:
+    rows = pairs * len(counts) * capacities * placements
     if rows > MAX_GRID_ROWS:
         memories = f" x {capacities} memory capacities" if capacities > 1 else ""
+        memories += f" x {placements} placements" if placements > 1 else ""
         raise InputError(
             f"the grid has {rows} rows ({pairs} solver and decomposition pairs x {len(counts)} "
             f"processor counts{memories}), more than the limit of "
             f"{limit_text(MAX_GRID_ROWS)}: split the sweep"
         )
-    total = sum(counts) * capacities
+    total = sum(counts) * capacities * placements
     if total > MAX_GRID_PROCESSORS:
         raise InputError(
             f"--procs: the counts add up to {total} processors, more than the limit of "
@@ -1637,6 +1720,7 @@ def sweep(
     output: str | os.PathLike[str] | None = None,
     resume: bool = False,
     progress: bool | ProgressCallback | None = None,
+    placement: str | Sequence[str] = "free",
 ) -> pd.DataFrame:
     """Solve ``network`` for every processor count, solver and decomposition.
 
@@ -1681,6 +1765,13 @@ def sweep(
         (the default): the platform's own memory, one row per grid point.
         A row whose solver proves that no schedule fits has status ``infeasible``
         and no period.
+    placement
+        Placement policies (:mod:`lpsched.placement`): one (``"stages"``) or
+        several (``"free,stages"``, a sequence), one row per policy (and ``P``,
+        solver, decomposition, capacity) with the policy in ``placement``; with
+        a policy other than ``free`` is named in ``platform`` too
+        (:func:`placement_label`: ``"default stages"``), so that the key, plots
+        and summaries tell the rows apart.
     workers
         CP-SAT search workers per row. Default: 1 when rows run in parallel
         (the rows fill the cores), else all cores.
@@ -1746,6 +1837,7 @@ def sweep(
         platform=platform,
         measured=measured,
         memory=memory,
+        placement=placement,
     )
     return run_grid(
         points,

@@ -143,18 +143,54 @@ def _tables(graph: TaskGraph, platform: Platform) -> tuple[list[list[int]], list
     return dp, edges
 
 
-def _choices(n: int, platform: Platform, dp: list[list[int]], T: int) -> Iterator[list[int]]:
-    """Assignments whose processor loads fit in ``T`` (up to renaming on identical ones)."""
+def _choices(
+    n: int,
+    platform: Platform,
+    dp: list[list[int]],
+    T: int,
+    graph: TaskGraph | None = None,
+    placement: str = "free",
+) -> Iterator[list[int]]:
+    """Assignments whose processor loads fit in ``T`` (up to renaming on identical ones).
+
+    Under ``placement`` ``layer`` or ``stages`` only those that keep it (:func:`keeps`).
+    """
     P = platform.P
     identical = len(set(platform.processors)) == 1 and platform.nodes == 1
     choices = _assignments(n, P) if identical else itertools.product(range(P), repeat=n)
     for proc in choices:
         proc = list(proc)
+        if placement != "free" and not keeps(graph, proc, placement):
+            continue
         loads = [0] * P
         for v in range(n):
             loads[proc[v]] += dp[v][proc[v]]
         if max(loads) <= T:
             yield proc
+
+
+def keeps(graph: TaskGraph, proc: list[int], placement: str) -> bool:
+    """Whether the processors ``proc`` (by task index) keep ``placement``, recounted here.
+
+    ``layer``: the tasks of one layer (a task without one is its own) share a
+    processor; ``stages``: also, walking the layers in order of first
+    appearance, a processor once left is never met again.
+    """
+    where: dict[str, int] = {}
+    for t, p in zip(graph.tasks, proc, strict=True):
+        key = f"L:{t.layer}" if t.layer else f"T:{t.name}"
+        if where.setdefault(key, p) != p:
+            return False
+    if placement == "layer":
+        return True
+    seen: list[int] = []
+    for p in where.values():  # dicts keep first appearance
+        if seen and seen[-1] == p:
+            continue
+        if p in seen:
+            return False
+        seen.append(p)
+    return True
 
 
 #: Picks the stages of a candidate: ``leaf(need, r, o) -> k`` (None: none fits).
@@ -167,7 +203,7 @@ def _finite(platform: Platform) -> bool:
 
 
 def _feasible(
-    graph: TaskGraph, platform: Platform, T: int, distance: dict[int, int]
+    graph: TaskGraph, platform: Platform, T: int, distance: dict[int, int], placement: str = "free"
 ) -> Schedule | None:
     """A schedule of period ``T`` with these distances, or None when there is none."""
     dp, raw = _tables(graph, platform)
@@ -175,9 +211,9 @@ def _feasible(
     if any(min(row) > T for row in dp):
         return None
     if platform.capacity == "ports":
-        return _feasible_ports(graph, platform, T, distance)
+        return _feasible_ports(graph, platform, T, distance, placement)
     edges = [(u, v, distance[i], c) for i, (u, v, _e, c) in enumerate(raw)]
-    for proc in _choices(n, platform, dp, T):
+    for proc in _choices(n, platform, dp, T, graph, placement):
         leaf = None
         if _finite(platform):
             d = [dp[v][proc[v]] for v in range(n)]
@@ -242,7 +278,7 @@ def _distance_choices(graph: TaskGraph, platform: Platform) -> list[dict[int, in
 
 
 def brute_force_period(
-    graph: TaskGraph, platform: Platform | int, limit: int | None = None
+    graph: TaskGraph, platform: Platform | int, limit: int | None = None, placement: str = "free"
 ) -> int | None:
     """The least period by enumeration, or None when no period up to ``limit`` fits.
 
@@ -251,19 +287,22 @@ def brute_force_period(
     with finite memories None means that no schedule of period at most
     ``limit`` fits (:func:`brute_force_schedule` gives the witness).
     """
-    found = brute_force_schedule(graph, platform, limit)
+    found = brute_force_schedule(graph, platform, limit, placement)
     return None if found is None else found.period
 
 
 def brute_force_schedule(
-    graph: TaskGraph, platform: Platform | int, limit: int | None = None
+    graph: TaskGraph, platform: Platform | int, limit: int | None = None, placement: str = "free"
 ) -> Schedule | None:
     """A schedule of the least period (the validator must accept it), or None.
 
     Auto layers take the cap without memory limits (more never hurts), and
     every staleness ``1..cap`` per layer with them; the graph the schedule
     embeds has the distances used. None only when memory rules out every
-    period up to ``limit`` (see :func:`brute_force_period`).
+    period up to ``limit`` (see :func:`brute_force_period`). ``placement``
+    (``free``, ``layer`` or ``stages``) keeps only the processor assignments
+    that keep it (:func:`keeps`); the schedule carries it, so the validator
+    checks it too.
     """
     if not isinstance(platform, Platform):
         platform = Platform.default(platform)
@@ -273,9 +312,9 @@ def brute_force_schedule(
     top = min(sum(dp[v][p] for v in range(len(dp))) for p in range(platform.P))
     for T in range(lb, (top if limit is None else limit) + 1):
         for distance in choices:
-            found = _feasible(graph, platform, T, distance)
+            found = _feasible(graph, platform, T, distance, placement)
             if found is not None:
-                return found
+                return replace(found, placement=placement)
     if not _finite(platform) and (limit is None or limit >= top):
         raise AssertionError("one processor at T = its total work is always feasible")
     return None
@@ -536,7 +575,7 @@ def _transfers(
 
 
 def _feasible_ports(
-    graph: TaskGraph, platform: Platform, T: int, distance: dict[int, int]
+    graph: TaskGraph, platform: Platform, T: int, distance: dict[int, int], placement: str = "free"
 ) -> Schedule | None:
     """A schedule of period ``T`` meeting (P1)-(P7), or None when there is none.
 
@@ -545,7 +584,7 @@ def _feasible_ports(
     dp, raw = _tables(graph, platform)
     n = len(dp)
     message = {i for *_, es in _messages(graph) for i in es}
-    for proc in _choices(n, platform, dp, T):
+    for proc in _choices(n, platform, dp, T, graph, placement):
         xs = _transfers(graph, platform, proc, distance)
         load: dict[tuple, int] = {}
         count: dict[tuple, int] = {}
@@ -811,3 +850,17 @@ def tiny_weight_graphs(draw: st.DrawFn, max_tasks: int = 4, max_duration: int = 
         if u != f:
             edges.append(Edge(f"t{f}", f"t{u}", 0, None, draw(st.integers(0, 2)), None, f"dW:L{j}"))
     return replace(g, edges=tuple(edges), staleness_cap=cap)
+
+
+@st.composite
+def tiny_layered_graphs(draw: st.DrawFn, max_tasks: int = 5, ports: bool = False) -> TaskGraph:
+    """:func:`tiny_graphs` (or :func:`tiny_byte_graphs` with ``ports``) with tasks in layers.
+
+    Each task joins one of up to three layers ``L0..L2`` or none (then it is a
+    layer of its own, as placements count it), so that ``layer`` and
+    ``stages`` have something to keep together.
+    """
+    g = draw(tiny_byte_graphs(max_tasks=max_tasks) if ports else tiny_graphs(max_tasks=max_tasks))
+    picks = st.sampled_from(["L0", "L1", "L2", ""])
+    tasks = tuple(replace(t, layer=draw(picks)) for t in g.tasks)
+    return replace(g, tasks=tasks)

@@ -21,6 +21,7 @@ from .options import (
     check_outputs,
     load_instance,
     load_platform,
+    placement_flag,
     say,
 )
 
@@ -92,10 +93,12 @@ def cmd_graph(args: argparse.Namespace) -> int:
 def cmd_bounds(args: argparse.Namespace) -> int:
     """Print the lower bounds of an instance."""
     from ..bounds import lower_bounds
+    from ..problem import Problem
 
+    placement = placement_flag(args)
     platform = load_platform(args)
     graph = load_instance(args, platform.P)
-    bounds = lower_bounds(graph, platform)
+    bounds = lower_bounds(Problem(graph, platform, placement))
     if args.json:
         print(json.dumps(bounds.to_dict()))
     else:
@@ -112,6 +115,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
         + [("--export", args.export, EXPORT_SUFFIXES)],
         inputs=[args.net, getattr(args, "platform", None)],
     )
+    placement = placement_flag(args)
     platform = load_platform(args)
     graph = load_instance(args, platform.P)
     # A person watching sees the default time limit and one line per improvement (-v);
@@ -130,6 +134,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
         export=args.export,
         deterministic=args.deterministic,
         solver_log=say if args.verbose >= 2 else None,
+        placement=placement,
     )
     if result.schedule is None:
         raise InfeasibleError(result.summary())

@@ -307,6 +307,24 @@ def platform_spec(args: argparse.Namespace, procs: int | None = None) -> dict[st
     )
 
 
+def placement_flag(args: argparse.Namespace) -> str:
+    """The one placement policy of ``--placement`` (``free`` when not given).
+
+    Raises
+    ------
+    InputError
+        On an unknown policy, or several where the command takes one.
+    """
+    from ..placement import check_placement
+
+    text = getattr(args, "placement", None)
+    if text is None:
+        return "free"
+    if "," in text:
+        raise InputError(f"--placement takes one policy here, got {brief(text)}")
+    return check_placement(text.strip())
+
+
 def load_platform(args: argparse.Namespace) -> Any:
     """The platform of ``solve`` and ``bounds``: ``--platform``, ``--procs`` and overrides."""
     from ..platform import Platform
@@ -426,6 +444,14 @@ def add_platform_args(p: argparse.ArgumentParser, procs: str) -> None:
         choices=["ports", "delay"],
         help="link model: ports (a link carries one message at a time; the default) or delay "
         "(links never busy: the old model, for comparison)",
+    )
+    g.add_argument(
+        "--placement",
+        metavar="POLICY" if procs == "one" else "POLICY[,POLICY...]",
+        help="where a layer's tasks may go: free (any processor, the default), layer (all "
+        "of a layer's tasks on one processor) or stages (layer, and each processor's layers "
+        "contiguous: a straight pipeline of at most P stages)"
+        + ("" if procs == "one" else "; sweep takes several, e.g. free,stages (one row each)"),
     )
     g.add_argument(
         "--optimizer",

@@ -10,7 +10,14 @@ from ..errors import InputError
 from ..files import brief, check_output
 from ..graph import TaskGraph, write_text_atomic
 from ..profiles import read_profile_csv
-from .options import NETWORK_FLAGS, cost_model, parse_net_options, platform_spec, say
+from .options import (
+    NETWORK_FLAGS,
+    cost_model,
+    parse_net_options,
+    placement_flag,
+    platform_spec,
+    say,
+)
 from .profile import measured_costs, special_network
 
 
@@ -93,7 +100,7 @@ def _frame_json(df: Any) -> list[dict[str, Any]]:
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Solve a grid of processor counts, solvers and decompositions; print and save the table."""
     from ..solve import SOLVERS
-    from ..sweep import format_table, parse_memory, parse_names, sweep
+    from ..sweep import format_table, parse_memory, parse_names, parse_placements, sweep
     from ..taskgraph import DECOMPOSITIONS
 
     if args.resume and not args.output:
@@ -101,6 +108,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     # --memory here is a list (one row per capacity, each its own platform label); the
     # platform itself is built without it, and each capacity replaces every processor's.
     memory = None if args.memory is None else parse_memory(args.memory)
+    # --placement here is a list too: one row per policy (labelled when several).
+    placements = parse_placements("free" if args.placement is None else args.placement)
     kwargs = _sweep_common(argparse.Namespace(**{**vars(args), "memory": None}))
     solvers = parse_names(args.solvers, SOLVERS, "solvers")
     decomps = (
@@ -115,6 +124,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             output=args.output,
             resume=args.resume,
             memory=memory,
+            placement=placements,
             **kwargs,
         )
     except KeyboardInterrupt:
@@ -151,9 +161,10 @@ def _report_failures(df: Any) -> int:
 
 
 def _sweep_summary(df: Any) -> list[str]:
-    """One line per solver, decomposition and platform: optimal rows, best period, mean gap.
+    """One line per solver, decomposition, platform and placement: optimal rows, best period.
 
-    The speedup is ``sum(d) / T`` (the total work over the period), the gap in percent.
+    The speedup is ``sum(d) / T`` (the total work over the period), the gap in percent;
+    a placement other than ``free`` is named beside the decomposition.
     """
     import pandas as pd
 
@@ -161,13 +172,14 @@ def _sweep_summary(df: Any) -> list[str]:
 
     lines = []
     # In the table's order: a memory sweep's capacities in turn, not by the text of their labels.
-    for (dec, solver, plat), part in df.groupby(
-        ["decomposition", "solver", "platform"], sort=False
+    for (dec, solver, plat, placed), part in df.groupby(
+        ["decomposition", "solver", "platform", "placement"], sort=False
     ):
         ok = part[part["period"].notna()]
         optimal = int((part["status"] == "optimal").sum())
         on = "" if plat == DEFAULT_PLATFORM else f" on {plat}"
-        line = f"{solver} ({dec}){on}: {len(part)} rows, {optimal} optimal"
+        how = "" if placed == "free" else f", placement {placed}"
+        line = f"{solver} ({dec}{how}){on}: {len(part)} rows, {optimal} optimal"
         if len(ok):
             best = ok.loc[ok["speedup"].idxmax()]
             ms = best["period_ms"]
@@ -197,8 +209,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     """
     from ..compare import compare, format_comparison, format_summary
 
+    placement = placement_flag(args)
     kwargs = _sweep_common(args)
-    table = compare(solver=args.solver, **kwargs)
+    table = compare(solver=args.solver, placement=placement, **kwargs)
     summary = table.attrs["summary"]
     if args.output:
         write_text_atomic(args.output, table.to_csv(index=False))

@@ -73,6 +73,16 @@ Extensions that make this work for training graphs:
   returned (ResNet-18 on 4 processors: 1755 -> 1726, the bound; ResNet-50 on
   32: 502 -> 498).
 * **Fixed processors** (``fixed_processor``), which the PipeDream planner uses.
+* **Placements** (``Problem.placement``, :mod:`lpsched.placement`). Under
+  ``layer`` and ``stages`` every layer (:attr:`~lpsched.problem.Problem.units`)
+  is a necessary co-location group: its first task placed fixes the
+  processor of the others, which keeps room for them, a layer too long for
+  ``T`` proves ``T`` infeasible, and rebalancing moves whole layers; the
+  coarser decomposition keeps the layers. Under ``stages`` the processors
+  come from cuts of the layers into at most ``P`` intervals instead
+  (:func:`_stage_search`: the planner's cuts, then every cut moved by one
+  layer), each scheduled with its processors fixed, the best kept. Fixed
+  processors under ``stages`` must fix every task.
 
 **Time and work.** A time limit ends every phase at its next check (an
 attempt checks every 64 steps; the co-location analysis, the coarser
@@ -106,6 +116,7 @@ fastest processor.
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 import random
 import threading
@@ -187,6 +198,13 @@ REBALANCE_LIMIT = 1_000_000
 #: Above this many tasks x processors the PipeDream layout is scheduled before the first
 #: attempt (see :meth:`_Search.raise_period`); the built-in networks stay far below.
 STAGED_FIRST = 1_000_000
+#: Rounds of the local search over stage cuts under placement ``stages`` (see
+#: :func:`_stage_search`); each tries at most ``2 (P - 1) + 1`` cuts.
+STAGE_ROUNDS = 3
+#: Under placement ``stages``, up to this many cuts are all tried on graphs of at most
+#: STAGE_ALL_TASKS tasks (the brute force's sizes); larger ones search locally.
+STAGE_ALL_CUTS = 64
+STAGE_ALL_TASKS = 12
 #: Seconds between two progress lines, at least (the last improvement is always shown).
 PROGRESS_INTERVAL = 0.25
 
@@ -902,6 +920,12 @@ def _joined(inst: _Instance, T: int, cohesion: float) -> tuple[list[int], list[i
         a, b = pin[ru], pin[rv]
         pin[rv] = b if a == -1 else a if b == -1 or a == b else -2
 
+    if inst.problem.placement != "free":
+        # Placement layer or stages: a layer's tasks share one processor, so each unit is
+        # a necessary group (rebalancing then moves whole layers too).
+        for unit in inst.problem.units:
+            for v in unit[1:]:
+                join(unit[0], v, False)
     optional = []
     for u, v, c, w, length in inst.ties:
         slack = w * T - length
@@ -926,7 +950,8 @@ def _joined(inst: _Instance, T: int, cohesion: float) -> tuple[list[int], list[i
 
 def _colocation_floor(inst: _Instance, lo: int, hi: int) -> int:
     """The least ``T`` in ``[lo, hi]`` whose forced co-location groups fit (monotone in ``T``)."""
-    if (not inst.ties and inst.links is None) or _colocation(inst, lo) is not None:
+    trivial = not inst.ties and inst.links is None and inst.problem.placement == "free"
+    if trivial or _colocation(inst, lo) is not None:
         return lo
     while hi - lo > 1:
         mid = (lo + hi) // 2
@@ -2139,6 +2164,12 @@ def _modulo(
     floor = min(max(int(lower_bound), inst.min_period), search.best[0])
     floor = _colocation_floor(inst, floor, search.best[0])
     free = inst.free
+    if free and inst.problem.placement == "stages":
+        # Contiguous stages: the processors come from a cut of the layers, not from the
+        # free search (whose choices and rebalancing moves would break the intervals).
+        T, proc, start, sent = _stage_search(inst, floor, seed, budget, quick, progress)
+        lo = min(start)
+        return T, proc, [s - lo for s in start], tuple((k, q, t - lo) for k, q, t in sent)
     # The coarser decomposition's schedule, refined; the search below runs as if it did
     # not exist (taking it as the incumbent changes its path, often for the worse) unless
     # it already meets the floor. It gets at most half of the budget.
@@ -2208,7 +2239,9 @@ def _refined(
         kinds = range(len(inst.dk[0]))
         parts = [[graph.index(m) for m in coarsening.parts[t.name]] for t in coarsening.graph.tasks]
         summed = [[sum(inst.dk[m][k] for m in ms) for k in kinds] for ms in parts]
-        coarse = _Instance.build(Problem(coarsening.graph, platform), None, summed, budget)
+        # A merged task is one layer's tasks: the coarse graph keeps the layers and their order.
+        placed = Problem(coarsening.graph, platform, inst.problem.placement)
+        coarse = _Instance.build(placed, None, summed, budget)
         label = f"the {decomposition} decomposition: "
         # Under ports a coarse instance's own coarser search is quick: two levels of full
         # searches cost most of the call (VGG-16, 8 pcie: 17 of 41 s, never the best).
@@ -2265,6 +2298,190 @@ def _staged(
     fixed = {t.name: stage_of[t.layer or t.name] for t in problem.graph.tasks}
     label = "the PipeDream layout: "
     return _modulo(inst.pinned(fixed), lower_bound, seed, budget, True, progress, label)
+
+
+#: A cut of the layers under placement ``stages``: the stage boundaries ``0 = b_0 < b_1 <
+#: ... < b_S = L`` in :attr:`lpsched.problem.Problem.units` order; stage ``s`` (units
+#: ``b_s .. b_{s+1} - 1``) runs on processor ``s``.
+Cut = tuple[int, ...]
+
+
+def _stage_search(
+    inst: _Instance,
+    floor: int,
+    seed: int,
+    budget: _Budget,
+    quick: bool = False,
+    progress: _Progress | None = None,
+) -> Placement:
+    """Under placement ``stages``: the best of a few cuts of the layers, each scheduled pinned.
+
+    On a tiny graph (:data:`STAGE_ALL_TASKS`) with few cuts (at most
+    :data:`STAGE_ALL_CUTS`) every cut is tried, the least loaded first.
+    Else the starting cuts are the PipeDream planner's, with communication
+    overlapped and added (:func:`lpsched.solvers.pipedream.plan_stages`, on
+    the instance's durations, in the units' order); then up to
+    :data:`STAGE_ROUNDS` rounds of local search try every cut moved by one
+    layer either way and the heaviest stage split in two (when fewer than
+    ``P`` stages), moving to the best. A cut whose busiest processor's work is
+    no less than the best period found is skipped: its period cannot be lower.
+    Each cut's start times come from the quick search with its processors
+    pinned (under ports also from the planner's ports search,
+    :func:`_ports_timed`); on processors of several speeds a cut is also
+    tried with its stages of most work on the fastest processors. Unless
+    ``quick``, the best cut then gets the full pinned search (improvement
+    attempts). At worst the one-processor schedule, which keeps every placement.
+    """
+    from .pipedream import plan_stages
+
+    units = inst.problem.units
+    state = _StageState(inst, floor, seed, budget, progress)
+    left = _seconds_left(budget)
+    few = _all_cuts(len(units), inst.processors) if inst.n <= STAGE_ALL_TASKS else None
+    for cut in sorted(few or (), key=state.floor_of):
+        state.evaluate(cut)  # a tiny graph: every cut, the least loaded first
+    for comm in ("overlap", "add"):
+        if budget.out():
+            break
+        plan = plan_stages(inst.problem, comm=comm, durations=inst.dur, time_limit=left)
+        sizes = [len(stage) for stage in plan.stages]
+        if sum(sizes) == len(units):  # the units' order (pipedream.pipeline_layers)
+            state.evaluate(tuple(np.cumsum([0, *sizes]).tolist()))
+    for _ in range(STAGE_ROUNDS):
+        centre = state.cut
+        if centre is None or state.out("the stage cuts' local search"):
+            break
+        for cut in _neighbour_cuts(inst, centre):
+            state.evaluate(cut)
+        if state.cut == centre:
+            break
+    if not quick and state.cut is not None and not state.out("the best cut's full search"):
+        state.evaluate(state.cut, full=True)
+    return state.best
+
+
+class _StageState:
+    """The cuts tried by :func:`_stage_search` and the best placement so far."""
+
+    def __init__(
+        self, inst: _Instance, floor: int, seed: int, budget: _Budget, progress: _Progress | None
+    ) -> None:
+        self.inst, self.floor, self.seed, self.budget = inst, floor, seed, budget
+        self.progress = progress
+        self.best: Placement = _fallback(inst)
+        self.cut: Cut | None = None
+        self.hosts_of: tuple[int, ...] = ()  # the best cut's processor per stage
+        self.tried: set[Cut] = set()
+        self.names = [t.name for t in inst.problem.graph.tasks]
+        if progress is not None:
+            progress.better(self.best[0])
+
+    def out(self, phase: str) -> bool:
+        """Whether the budget has run out; if so, say that ``phase`` was skipped or cut short."""
+        if not self.budget.out():
+            return False
+        self.budget.meter.note(f"stages: {phase} skipped or cut short ({self.budget.why()})")
+        return True
+
+    def proc(self, cut: Cut, hosts: Sequence[int]) -> list[int]:
+        """Each task's processor under ``cut``, stage ``s`` on ``hosts[s]``."""
+        proc = [0] * self.inst.n
+        for s, (a, b) in enumerate(zip(cut, cut[1:], strict=False)):
+            for unit in self.inst.problem.units[a:b]:
+                for v in unit:
+                    proc[v] = hosts[s]
+        return proc
+
+    def hosts(self, cut: Cut) -> list[tuple[int, ...]]:
+        """Processors for the stages: in order; with several speeds also by work and speed."""
+        inst = self.inst
+        S = len(cut) - 1
+        out = [tuple(range(S))]
+        if len(inst.classes) > 1:
+            work = [
+                sum(inst.dmin[v] for unit in inst.problem.units[a:b] for v in unit)
+                for a, b in zip(cut, cut[1:], strict=False)
+            ]
+            speeds = inst.problem.platform.speeds
+            fast = sorted(range(inst.processors), key=lambda p: (-speeds[p], p))
+            by_work = sorted(range(S), key=lambda s: (-work[s], s))
+            hosts = [0] * S
+            for s, p in zip(by_work, fast, strict=False):
+                hosts[s] = p
+            if tuple(hosts) != out[0]:
+                out.append(tuple(hosts))
+        return out
+
+    def floor_of(self, cut: Cut) -> int:
+        """The most work of one stage of ``cut`` at the fastest speed: its period is no less."""
+        units, dmin = self.inst.problem.units, self.inst.dmin
+        return max(
+            sum(dmin[v] for unit in units[a:b] for v in unit)
+            for a, b in zip(cut, cut[1:], strict=False)
+        )
+
+    def evaluate(self, cut: Cut, full: bool = False) -> None:
+        """Schedule ``cut`` (once; ``full``: again with the full pinned search); keep the best."""
+        if (cut in self.tried and not full) or len(cut) - 1 > self.inst.processors:
+            return
+        self.tried.add(cut)
+        for hosts in [self.hosts_of] if full else self.hosts(cut):
+            self.place(cut, hosts, full)
+
+    def place(self, cut: Cut, hosts: Sequence[int], full: bool) -> None:
+        """Schedule ``cut`` with its stages on ``hosts``; keep it if it is the best."""
+        inst = self.inst
+        if self.best[0] <= self.floor:
+            return  # a lower bound met: no cut does better
+        proc = self.proc(cut, hosts)
+        load = [0] * inst.processors
+        for v, p in enumerate(proc):
+            load[p] += inst.dur(v, p)
+        if max(load) >= self.best[0] or self.out("the stage cuts"):
+            return
+        pinned = inst.pinned(dict(zip(self.names, proc, strict=True)))
+        found = _modulo(pinned, self.floor, self.seed, self.budget, not full, self.progress, "")
+        if inst.links is not None and not full:
+            timed = _ports_timed(inst, proc, self.budget)
+            found = timed if timed is not None and timed[0] < found[0] else found
+        if found[0] < self.best[0]:
+            self.best, self.cut, self.hosts_of = found, cut, tuple(hosts)
+            if self.progress is not None:
+                self.progress.better(found[0])
+
+
+def _all_cuts(L: int, P: int) -> list[Cut] | None:
+    """Every cut of ``L`` layers into at most ``P`` stages, if there are few; else None."""
+    count = sum(math.comb(L - 1, k) for k in range(min(P, L)))
+    if count > STAGE_ALL_CUTS:
+        return None
+    return [
+        (0, *inner, L) for k in range(min(P, L)) for inner in itertools.combinations(range(1, L), k)
+    ]
+
+
+def _neighbour_cuts(inst: _Instance, cut: Cut) -> list[Cut]:
+    """The cuts one layer away from ``cut``, and with its heaviest stage split in two.
+
+    Each inner boundary moves by one layer either way (no stage left empty);
+    with fewer stages than processors, the stage of most work (at speed 1) is
+    also split where its two halves' work is most even.
+    """
+    out: list[Cut] = []
+    for i in range(1, len(cut) - 1):
+        for b in (cut[i] - 1, cut[i] + 1):
+            if cut[i - 1] < b < cut[i + 1]:
+                out.append((*cut[:i], b, *cut[i + 1 :]))
+    if len(cut) - 1 < inst.processors:
+        units = inst.problem.units
+        work = [sum(inst.dmin[v] for v in unit) for unit in units]
+        spans = [(sum(work[a:b]), a, b) for a, b in zip(cut, cut[1:], strict=False) if b - a > 1]
+        if spans:
+            total, a, b = max(spans)
+            acc = np.cumsum(work[a:b]).tolist()
+            split = a + 1 + min(range(b - a - 1), key=lambda k: abs(2 * acc[k] - total))
+            out.append(tuple(sorted({*cut, split})))
+    return out
 
 
 def _planner_ports(inst: _Instance, budget: _Budget) -> Placement | None:
@@ -2415,7 +2632,8 @@ def modulo_schedule(
         bounded and the result still deterministic.
     fixed_processor
         Task name -> processor for the tasks whose processor is fixed (the
-        PipeDream planner pins whole stages).
+        PipeDream planner pins whole stages). Under placement ``stages``
+        every task or none.
     log
         Receives one line per better period (seconds, period, bound, gap), at
         most a few per second, a line per phase skipped or cut short, and a
@@ -2439,13 +2657,22 @@ def modulo_schedule(
     InputError
         When the processor count is not a positive integer, a problem comes
         with another platform, a fixed processor is out of range or names an
-        unknown task, or the time limit is negative or not a number.
+        unknown task, some tasks only are fixed under placement ``stages``,
+        or the time limit is negative or not a number.
     """
     if not isinstance(problem, Problem) and not isinstance(platform, Platform):
         if isinstance(platform, bool) or not isinstance(platform, int) or platform < 1:
             raise InputError(f"processors must be a positive integer, got {platform!r}")
     budget = _call_budget(time_limit, log, stop)
     problem = as_problem(problem, platform)
+    if problem.placement == "stages" and fixed_processor:
+        loose = [t.name for t in problem.graph.tasks if t.name not in fixed_processor]
+        if loose:
+            # Pins and the stage search do not mix: which cut would the pins allow?
+            raise InputError(
+                f"placement stages: fixed_processor must fix every task or none ({loose[0]!r} "
+                "is not fixed)"
+            )
     inst = _Instance.build(problem, fixed_processor, budget=budget)
     if inst.links is not None:
         steps = max(PORT_STEPS_LEAST, PORT_STEPS_PER_TASK * inst.n)

@@ -13,7 +13,9 @@ footprint with its staleness lowered
 
 1. the full search at the graph's own staleness cap;
 2. the PipeDream planner, which sizes its stages by their memory
-   (:func:`~lpsched.solvers.pipedream.pipedream_schedule`);
+   (:func:`~lpsched.solvers.pipedream.pipedream_schedule`), and under
+   placement ``layer`` the heuristic's stage cuts (placement ``stages``,
+   which keeps layers whole too);
 3. quick searches at lower caps (``auto`` graphs only: a fixed staleness is the
    user's choice), by bisection for the largest cap that fits;
 4. for the attempt that overshoots least: longer periods (fewer copies of
@@ -167,6 +169,8 @@ def memory_schedule(
     first = modulo_schedule(problem, time_limit=left(FIRST_SHARE), **kwargs)
     fit.offer(least_staleness(first), "the search")
     _planner(problem, fit, left(0.5), stop)
+    if problem.placement == "layer" and not out():
+        _stage_cuts(problem, fit, seed, left(0.3), stop)
     if fit.best is None or fit.best.period > first.period:
         _lower_caps(problem, fit, seed, left, out)
     if fit.best is None:
@@ -189,12 +193,37 @@ def _planner(
     fit.offer(least_staleness(planned), "the PipeDream planner")
 
 
+def _stage_cuts(
+    problem: Problem, fit: _Fit, seed: int, limit: float | None, stop: threading.Event | None
+) -> None:
+    """Under placement ``layer``: offer the stage cut search's schedule (it keeps layers whole).
+
+    Contiguous stages hold fewer activations in flight on each processor
+    than layers spread freely; :func:`_lower_caps` offers them at lower caps too.
+    """
+    sched = _quick(problem, problem.graph, seed, limit, placement="stages", stop=stop)
+    fit.offer(sched, "the stage cuts")
+
+
 def _quick(
-    problem: Problem, graph: TaskGraph, seed: int, limit: float | None, **extra: object
+    problem: Problem,
+    graph: TaskGraph,
+    seed: int,
+    limit: float | None,
+    placement: str | None = None,
+    **extra: object,
 ) -> Schedule:
-    """A quick search of ``graph`` on the problem's platform, staleness lowered."""
+    """A quick search of ``graph`` on the problem's platform, staleness lowered.
+
+    Under the problem's placement, or ``placement`` (a stricter one: ``stages``
+    schedules keep ``layer``).
+    """
     sched = modulo_schedule(
-        Problem(graph, problem.platform), seed=seed, time_limit=limit, quick=True, **extra
+        Problem(graph, problem.platform, placement or problem.placement),
+        seed=seed,
+        time_limit=limit,
+        quick=True,
+        **extra,
     )
     return least_staleness(sched)
 
@@ -206,7 +235,10 @@ def _lower_caps(
     left: Callable[[float], float | None],
     out: Callable[[], bool],
 ) -> None:
-    """Bisect for the largest staleness cap below the graph's whose quick search fits."""
+    """Bisect for the largest staleness cap below the graph's whose quick search fits.
+
+    Under placement ``layer`` a cap fits when its stage cut search fits too.
+    """
     graph = problem.graph
     if graph.staleness_cap is None or graph.staleness_cap < 2:
         return
@@ -214,7 +246,12 @@ def _lower_caps(
     while lo <= hi and not out():
         cap = (lo + hi + 1) // 2
         sched = _quick(problem, capped(graph, cap), seed, left(0.3))
-        if fit.offer(sched, f"staleness cap {cap}"):
+        fits = fit.offer(sched, f"staleness cap {cap}")
+        if problem.placement == "layer" and not out():
+            # The stage cuts keep layers whole too, and often fit where spread layers do not.
+            staged = _quick(problem, capped(graph, cap), seed, left(0.3), placement="stages")
+            fits = fit.offer(staged, f"staleness cap {cap}, stage cuts") or fits
+        if fits:
             lo = cap + 1
         else:
             hi = cap - 1
@@ -278,8 +315,11 @@ def _move_layer(
         if proc[e.src] == p:
             extra = factor * e.bytes if e.weights is not None else 0.0
             produced[layer] = produced.get(layer, 0.0) + e.bytes + extra
+    ends = _stage_ends(problem, proc, p) if problem.placement == "stages" else None
     for layer, nbytes in sorted(produced.items(), key=lambda kv: (-kv[1], kv[0])):
         fits = [q for q, r in room.items() if r >= nbytes]
+        if ends is not None:
+            fits = [q for q in fits if q in ends.get(layer, ())]
         if fits:
             q = max(fits, key=lambda x: (room[x], -x))
             return {
@@ -287,3 +327,25 @@ def _move_layer(
                 for name, where in proc.items()
             }
     return None
+
+
+def _stage_ends(problem: Problem, proc: dict[str, int], p: int) -> dict[str, set[int]]:
+    """Under placement ``stages``: the layers at either end of ``p``'s interval, and where to.
+
+    Only an end layer may leave ``p`` without splitting its interval, and only
+    to the processor of the layer next to it (whose interval it then extends)
+    or to a processor that holds nothing.
+    """
+    tasks = problem.graph.tasks
+    where = [proc[tasks[unit[0]].name] for unit in problem.units]
+    names = [tasks[unit[0]].layer or tasks[unit[0]].name for unit in problem.units]
+    empty = set(range(problem.P)) - set(where)
+    mine = [i for i, q in enumerate(where) if q == p]
+    if not mine:
+        return {}
+    out: dict[str, set[int]] = {}
+    for i, j in ((mine[0], mine[0] - 1), (mine[-1], mine[-1] + 1)):
+        out.setdefault(names[i], set(empty))
+        if 0 <= j < len(where):
+            out[names[i]].add(where[j])
+    return out

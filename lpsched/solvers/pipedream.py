@@ -179,6 +179,20 @@ def layer_order(graph: TaskGraph) -> list[str]:
     return order
 
 
+def pipeline_layers(problem: Problem) -> list[str]:
+    """The layers in the order the stages cut them.
+
+    :func:`layer_order`, except under placement ``stages``: there the layers
+    on one processor must be contiguous in the graph's own order
+    (:attr:`~lpsched.problem.Problem.units`, which the validator checks), and
+    the stages cut that order. The two agree on the built-in networks.
+    """
+    if problem.placement == "stages":
+        tasks = problem.graph.tasks
+        return [tasks[unit[0]].layer or tasks[unit[0]].name for unit in problem.units]
+    return layer_order(problem.graph)
+
+
 class _StageCosts:
     """Stage and cut costs of every block range, per stage (its processor and neighbours).
 
@@ -557,7 +571,7 @@ def plan_stages(
         raise InputError(f"comm must be 'overlap' or 'add', got {comm!r}")
     clock = Clock(time_limit)
     problem = as_problem(problem, platform)
-    layers = layer_order(problem.graph)
+    layers = pipeline_layers(problem)
     duration = durations or problem.duration
     if memory and bounded_memory(problem.platform):
         plans = _memory_plans(problem, layers, duration, comm, clock)
@@ -1095,7 +1109,7 @@ def _delay_twin(placed: _Placed) -> Problem:
         for e, edge in enumerate(graph.edges)
     )
     platform = replace(problem.platform, capacity="delay")
-    return Problem(replace(graph, edges=edges), platform)
+    return Problem(replace(graph, edges=edges), platform, problem.placement)
 
 
 def _fitted(placed: _Placed, T: int, start: list[int]) -> dict[tuple[int, int], int] | None:
@@ -1469,7 +1483,7 @@ def _within_memory(
     why = memory_shortfall(problem)
     if why is not None:
         raise InfeasibleError(f"no schedule fits the memory: {why}")
-    layers = layer_order(problem.graph)
+    layers = pipeline_layers(problem)
     tried: list[tuple[StagePlan, int]] = []  # plan and its period without memory
     seen: set[tuple[tuple[str, ...], ...]] = set()
     for round_, scale in enumerate(MEMORY_SCALES):
@@ -1511,7 +1525,7 @@ def _slowest_resort(
     seen = {tuple(tuple(stage) for stage in plan.stages) for plan, _ in tried}
     fresh = []
     for plan in _memory_plans(
-        problem, layer_order(problem.graph), problem.duration, "overlap", clock, 1.0, FEW_IN_FLIGHT
+        problem, pipeline_layers(problem), problem.duration, "overlap", clock, 1.0, FEW_IN_FLIGHT
     ):
         key = tuple(tuple(stage) for stage in plan.stages)
         if key not in seen and not _stopped(clock, stop):
@@ -1634,7 +1648,7 @@ def _widest_layer(problem: Problem) -> str:
     limits = [p.memory for p in problem.platform.processors]
     if any(m is None for m in limits):
         return ""
-    layers = layer_order(problem.graph)
+    layers = pipeline_layers(problem)
     block = _block_of(problem.graph, layers, list(range(len(layers) + 1)))
     costs = memory_costs(problem, block, len(layers))
     alone = [float(costs.estimate(0, 1)[b, b + 1]) for b in range(len(layers))]
