@@ -402,9 +402,16 @@ def _delay_messages(s: Schedule) -> list[_Message]:
         p, q = s.processor[e.src], s.processor[e.dst]
         if p != q:
             groups.setdefault((e.src, tensor_name(s.graph, i), q, e.comm or 0), []).append(e)
+    # Edges of one named tensor with different fixed delays are different messages: their
+    # names must differ too, or a runtime (and message_key) could not tell them apart.
+    delays: dict[tuple[str, str, int], int] = {}
+    for producer, name, q, _ in groups:
+        delays[(producer, name, q)] = delays.get((producer, name, q), 0) + 1
     out = []
     for (producer, name, q, comm), edges in groups.items():
         end = s.start[producer] + s.duration(producer)
+        if delays[(producer, name, q)] > 1:
+            name = f"{name} (comm {comm})"
         out.append(
             _Message(producer, name, s.processor[producer], q, end, 0, comm, 0, tuple(edges))
         )

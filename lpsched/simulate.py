@@ -770,6 +770,18 @@ def _edge_groups(schedule: Schedule) -> dict[tuple[str, str], list[Any]]:
     return groups
 
 
+def _send_of(runs: _Runs, e: Any, name: str, p: int, q: int, i: int) -> _Send | None:
+    """The send that carries edge ``e``'s tensor ``name`` of iteration ``i`` from ``p`` to ``q``.
+
+    Edges of one named tensor with different fixed delays travel as messages named
+    ``"<tensor> (comm <c>)"`` (:mod:`lpsched.programs`); the edge's own ``comm`` names its one.
+    """
+    sent = runs.sends.get((e.src, name, p, q, i))
+    if sent is None and e.comm is not None:
+        sent = runs.sends.get((e.src, f"{name} (comm {e.comm})", p, q, i))
+    return sent
+
+
 def _causality(schedule: Schedule, runs: _Runs, iterations: int) -> list[str]:
     """Reader instances that started before their data was there (from the graph's edges)."""
     proc, out = schedule.processor, []
@@ -785,7 +797,7 @@ def _causality(schedule: Schedule, runs: _Runs, iterations: int) -> list[str]:
                 made = runs.compute.get((u, i))
                 ready = None if made is None else made[1]
                 if q != p and made is not None:
-                    s = runs.sends.get((u, name, p, q, i))
+                    s = _send_of(runs, e, name, p, q, i)
                     ok = s is not None and s.begin is not None and s.begin >= made[1]
                     ready = s.arrival if ok and s is not None else None
                 if ready is None or reader[0] < ready:
@@ -819,7 +831,7 @@ def _peak_memory(schedule: Schedule, runs: _Runs, iterations: int) -> list[float
             for e in edges:
                 q, reader = proc[e.dst], runs.compute.get((e.dst, i + e.distance))
                 if q != p:
-                    s = runs.sends.get((u, name, p, q, i))
+                    s = _send_of(runs, e, name, p, q, i)
                     if s is None or s.begin is None:
                         continue
                     gone = s.end if s.action.duration else s.arrival

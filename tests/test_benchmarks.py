@@ -1,11 +1,10 @@
-"""benchmarks/run.py and benchmarks/results.py on tiny grids: rows, summaries, markdown."""
+"""benchmarks/run.py on tiny grids: rows, summaries, markdown (results.py: its own test file)."""
 
 from __future__ import annotations
 
 import contextlib
 import importlib.util
 import io
-import os
 import re
 import sys
 import tempfile
@@ -189,81 +188,6 @@ def test_run_on_a_preset(tmp_path) -> None:
         pattern = rf"mlp\s+layerpipe\s+{r.procs}\s"
         line = next(ln for ln in out.getvalue().splitlines() if re.match(pattern, ln))
         assert line.split()[3] == "pcie" and line.split()[6] == str(r.period)
-
-
-@pytest.fixture(scope="module")
-def doc(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, pd.DataFrame, list[str]]:
-    tmp = tmp_path_factory.mktemp("results")
-    md = tmp / "results.md"
-    argv = [
-        "--networks", "mlp,lenet5",
-        "--procs", "2,8",
-        "--solver", "heuristic",
-        "--time-limit", "2",
-        "--platforms", "default",
-        "--capacity", "ports",
-        "--memory", "unlimited",
-        "-o", str(md),
-        "--no-progress",
-    ]  # fmt: skip
-    code = results.main(argv)
-    return code, md.read_text(), read_results(tmp / "results.csv"), argv
-
-
-def side(df: pd.DataFrame, network: str, decomposition: str, solver: str, procs: int) -> pd.Series:
-    part = df[
-        (df["network"] == network)
-        & (df["decomposition"] == decomposition)
-        & (df["solver"] == solver)
-        & (df["procs"] == procs)
-    ]
-    assert len(part) == 1
-    return part.iloc[0]
-
-
-def test_results_header_and_sections(doc) -> None:
-    code, text, df, argv = doc
-    assert code == 0
-    header = text.splitlines()[2]
-    assert "python benchmarks/results.py " + " ".join(argv) in header
-    assert "time limit 2 s per solve" in header
-    assert f"{os.cpu_count()} cores" in header
-    # pipedream/pipedream, layerpipe/heuristic, intra/heuristic, pipedream/heuristic; P 2 and 8.
-    assert len(df) == 2 * 2 * 4
-    for network in ("mlp", "lenet5"):
-        assert f"### {network} (time unit " in text
-    assert "| batch size | 32 |" in text
-    assert "10 TMAC/s" in text and "50 GB/s" in text
-
-
-def test_results_periods_and_speedups_match_the_csv(doc) -> None:
-    _code, text, df, _argv = doc
-    speedups = {}
-    for network in ("mlp", "lenet5"):
-        section = text.split(f"### {network} (time unit")[1].split("###")[0]
-        for p in (2, 8):
-            planner = side(df, network, "pipedream", "pipedream", p)
-            lp = side(df, network, "layerpipe", "heuristic", p)
-            ratio = planner["period"] / lp["period"]
-            speedups[(network, p)] = ratio
-            row = next(ln for ln in section.splitlines() if ln.startswith(f"| {p} |"))
-            cells = [c.strip() for c in row.strip("|").split("|")]
-            assert cells[1].split()[0] == f"{int(planner['period']):,}"
-            assert cells[3].split()[0] == f"{int(lp['period']):,}"
-            assert cells[6] == f"{ratio:.2f}× ({100 * (ratio - 1):+.1f}%)"
-    # The summary covers P = 7..9 only: here P = 8.
-    for network in ("mlp", "lenet5"):
-        r = speedups[(network, 8)] - 1
-        proven = int(side(df, network, "layerpipe", "heuristic", 8)["status"] == "optimal")
-        assert f"| {network} | {100 * r:+.1f}% | {100 * r:+.1f}% (P=8) | {proven}/1 | 1 |" in text
-    mean = (speedups[("mlp", 8)] + speedups[("lenet5", 8)]) / 2 - 1
-    best = max(speedups[("mlp", 8)], speedups[("lenet5", 8)]) - 1
-    assert f"| **all** | {100 * mean:+.1f}% | {100 * best:+.1f}% (" in text
-    assert "| **paper** | +25.0% | +80.0% |" in text
-    diff = 100 * (mean - 0.25)
-    word = "higher" if diff > 0 else "lower"
-    assert f"{abs(diff):.1f} percentage points {word}" in text
-    assert "## Why our figures differ from the paper's" in text
 
 
 def test_results_bad_input_exits_2(tmp_path, capsys) -> None:

@@ -448,3 +448,27 @@ def _check_programs_any(s: Schedule, N: int) -> int:
                 ours = [a for a in mine if e.comm is None or a.latency == e.comm]
                 assert ours and min(arrival(a) for a in ours) <= at
     return len(sends)
+
+
+def test_one_tensor_with_two_fixed_delays_gives_two_messages() -> None:
+    """Edges of one named tensor to one processor with different fixed ``comm`` are two
+    messages with two names: each arrives in time for its own reader, and the simulator
+    runs the schedule at exactly T."""
+    from lpsched.simulate import simulate
+
+    tasks = (Task("a", 2), Task("b", 1), Task("c", 1))
+    edges = (Edge("a", "b", comm=1, tensor="x"), Edge("a", "c", comm=5, tensor="x"))
+    graph = TaskGraph(tasks=tasks, edges=edges, name="two-delays")
+    s = Schedule(graph, 2, 9, {"a": 0, "b": 1, "c": 1}, {"a": 0, "b": 3, "c": 7})
+    assert validate(s) == []
+    programs = build_programs(s)
+    sends = sorted((a.name, a.latency) for a in programs.loops[0] if a.kind == "send")
+    assert sends == [("x (comm 1)", 1), ("x (comm 5)", 5)]
+    unrolled = programs.unrolled(3)
+    recvs = {message_key(a, 1): a for a in unrolled[1] if a.kind == "recv"}
+    for a in unrolled[0]:
+        if a.kind == "send":
+            assert arrival(a) <= recvs[message_key(a, 0)].time
+    report = simulate(s, iterations=20)
+    assert report.deadlock is None and report.violation_count == 0
+    assert set(report.periods) == {9}
