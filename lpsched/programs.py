@@ -596,5 +596,6 @@ def programs_csv(programs: Programs, iterations: int) -> str:
 
 
 def _ms_text(units: int, unit: float | None) -> str:
+    """``units`` in ms for a CSV cell, or empty without a physical time unit."""
     ms = time_ms(units, unit)
     return "" if ms is None else f"{ms:.6g}"

@@ -148,6 +148,7 @@ class Wait:
     reason: str
 
     def __str__(self) -> str:
+        """The wait as one line: who waits for what, from whom, and why."""
         return (
             f"processor {self.processor} waits for {self.tensor} (iteration {self.iteration}) "
             f"from processor {self.peer}: {self.reason}"
@@ -162,6 +163,7 @@ class Deadlock:
     waits: tuple[Wait, ...]
 
     def __str__(self) -> str:
+        """The deadlock as one line: its time and every wait."""
         return f"deadlock at time {self.time}: " + "; ".join(str(w) for w in self.waits)
 
 
@@ -270,6 +272,7 @@ class SimulationReport:
         return line
 
     def _time(self, value: Time | None, ratio: bool = True) -> str:
+        """``value`` (time units) in ms, and over ``T`` with ``ratio``."""
         ms = self.ms(value)
         text = f"{value:g} units" if ms is None else format_ms(ms / 1e3)
         if ratio:
@@ -315,6 +318,7 @@ class SimulationReport:
 
 
 def _deadlock_dict(d: Deadlock) -> dict[str, Any]:
+    """The deadlock as JSON: its time, its line and every wait."""
     return {
         "time": d.time,
         "message": str(d),
@@ -349,6 +353,7 @@ class _Send:
     ports: tuple[tuple[int, str, str], tuple[int, str, str]] = field(init=False)
 
     def __post_init__(self) -> None:
+        """Its key (producer, tensor, ends, iteration) and its two ports."""
         a, link = self.action, self.action.link or "intra"
         self.key = (a.producer or "", a.name, self.src, a.peer or 0, a.iteration)
         self.ports = (self.src, "out", link), (a.peer or 0, "in", link)
@@ -377,6 +382,7 @@ class _Engine:
         timed: bool,
         arbitration: str,
     ) -> None:
+        """The run's state: one stream, position and busy flag per processor; ports; the heap."""
         self.streams, self.durations, self.timed = streams, durations, timed
         self.ports = capacity == "ports"
         self.in_order = arbitration == "order"
@@ -399,6 +405,7 @@ class _Engine:
                     self.served[port] = 0
 
     def push(self, time: Time, kind: str, payload: Any) -> None:
+        """Schedule an event; ``seq`` breaks ties in push order (deterministic)."""
         self.seq += 1
         heapq.heappush(self.heap, (time, self.seq, kind, payload))
 
@@ -443,6 +450,7 @@ class _Engine:
             self.next[p] += 1
 
     def compute_end(self, payload: tuple[int, Action], now: Time) -> None:
+        """A compute ended: free the processor, post its sends (at their time if timed)."""
         p, a = payload
         self.busy[p] = False
         self.next[p] += 1
@@ -454,6 +462,7 @@ class _Engine:
         self.advance(p, now)
 
     def post(self, s: _Send, now: Time) -> None:
+        """A send is posted: a pure delay arrives after its latency, else it waits for its ports."""
         s.post = now
         if not self.ports or s.action.duration == 0:  # a pure delay busies no port
             s.begin = s.end = now
@@ -505,6 +514,7 @@ class _Engine:
         return s
 
     def transfer_end(self, s: _Send, now: Time) -> None:
+        """A transfer left its ports: it arrives after its latency; the ports serve the next."""
         s.end = now
         for port in s.ports:
             self.holder[port] = None
@@ -512,6 +522,7 @@ class _Engine:
         self.serve(s.ports, now)
 
     def arrive(self, s: _Send, now: Time) -> None:
+        """A tensor arrived: wake the processor whose receive waits for it."""
         s.arrival = now
         p = self.waiting.pop(s.key, None)
         if p is not None:
@@ -591,6 +602,7 @@ def simulate(
 
 
 def _check_arguments(iterations: Any, jitter: Any, seed: Any, mode: Any) -> None:
+    """Raise :class:`InputError` on an argument of :func:`simulate` out of range."""
     if type(iterations) is not int or not 1 <= iterations <= MAX_ITERATIONS:
         raise InputError(f"iterations must be an integer from 1 to {MAX_ITERATIONS}")
     if isinstance(jitter, bool) or not isinstance(jitter, int | float) or not 0 <= jitter < 1:
@@ -614,6 +626,7 @@ def _unroll(
     rng = np.random.default_rng(seed)
 
     def drawn(values: list[int]) -> list[Time]:
+        """``values`` with each scaled by a factor drawn in ``1 +- jitter`` (exact at 0)."""
         if jitter == 0:
             return list(values)  # integers: exact times at jitter 0
         factors = rng.uniform(1 - jitter, 1 + jitter, size=len(values))
@@ -641,6 +654,7 @@ def _report(
     seed: int,
     mode: str,
 ) -> SimulationReport:
+    """The report of a finished run: periods over the steady state, memory, ports, deadlock."""
     deadlock = _deadlock(streams, runs)
     completions = _completions(runs, iterations)
     lo, hi = programs.depth, iterations - 1 - programs.depth
@@ -815,6 +829,7 @@ def _peak_memory(schedule: Schedule, runs: _Runs, iterations: int) -> list[float
     events: list[list[tuple[Time, float]]] = [[] for _ in range(schedule.processors)]
 
     def hold(q: int, begin: Time, end: Time, nbytes: float) -> None:
+        """Processor ``q`` holds ``nbytes`` during ``[begin, end)``."""
         if end > begin:
             events[q] += [(begin, nbytes), (end, -nbytes)]
 

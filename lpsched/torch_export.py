@@ -105,6 +105,7 @@ def stages_of(schedule: Schedule) -> list[Stage]:
 
 
 def _op(kind: str) -> str:
+    """The compute op of a task kind (:data:`lpsched.programs.COMPUTE_OPS`)."""
     return COMPUTE_OPS.get(kind, OTHER_OP)
 
 

@@ -155,6 +155,7 @@ def trace_events(
 
 
 def _meta(name: str, pid: int, tid: int, args: dict[str, Any]) -> dict[str, Any]:
+    """A metadata event (``ph: M``): a process or thread name or sort index."""
     return {"name": name, "ph": "M", "pid": pid, "tid": tid, "args": args}
 
 

@@ -77,7 +77,7 @@ def test_heuristic_keeps_placement_on_builtin_networks(name, P, decomposition):
     for placement in PLACED:
         result = solve(graph, P, "heuristic", deterministic=True, placement=placement)
         periods[placement] = _check(result, placement).period
-    # ``stages`` asks more than ``layer``; both are above the free lower bound.
+    # Both are above the free lower bound (the heuristic does not promise layer <= stages).
     free_lb = Problem(graph, P).lower_bound
     assert min(periods.values()) >= free_lb
 
@@ -201,9 +201,6 @@ def test_stages_with_partial_pins_is_refused():
 
 
 # ---------------------------------------------------------- against brute force
-RATIOS: dict[str, list[float]] = {"layer": [], "stages": []}
-
-
 @settings(FUZZ, max_examples=40)
 @given(
     graph=tiny_layered_graphs(max_tasks=5),
@@ -233,7 +230,8 @@ def _against_brute(graph: TaskGraph, platform: Platform, placement: str) -> None
     sched = _check(result, placement)
     assert sched.period >= best
     assert result.lower_bound <= best  # the bounds under the policy are bounds
-    RATIOS[placement].append(sched.period / best)
+    # (a loose quality bar, checked per graph: order-independent, unlike a report at the end)
+    assert sched.period < 2.5 * best, (placement, sched.period, best)
 
 
 def test_brute_force_stages_on_a_known_graph():
@@ -277,20 +275,6 @@ def test_keeps_agrees_with_the_validator():
             assert ok == keeps(graph, proc, placement)
             seen[ok] += 1
     assert seen[True] > 50 and seen[False] > 50
-
-
-def test_ratio_report(capsys):
-    """Runs after the brute-force tests: the heuristic's period over the optimum."""
-    for placement, ratios in RATIOS.items():
-        if ratios:
-            worst = max(ratios)
-            mean = sum(ratios) / len(ratios)
-            with capsys.disabled():
-                print(
-                    f"\n{placement}: {len(ratios)} tiny graphs, heuristic/brute mean "
-                    f"{mean:.3f}, worst {worst:.3f}"
-                )
-            assert worst < 2.5
 
 
 def test_all_assignments_by_policy():

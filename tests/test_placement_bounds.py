@@ -19,8 +19,9 @@ from lpsched.platform import Link, Platform, Processor
 from lpsched.problem import Problem
 from lpsched.schedule import Status
 from lpsched.solve import solve
+from tests.brute import tiny_layered_graphs
 from tests.platforms import delay
-from tests.test_placement_exact import layered_graphs, placed_brute
+from tests.test_placement_exact import memory_case, placed_brute
 
 FEW = settings(max_examples=12, deadline=None, derandomize=True)
 DET = {"deterministic": True, "workers": 1, "time_limit": 20}
@@ -44,7 +45,7 @@ def test_partition_bound_is_the_best_contiguous_partition(weights: list[int], P:
 
 
 @FEW
-@given(layered_graphs(), st.integers(2, 3))
+@given(tiny_layered_graphs(), st.integers(2, 3))
 def test_placement_bounds_never_exceed_the_least_period(graph: TaskGraph, P: int) -> None:
     """Every bound, the new ones included, is at most the brute-force period of its placement."""
     for placement in ("free", "layer", "stages"):
@@ -134,16 +135,7 @@ def test_port_bound_under_layer_sees_that_units_cannot_split() -> None:
 
 def test_memory_case_bounds_stay_below_the_optimum() -> None:
     """With memories: the placement bounds and the memory bound together stay below CP-SAT's."""
-    tasks = (Task("f1", 2, "L1"), Task("f2", 3, "L2"), Task("b2", 3, "L2"), Task("b1", 2, "L1"))
-    edges = (
-        Edge("f1", "f2", 0, 1, 4),
-        Edge("f2", "b2", 0, 1, 4),
-        Edge("b2", "b1", 0, 1, 4),
-        Edge("b1", "f1", 3, 1, 2),
-    )
-    graph = TaskGraph(tasks, edges, time_unit="1us")
-    procs = tuple(Processor(1.0, 40.0) for _ in range(2))
-    platform = delay(Platform(procs, Link(1e6, 0.0), Link(1e6, 0.0)))
+    graph, platform = memory_case()
     for placement in ("layer", "stages"):
         b = Problem(graph, platform, placement).bounds
         got = solve(graph, platform, "cpsat", placement=placement, **DET)

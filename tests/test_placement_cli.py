@@ -122,20 +122,9 @@ def test_bounds_json_carries_the_placement(capsys):
 
 def test_sweep_with_two_placements_gives_both_rows(tmp_path, capsys):
     path = tmp_path / "sweep.csv"
-    code, out, _err = run(
-        capsys,
-        "sweep",
-        "alexnet",
-        "--procs",
-        "4",
-        "--placement",
-        "free,stages",
-        "-o",
-        str(path),
-        "-j",
-        "1",
-        "-q",
-    )
+    sweep = ["sweep", "alexnet", "--procs", "4", "--placement", "free,stages"]
+    sweep += ["-o", str(path), "-j", "1", "-q"]
+    code, out, _err = run(capsys, *sweep)
     assert code == 0
     df = read_results(path)
     assert sorted(df["placement"]) == ["free", "stages"]
@@ -144,22 +133,8 @@ def test_sweep_with_two_placements_gives_both_rows(tmp_path, capsys):
     staged = df[df["placement"] == "stages"].iloc[0]
     assert staged["period"] >= staged["lower_bound"]
     assert "placement stages" in out  # the summary line names it
-    # --resume knows both rows: nothing runs again.
-    code, _out, _err = run(
-        capsys,
-        "sweep",
-        "alexnet",
-        "--procs",
-        "4",
-        "--placement",
-        "free,stages",
-        "-o",
-        str(path),
-        "-j",
-        "1",
-        "-q",
-        "--resume",
-    )
+    # --resume knows both rows: nothing runs again (a rerun would append rows).
+    code, _out, _err = run(capsys, *sweep, "--resume")
     assert code == 0 and len(read_results(path)) == 2
 
 

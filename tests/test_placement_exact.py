@@ -1,10 +1,10 @@
 """CP-SAT and the MILP under placements ``layer`` and ``stages`` (C30, C31; M35, M36).
 
-The reference is a brute force of this file's own (:func:`placed_brute`): it
+The reference is ``tests/brute.py``'s brute force (:func:`placed_brute`): it
 enumerates the assignments that keep the placement, by its own reading of the
 rules (units by layer in first-appearance order, each processor's units one
 interval), and the start offsets of each, with the stages by a longest-path
-test. On ``free`` it must agree with ``tests/brute.py``, which checks it.
+test; its reading of the rules is checked here against CP-SAT's.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from lpsched.platform import Link, Platform, Processor
 from lpsched.problem import Problem
 from lpsched.schedule import Status
 from lpsched.solve import solve
-from lpsched.solvers import cpsat as cpsat_module
 from lpsched.solvers import cpsat_placement
 from lpsched.solvers.cpsat import solve_cpsat
 from lpsched.solvers.milp import run_milp
@@ -31,7 +30,7 @@ from lpsched.solvers.milp_model import build_model, extract
 from lpsched.solvers.registry import Options
 from lpsched.solvers.toolkit import one_processor
 from lpsched.validate import validate
-from tests.brute import brute_force_period, tiny_platforms
+from tests.brute import brute_force_period, keeps, tiny_layered_graphs, tiny_platforms
 from tests.platforms import delay
 
 FEW = settings(
@@ -41,117 +40,19 @@ DET = {"deterministic": True, "workers": 1, "time_limit": 20}
 
 
 # ------------------------------------------------------------------ brute force
-def _units(graph: TaskGraph) -> list[list[int]]:
-    """Task indices per layer, layers in order of first appearance; no layer: alone."""
-    keys: dict[str, list[int]] = {}
-    for v, t in enumerate(graph.tasks):
-        keys.setdefault(t.layer or f"#{t.name}", []).append(v)
-    return list(keys.values())
-
-
-def _keeps(units: list[list[int]], proc: tuple[int, ...], placement: str) -> bool:
-    if placement == "free":
-        return True
-    where = []
-    for u in units:
-        if len({proc[v] for v in u}) > 1:
-            return False
-        where.append(proc[u[0]])
-    if placement == "layer":
-        return True
-    # stages: each processor's units one run in the unit order
-    runs = [p for i, p in enumerate(where) if i == 0 or where[i - 1] != p]
-    return len(runs) == len(set(runs))
-
-
-def _stages_exist(n: int, need: list[tuple[int, int, int]]) -> bool:
-    """Integers k with ``k_v - k_u >= c`` for all ``(u, v, c)``: no positive cycle."""
-    k = [0] * n
-    for _ in range(n + 1):
-        changed = False
-        for u, v, c in need:
-            if k[u] + c > k[v]:
-                k[v] = k[u] + c
-                changed = True
-        if not changed:
-            return True
-    return False
-
-
-def _offsets(proc: tuple[int, ...], d: list[int], edges: list, T: int) -> bool:
-    """Offsets in ``[0, T)`` with disjoint arcs per processor and feasible stages."""
-    n = len(d)
-    r = [0] * n
-
-    def clash(v: int) -> bool:
-        for u in range(v):
-            if proc[u] == proc[v]:
-                gap = (r[v] - r[u]) % T
-                if gap < d[u] or (T - gap) % T < d[v]:
-                    return True
-        return False
-
-    def place(v: int) -> bool:
-        if v == n:
-            need = []
-            for a, b, w, c in edges:
-                lat = r[a] + d[a] + (c if proc[a] != proc[b] else 0) - w * T - r[b]
-                need.append((a, b, -(-lat // T)))
-            return _stages_exist(n, need)
-        for x in range(T) if v else [0]:  # (a common shift changes nothing: r_0 = 0)
-            r[v] = x
-            if not clash(v) and place(v + 1):
-                return True
-        return False
-
-    return place(0)
-
-
 def placed_brute(graph: TaskGraph, P: int, placement: str) -> int:
-    """The least period on ``P`` identical processors (links as delays) under ``placement``."""
-    d = [t.duration for t in graph.tasks]
-    idx = {t.name: v for v, t in enumerate(graph.tasks)}
-    edges = [(idx[e.src], idx[e.dst], e.distance, e.comm or 0) for e in graph.edges]
-    units = _units(graph)
-    for T in range(max(d), sum(d) + 1):
-        for proc in itertools.product(range(P), repeat=len(d)):
-            if proc[0] != 0 or not _keeps(units, proc, placement):
-                continue  # (processors are interchangeable: task 0 on processor 0)
-            loads = [sum(d[v] for v in range(len(d)) if proc[v] == p) for p in range(P)]
-            if max(loads) <= T and _offsets(proc, d, edges, T):
-                return T
-    raise AssertionError("one processor at the total work always fits")
+    """The least period on ``P`` identical processors (links as delays) under ``placement``.
+
+    ``tests/brute.py``'s enumeration, which keeps only the assignments that keep
+    the placement by its own reading of the rules (``keeps``, checked against
+    :func:`lpsched.solvers.cpsat_placement.kept` below).
+    """
+    period = brute_force_period(graph, delay(P), placement=placement)
+    assert period is not None  # (no memory limit: one processor always fits)
+    return period
 
 
 # ------------------------------------------------------------------ instances
-@st.composite
-def layered_graphs(draw: st.DrawFn, max_tasks: int = 5) -> TaskGraph:
-    """3..5 tasks of 1..3 units in up to 4 layers (some tasks without one), fixed comm 0..2."""
-    n = draw(st.integers(3, max_tasks))
-    durations = draw(st.lists(st.integers(1, 3), min_size=n, max_size=n))
-    layers = draw(st.lists(st.sampled_from(["a", "b", "c", "d", ""]), min_size=n, max_size=n))
-    tasks = tuple(
-        Task(f"t{i}", dur, layer)
-        for i, (dur, layer) in enumerate(zip(durations, layers, strict=True))
-    )
-    raw = draw(
-        st.lists(
-            st.tuples(
-                st.integers(0, n - 1), st.integers(0, n - 1), st.integers(0, 2), st.integers(0, 2)
-            ),
-            max_size=6,
-        )
-    )
-    edges = []
-    for u, v, w, c in raw:
-        if w == 0 and u >= v:
-            u, v = min(u, v), max(u, v)
-            if u == v:
-                continue
-        edges.append(Edge(f"t{u}", f"t{v}", w, c))
-    return TaskGraph(tasks, tuple(edges))
-
-
 def _solve(graph: TaskGraph, platform: Platform | int, solver: str, placement: str):
     extra = DET if solver == "cpsat" else {"time_limit": 30}
     result = solve(graph, platform, solver, placement=placement, **extra)
@@ -163,13 +64,11 @@ def _solve(graph: TaskGraph, platform: Platform | int, solver: str, placement: s
 
 # ------------------------------------------------------------------ the tests
 @FEW
-@given(layered_graphs(), st.integers(2, 3))
+@given(tiny_layered_graphs(), st.integers(2, 3))
 def test_exact_solvers_agree_with_brute_force(graph: TaskGraph, P: int) -> None:
     """CP-SAT = MILP (HiGHS) = brute force under layer and stages; free <= layer <= stages."""
     platform = delay(P)
-    free = placed_brute(graph, P, "free")
-    assert free == brute_force_period(graph, platform)  # (the brute force here is right)
-    periods = [free]
+    periods = [placed_brute(graph, P, "free")]
     for placement in ("layer", "stages"):
         want = placed_brute(graph, P, placement)
         for solver in ("cpsat", "milp"):
@@ -183,7 +82,7 @@ def test_exact_solvers_agree_with_brute_force(graph: TaskGraph, P: int) -> None:
 
 
 @FEW
-@given(layered_graphs(max_tasks=4), tiny_platforms())
+@given(tiny_layered_graphs(max_tasks=4), tiny_platforms())
 def test_cpsat_equals_milp_on_other_platforms(graph: TaskGraph, platform: Platform) -> None:
     """Speeds 0.5..2 and two nodes: the two models agree under layer and stages, both proven."""
     for placement in ("layer", "stages"):
@@ -225,6 +124,18 @@ def chain(durations: list[int], comm: int = 0) -> TaskGraph:
     edges = [Edge(f"t{i}", f"t{i + 1}", 0, comm) for i in range(n - 1)]
     edges.append(Edge(f"t{n - 1}", "t0", 2, comm))
     return TaskGraph(tasks, tuple(edges))
+
+
+def forward_backward(durations: list[int], comm: int = 0) -> TaskGraph:
+    """Layer ``l_i`` holds ``f_i`` and ``b_i``: ``f`` forward, ``b`` back, ``b_i -> f_i`` at 2."""
+    n = len(durations)
+    tasks = [Task(f"f{i}", dur, f"l{i}") for i, dur in enumerate(durations)]
+    tasks += [Task(f"b{i}", dur, f"l{i}") for i, dur in enumerate(durations)]
+    edges = [Edge(f"f{i}", f"f{i + 1}", 0, comm) for i in range(n - 1)]
+    edges.append(Edge(f"f{n - 1}", f"b{n - 1}", 0, comm))
+    edges += [Edge(f"b{i + 1}", f"b{i}", 0, comm) for i in range(n - 1)]
+    edges += [Edge(f"b{i}", f"f{i}", 2, comm) for i in range(n)]
+    return TaskGraph(tuple(tasks), tuple(edges))
 
 
 def test_stages_cost_more_than_layers_when_contiguity_decides() -> None:
@@ -276,8 +187,8 @@ def test_ports_case_agrees() -> None:
         assert free.schedule.period <= a.schedule.period
 
 
-def test_memory_case_agrees() -> None:
-    """With a memory capacity: CP-SAT = MILP under layer, and every schedule fits."""
+def memory_case() -> tuple[TaskGraph, Platform]:
+    """Two layers, forward and backward, on 2 processors of 40 bytes, links as delays."""
     tasks = (Task("f1", 2, "L1"), Task("f2", 3, "L2"), Task("b2", 3, "L2"), Task("b1", 2, "L1"))
     edges = (
         Edge("f1", "f2", 0, 1, 4),
@@ -286,9 +197,13 @@ def test_memory_case_agrees() -> None:
         Edge("b1", "f1", 3, 1, 2),
     )
     graph = TaskGraph(tasks, edges, time_unit="1us")
-    platform = delay(
-        Platform(tuple(Processor(1.0, 40.0) for _ in range(2)), Link(1e6, 0.0), Link(1e6, 0.0))
-    )
+    procs = tuple(Processor(1.0, 40.0) for _ in range(2))
+    return graph, delay(Platform(procs, Link(1e6, 0.0), Link(1e6, 0.0)))
+
+
+def test_memory_case_agrees() -> None:
+    """With a memory capacity: CP-SAT = MILP under layer, and every schedule fits."""
+    graph, platform = memory_case()
     a = _solve(graph, platform, "cpsat", "layer")
     b = _solve(graph, platform, "milp", "layer")
     assert a.status == b.status == Status.OPTIMAL
@@ -306,6 +221,25 @@ def test_kept_reads_the_rules() -> None:
     split = Problem(TaskGraph((Task("a", 1, "L"), Task("b", 1, "L")), ()), 2, "layer")
     assert not cpsat_placement.kept(split, [0, 1])
     assert cpsat_placement.kept(Problem(graph, 3), [0, 1, 0, 2])
+
+
+@FEW
+@given(tiny_layered_graphs(max_tasks=4), st.integers(2, 3))
+def test_kept_and_the_brute_force_read_the_rules_alike(graph: TaskGraph, P: int) -> None:
+    """CP-SAT's test (C30, C31) and ``tests/brute.py``'s agree on every assignment."""
+    for placement in ("free", "layer", "stages"):
+        problem = Problem(graph, P, placement)
+        verdicts = set()
+        for proc in itertools.product(range(P), repeat=graph.n):
+            mine = cpsat_placement.kept(problem, list(proc))
+            # (brute.py's keeps reads layer and stages; free keeps everything)
+            theirs = placement == "free" or keeps(graph, list(proc), placement)
+            assert mine == theirs, (placement, proc)
+            verdicts.add(mine)
+        # (something to refuse: a layer of two tasks, or under stages three units: a, b, a)
+        shared = any(len(u) > 1 for u in problem.units)
+        refusable = shared or (placement == "stages" and len(problem.units) > 2)
+        assert (False in verdicts) == (placement != "free" and refusable)
 
 
 def test_a_warm_start_that_breaks_the_placement_is_dropped() -> None:
@@ -331,15 +265,23 @@ def test_a_warm_start_that_breaks_the_placement_is_dropped() -> None:
         run_milp(problem, Options(initial=bad, time_limit=10))
 
 
-def test_stage_layout_when_no_heuristic_helps(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without a heuristic schedule CP-SAT times the greedy contiguous layout first."""
+def test_stage_layout_when_no_heuristic_helps() -> None:
+    """When the heuristic keeps nothing of ``stages``, CP-SAT times the greedy contiguous layout.
+
+    On a uniform platform CP-SAT's heuristic phase schedules the graph without
+    the placement; on this forward-backward chain that schedule splits layers,
+    so it is dropped and the stage layout finds the optimum.
+    """
     graph = chain([2, 2, 1, 3, 1, 2], comm=1)
     problem = Problem(graph, delay(3), "stages")
     assert cpsat_placement.stage_layout(problem, [2, 2, 1, 3, 1, 2], 4) == [0, 0, 1, 1, 2, 2]
     assert cpsat_placement.stage_layout(problem, [2, 2, 1, 3, 1, 2], 3) is None
-    monkeypatch.setattr(cpsat_module, "_heuristic_schedule", lambda *args, **kwargs: None)
-    result = solve_cpsat(problem, lower_bound=1, secondary=None, **DET)  # (no warm start)
+    graph = forward_backward([2, 1, 2], comm=1)
+    result = solve_cpsat(Problem(graph, delay(3), "stages"), lower_bound=1, secondary=None, **DET)
     assert not validate(result.schedule) and result.status == Status.OPTIMAL
-    layout = [s for s in result.stats["steps"] if s["phase"] == "stage layout"]
-    assert [s["outcome"] for s in layout] == ["optimal"]  # (it found the schedule)
+    steps = [s for s in result.stats["steps"] if s["phase"] in ("heuristic", "stage layout")]
+    assert [(s["phase"], s["outcome"]) for s in steps] == [
+        ("heuristic", "feasible"),
+        ("stage layout", "optimal"),  # (it found the schedule)
+    ]
     assert result.schedule.period == placed_brute(graph, 3, "stages")

@@ -501,6 +501,30 @@ def test_cli_bad_schedules_exit_2(
     one_line_error(err)
 
 
+def test_cli_export_and_simulate_refuse_alike(
+    schedule_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One reader for both commands: the same line for an invalid schedule, for a bad count."""
+    data = json.loads(schedule_file.read_text())
+    data["period"] = data["period"] // 2
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    trace = tmp_path / "t.json"
+    lines = []
+    for argv in (["simulate", str(bad)], ["export", str(bad), "--trace", str(trace)]):
+        code, out, err = run(capsys, *argv)
+        assert code == 2 and out == "" and not trace.exists()
+        lines.append(one_line_error(err))
+    assert lines[0] == lines[1] and f"lpsched validate {bad} lists them" in lines[0]
+    for command, top in (("simulate", "100,000"), ("export", "1,000,000")):
+        argv = [command, str(schedule_file), "--trace", str(trace), "-n", "0"]
+        code, out, err = run(capsys, *argv)
+        assert code == 2 and not trace.exists()
+        assert f"must be an integer from 1 to {top}, got 0" in one_line_error(err)
+    code, out, _ = run(capsys, "simulate", str(schedule_file), "-n", "12")
+    assert code == 0 and out.startswith("simulated 12 iterations")
+
+
 # ------------------------------------------------------------------ the benchmark script
 def test_jitter_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
     """benchmarks/jitter.py on a tiny grid: one row, jitter 0 exact, ratios printed."""

@@ -186,8 +186,15 @@ def test_export_cli(tmp_path, capsys) -> None:
     assert code == 0, err
     stages = stages_of(s)
     assert f"{len(stages)} stages (rank 0 = processor {stages[0].processor}" in err
+    assert "5 microbatches, compute_comms" in err
     sched = _torch_load(str(out), "compute_comms", len(stages), 5)
     assert _simulate(sched, len(stages))
+    code, _, err = run(capsys, "export", str(path), "--torch-pipelining", str(out), "-n", "1")
+    assert code == 0 and "1 microbatch, compute_only" in err  # (one, not "1 microbatches")
+    one = _torch_load(str(out), "compute_only", len(stages), 1)
+    assert one.stage_index_to_group_rank == {i: i for i in range(len(stages))}
+    done = [a for row in _simulate(one, len(stages)).values() for a in row if a is not None]
+    assert len([a for a in done if a.is_compute_op]) == 3 * len(stages)  # F, I, W per stage
     free = _schedule("mlp", "layerpipe", 4, "free")
     Result(free, Status.FEASIBLE, 0, "heuristic", 0.0).to_json(path)
     out.unlink()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import InputError
@@ -16,15 +17,46 @@ MAX_ITERATIONS = 1_000_000
 MAX_ACTIONS = 5_000_000
 
 
-def _iterations_flag(text: str) -> int:
-    """``--iterations``: an integer ``1 .. MAX_ITERATIONS``."""
-    value = text.strip()
-    if not value.lstrip("+").isdigit() or len(value) > 8:
-        raise argparse.ArgumentTypeError(f"--iterations must be an integer, got {brief(text)}")
-    n = int(value)
-    if not 1 <= n <= MAX_ITERATIONS:
-        raise argparse.ArgumentTypeError(f"--iterations must be in 1..{MAX_ITERATIONS:,}, got {n}")
-    return n
+def iterations_type(maximum: int) -> Callable[[str], int]:
+    """An argparse ``type`` for ``--iterations``: an exact integer ``1 .. maximum``.
+
+    Shared by ``export`` and ``simulate`` so that both word a bad count alike.
+    """
+
+    def parse(text: str) -> int:
+        """``text`` as a count, or :class:`argparse.ArgumentTypeError`."""
+        value = text.strip()
+        if not value.lstrip("+").isdigit() or len(value) > len(str(maximum)) + 1:
+            raise argparse.ArgumentTypeError(
+                f"must be an integer from 1 to {maximum:,}, got {brief(text)}"
+            )
+        n = int(value)
+        if not 1 <= n <= maximum:
+            raise argparse.ArgumentTypeError(f"must be an integer from 1 to {maximum:,}, got {n}")
+        return n
+
+    return parse
+
+
+def read_valid_schedule(path: str) -> Any:
+    """The schedule of the file ``path``; :class:`InputError` (one line) when it is invalid.
+
+    Shared by ``export`` and ``simulate``: programs follow a schedule only when
+    it is valid, so both refuse an invalid one before any work.
+    """
+    from ..schedule import Result
+    from ..validate import validate
+
+    schedule = Result.read(path).schedule
+    assert schedule is not None  # (Result.read always gives one)
+    violations = validate(schedule)
+    if violations:
+        n = len(violations)
+        raise InputError(
+            f"{path}: invalid schedule ({n} violation{'s' if n != 1 else ''}, first: "
+            f"{violations[0].message}); lpsched validate {path} lists them"
+        )
+    return schedule
 
 
 def add_export(sub: Any) -> None:
@@ -56,7 +88,7 @@ def add_export(sub: Any) -> None:
     p.add_argument(
         "--iterations",
         "-n",
-        type=_iterations_flag,
+        type=iterations_type(MAX_ITERATIONS),
         metavar="N",
         help="iterations (microbatches) to unroll; default 2 x depth + 2",
     )
@@ -76,7 +108,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if not any(path for _, path, _ in outputs):
         raise InputError("export: give at least one of --programs, --trace, --torch-pipelining")
     check_outputs(outputs, inputs=[args.schedule])
-    schedule = _read_valid(args.schedule)
+    schedule = read_valid_schedule(args.schedule)
     from ..programs import build_programs
 
     programs = build_programs(schedule)
@@ -96,29 +128,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_valid(path: str) -> Any:
-    """The schedule of ``path``; :class:`InputError` when it is invalid."""
-    from ..schedule import Result
-    from ..validate import validate
-
-    schedule = Result.read(path).schedule
-    assert schedule is not None
-    violations = validate(schedule)
-    if violations:
-        n = len(violations)
-        raise InputError(
-            f"{path}: invalid schedule ({n} violation{'s' if n != 1 else ''}, first: "
-            f"{violations[0].message}); lpsched validate {path} lists them"
-        )
-    return schedule
-
-
 def _texts(args: argparse.Namespace, schedule: Any, programs: Any, n: int) -> dict[str, Any]:
     """``path -> (text, what it holds)`` for every output asked for."""
     from ..programs import programs_csv, programs_to_dict
 
     where = f"{programs.processors} processors, period {schedule.describe_period()}"
-    what = f"depth {programs.depth}, {n} iterations"
+    what = f"depth {programs.depth}, {n} iteration{'s' if n != 1 else ''}"
     out: dict[str, Any] = {}
     if args.programs and args.programs.lower().endswith(".json"):
         if n < programs.depth:
@@ -154,7 +169,8 @@ def _torch_text(args: argparse.Namespace, schedule: Any, programs: Any, n: int) 
             "torch's runtime sends only between adjacent stages"
         )
     line = (
-        f"{len(stages)} stages ({ranks}), {n} microbatches, {args.torch_format}; U tasks "
+        f"{len(stages)} stages ({ranks}), {n} microbatch{'es' if n != 1 else ''}, "
+        f"{args.torch_format}; U tasks "
         "dropped (torch steps the optimizer after the step)"
     )
     return torch_csv(rows), line

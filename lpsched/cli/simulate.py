@@ -14,17 +14,8 @@ import math
 from typing import Any
 
 from ..simulate import ARBITRATIONS, MAX_ITERATIONS, MODES
+from .export import iterations_type, read_valid_schedule
 from .options import check_outputs, say, seed_flag
-
-
-def iterations_flag(text: str) -> int:
-    """``--iterations``: 1 .. :data:`~lpsched.simulate.MAX_ITERATIONS`, an exact integer."""
-    stripped = text.strip()
-    if not stripped.isdigit() or len(stripped) > 7 or not 1 <= int(stripped) <= MAX_ITERATIONS:
-        raise argparse.ArgumentTypeError(
-            f"iterations must be an integer from 1 to {MAX_ITERATIONS}, got {text!r}"
-        )
-    return int(stripped)
 
 
 def jitter_flag(text: str) -> float:
@@ -50,7 +41,8 @@ def add_simulate(sub: Any) -> None:
     p.add_argument("schedule", help="a schedule file (lpsched solve -o)")
     p.add_argument(
         "--iterations",
-        type=iterations_flag,
+        "-n",
+        type=iterations_type(MAX_ITERATIONS),
         default=200,
         help=f"iterations to run, 1..{MAX_ITERATIONS} (200)",
     )
@@ -84,22 +76,10 @@ def add_simulate(sub: Any) -> None:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Simulate a schedule file; 0 done, 1 deadlock, 2 bad input (raised as InputError)."""
-    from ..errors import InputError
-    from ..schedule import Result
     from ..simulate import simulate
-    from ..validate import validate
 
     check_outputs([("--trace", args.trace, (".json",))], inputs=[args.schedule])
-    result = Result.read(args.schedule)
-    schedule = result.schedule
-    assert schedule is not None  # Result.read always gives one
-    violations = validate(schedule)
-    if violations:
-        n = len(violations)
-        raise InputError(
-            f"{args.schedule}: invalid schedule ({n} violation{'s' if n != 1 else ''}, "
-            f"lpsched validate lists them): {violations[0].message}"
-        )
+    schedule = read_valid_schedule(args.schedule)
     report = simulate(
         schedule,
         iterations=args.iterations,

@@ -1907,6 +1907,40 @@ class _Search:
         self.step("heuristic", sched.period, "feasible", time.perf_counter() - t0)
         self.say(f"heuristic: period {sched.period} ({time.perf_counter() - t0:.2f} s)")
 
+    def minimise_period(
+        self, mod: _Model, budget: float, spent: float, hint: _Solution | None = None
+    ) -> tuple[int | None, cp_model.CpSolver, str]:
+        """Minimise the variable period of ``mod`` and keep any schedule it finds.
+
+        Parameters
+        ----------
+        mod
+            A model built with the period a variable.
+        budget
+            The phase's seconds; what building the model took (since ``spent``,
+            the budget spent when the phase began) counts against them.
+        spent
+            ``self.budget.spent()`` when the phase began.
+        hint
+            A solution to hint the model with, or ``None``.
+
+        Returns
+        -------
+        tuple
+            CP-SAT's status (``None``: stopped before it began), the solver, and
+            the outcome's name for :meth:`step` (``"stopped"``, ``"optimal"``, ...).
+        """
+        assert not isinstance(mod.T, int)
+        mod.model.minimize(mod.T)
+        if hint is not None:
+            _hint(self.inst, mod, hint)
+        left = budget - (self.budget.spent() - spent)
+        status, solver = self.run_model(mod.model, left, callback=_PeriodWatch(self, mod.T))
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            self.improve(_extract(self.inst, mod, solver))
+        outcome = "stopped" if status is None else solver.status_name(status).lower()
+        return status, solver, outcome
+
     def complete(self, sol: _Solution, budget: float) -> None:
         """Under ports, the transfers of a schedule placed without them (a delay heuristic).
 
@@ -1929,14 +1963,8 @@ class _Search:
         mod = None if prep is None else self.build("transfers", self.inst, prep, lo, sol.proc)
         if mod is None or prep is None:
             return
-        assert not isinstance(mod.T, int)
-        mod.model.minimize(mod.T)
-        _hint(self.inst, mod, _normalise(self.inst, sol, prep))
-        left = budget - (self.budget.spent() - spent)
-        status, solver = self.run_model(mod.model, left, callback=_PeriodWatch(self, mod.T))
-        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            self.improve(_extract(self.inst, mod, solver))
-        outcome = "stopped" if status is None else solver.status_name(status).lower()
+        hint = _normalise(self.inst, sol, prep)
+        _status, _solver, outcome = self.minimise_period(mod, budget, spent, hint)
         self.step("transfers", lo, outcome, time.perf_counter() - t0)
         self.say(f"transfers for a placement at {lo}: best {self.best.T} ({outcome})")
 
@@ -1956,16 +1984,11 @@ class _Search:
         mod = None if prep is None else self.build("first schedule", self.inst, prep, lo=self.lo)
         if mod is None:
             return
-        assert not isinstance(mod.T, int)
-        mod.model.minimize(mod.T)
-        left = budget - (self.budget.spent() - spent)
-        status, solver = self.run_model(mod.model, left, callback=_PeriodWatch(self, mod.T))
+        status, solver, outcome = self.minimise_period(mod, budget, spent)
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            self.improve(_extract(self.inst, mod, solver))
             self.raise_bound(int(math.ceil(solver.best_objective_bound - 1e-6)))
         elif status == cp_model.INFEASIBLE:  # (exact on [lo, hi]: nothing fits up to hi)
             self.raise_bound(hi + 1)
-        outcome = "stopped" if status is None else solver.status_name(status).lower()
         self.step("first schedule", hi, outcome, time.perf_counter() - t0)
         self.say(f"first schedule in [{self.lo}, {hi}]: {outcome}")
 
@@ -2167,13 +2190,7 @@ class _Search:
         mod = None if prep is None else self.build("stage layout", inst, prep, lo, proc)
         if mod is None:
             return
-        assert not isinstance(mod.T, int)
-        mod.model.minimize(mod.T)
-        left = budget - (self.budget.spent() - spent)
-        status, solver = self.run_model(mod.model, left, callback=_PeriodWatch(self, mod.T))
-        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            self.improve(_extract(inst, mod, solver))
-        outcome = "stopped" if status is None else solver.status_name(status).lower()
+        _status, _solver, outcome = self.minimise_period(mod, budget, spent)
         self.step("stage layout", lo, outcome, time.perf_counter() - t0)
         self.say(f"stage layout from {lo}: best {self.best.T} ({outcome})")
 
