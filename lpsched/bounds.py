@@ -997,6 +997,8 @@ class MemoryModel:
         schedule (B15).
     memories
         The processors' capacities (all finite, else no model).
+    hold
+        ``(bytes, what)`` of the task holding most with its inputs (B20), if any.
     """
 
     bytes: list[int]
@@ -1005,6 +1007,7 @@ class MemoryModel:
     optimizer: float
     items: list[tuple[float, str]]
     memories: list[float]
+    hold: tuple[float, str] | None = None
 
     def copies(self, T: int) -> list[int]:
         """The least copies of every tensor at period ``T`` (B12)."""
@@ -1055,7 +1058,7 @@ def _zero_paths(graph: TaskGraph, d: Sequence[int], sources: set[int]) -> dict[i
 
 
 def memory_model(problem: Problem) -> MemoryModel | None:
-    """The least-footprint model of (B12)-(B15), or None when some memory is unlimited."""
+    """The least-footprint model of (B12)-(B15), (B20), or None when some memory is unlimited."""
     memories = [p.memory for p in problem.platform.processors]
     if any(m is None for m in memories):
         return None
@@ -1108,8 +1111,9 @@ def memory_model(problem: Problem) -> MemoryModel | None:
         if e.weights is not None:
             opt[u] = max(opt.get(u, 0.0), problem.platform.optimizer_state * e.bytes)
     items = _task_items(graph, keys, groups, ends, nbytes, opt)
+    hold = _largest_hold(graph, d, keys, groups, ends, nbytes, items)
     return MemoryModel(
-        nbytes, terms, cycles, sum(opt.values()), items, [float(m) for m in memories]
+        nbytes, terms, cycles, sum(opt.values()), items, [float(m) for m in memories], hold
     )
 
 
@@ -1202,11 +1206,33 @@ def _task_items(graph, keys, groups, ends, nbytes, opt) -> list[tuple[float, str
     return sorted(out, reverse=True)
 
 
+def _largest_hold(graph, d, keys, groups, ends, nbytes, items) -> tuple[float, str] | None:
+    """The task holding most with what it reads (B20): its B15 item, one copy of each input.
+
+    A task ``v`` with ``d_v >= 1`` that reads tensor ``k`` of another task
+    holds a copy of ``k`` on its processor while it runs (local or
+    received), besides its own item. Two tasks' inputs may be one copy when
+    they share a processor, so this is no packing item: only the largest counts.
+    """
+    held = {name: size for size, name in items}
+    names = [t.name for t in graph.tasks]
+    for g, (u, _name) in enumerate(keys):
+        readers = {ends[i][1] for i in groups[(u, _name)]} - {u}
+        for v in readers:
+            if d[v] >= 1:
+                held[names[v]] = held.get(names[v], 0.0) + nbytes[g]
+    if not held:
+        return None
+    name = max(held, key=lambda x: (held[x], x))
+    return held[name], name
+
+
 def memory_infeasible(problem: Problem, model: MemoryModel | None = None) -> str | None:
-    """Why no schedule fits the memories, or None when these tests cannot tell (B14)-(B15).
+    """Why no schedule fits the memories, or None when these tests cannot tell (B14)-(B15), (B20).
 
     Proven infeasible when the least footprint of every tensor (B14, at any
-    period) exceeds the memories' sum, or when what each task's processor must
+    period) exceeds the memories' sum, or one task holds more than the largest
+    memory with what it reads (B20), or when what each task's processor must
     hold (B15) cannot be packed into the memories: one item above the largest,
     or, for the ``j`` largest memories, the items larger than the ``j+1``-th
     exceed their sum or Martello and Toth's ``L2`` says they need more than
@@ -1231,6 +1257,13 @@ def memory_infeasible(problem: Problem, model: MemoryModel | None = None) -> str
         return (
             f"task {name} holds at least {format_bytes(size)} (what it produces and its "
             f"optimizer state), more than the largest memory, {format_bytes(mems[0])}"
+        )
+    if model.hold is not None and model.hold[0] > mems[0]:
+        size, name = model.hold
+        return (
+            f"task {name} holds at least {format_bytes(size)} while it runs (what it reads, "
+            f"what it produces and its optimizer state), more than the largest memory, "
+            f"{format_bytes(mems[0])}"
         )
     for j in range(1, len(mems) + 1):
         below = mems[j] if j < len(mems) else 0.0

@@ -94,7 +94,34 @@ def test_weights_and_optimizer_state_that_fit_nowhere_are_infeasible() -> None:
     reason = Problem(graph, platform).bounds.memory_infeasible
     assert reason is not None and "U" in reason and "3 B" in reason.replace(".0", "")
     assert brute_force_period(graph, platform) is None
-    assert memory_infeasible(Problem(graph, _platform([2.0, 3.0], optimizer=2.0))) is None
+    # U also reads its 1 B gradient while it runs (B20): 4 B at least.
+    three = _platform([2.0, 3.0], optimizer=2.0)
+    reason = memory_infeasible(Problem(graph, three))
+    assert reason is not None and "task U" in reason and "4 B" in reason.replace(".0", "")
+    assert brute_force_period(graph, three) is None
+    assert memory_infeasible(Problem(graph, _platform([2.0, 4.0], optimizer=2.0))) is None
+    assert brute_force_period(graph, _platform([2.0, 4.0], optimizer=2.0)) is not None
+
+
+def _chain(nbytes: int = 3) -> TaskGraph:
+    """A -> B -> C, each edge ``nbytes``: B holds what it reads and what it makes at once."""
+    edges = (Edge("A", "B", 0, None, nbytes), Edge("B", "C", 0, None, nbytes))
+    tasks = (Task("A", 1), Task("B", 1), Task("C", 1))
+    return TaskGraph(tasks, edges, time_unit="1us")
+
+
+def test_a_reader_holds_its_inputs_and_outputs_b20() -> None:
+    """(B20): B's 3 B input and 3 B output share its processor; 5 B each is proven too little."""
+    graph = _chain()
+    tight = _platform([5.0, 5.0])
+    model = memory_model(Problem(graph, tight))
+    assert model is not None and model.hold == (6.0, "B") and model.items[0][0] == 3.0
+    reason = memory_infeasible(Problem(graph, tight))
+    assert reason is not None and "task B" in reason and "6 B" in reason.replace(".0", "")
+    assert brute_force_period(graph, tight) is None
+    roomy = _platform([6.0, 6.0])
+    assert memory_infeasible(Problem(graph, roomy)) is None
+    assert brute_force_period(graph, roomy) is not None
 
 
 def test_unlimited_memory_changes_nothing() -> None:

@@ -54,3 +54,24 @@ def test_the_command_line_says_why_there_is_no_schedule(capsys):
     assert main(["solve", "gpt2", "--procs", "8", "--solver", "pipedream", "--memory", "4GB"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "infeasible" in err[0] and "32 GB" in err[0]  # 8 x 4 GB
+
+
+def test_gpt2_below_what_d_lm_head_holds_is_infeasible_for_every_solver():
+    """(B20) on GPT-2, P = 8: ``D:lm_head`` reads the logits and makes their gradient at once.
+
+    The two tensors' bytes are summed here from the graph's edges (not by the
+    bound's code): any memory below their sum is refused before a solver runs,
+    and one just above it is not refused by the bounds.
+    """
+    graph = build_task_graph(get_network("gpt2"), "layerpipe", processors=8)
+    reads = {e.tensor: e.bytes for e in graph.edges if e.dst == "D:lm_head"}
+    makes = {e.tensor: e.bytes for e in graph.edges if e.src == "D:lm_head"}
+    need = sum(reads.values()) + sum(makes.values())
+    assert need > 13e9  # the logits (6.59 GB) and their gradient
+    below = with_memory(8, 0.99 * need)
+    for solver in ("heuristic", "pipedream", "cpsat", "milp"):
+        result = solve(graph, below, solver, time_limit=5)
+        assert result.status is Status.INFEASIBLE and result.schedule is None
+        assert "D:lm_head" in result.stats["reason"]
+    above = with_memory(8, 1.01 * need)
+    assert Problem(graph, above).bounds.memory_infeasible is None

@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 
 from lpsched import build_task_graph
 from lpsched.errors import InfeasibleError
+from lpsched.graph import Edge, Task, TaskGraph
 from lpsched.networks import get_network
-from lpsched.platform import Platform, override
+from lpsched.platform import Link, Platform, Processor, override
 from lpsched.problem import Problem
 from lpsched.solvers.pipedream import memory_shortfall, pipedream_schedule, plan_stages
 from lpsched.solvers.toolkit import least_staleness
@@ -134,3 +135,17 @@ def test_tiny_graphs_with_memory_are_valid_or_infeasible(graph, platform, capaci
     check_schedule(sched)
     for used, proc in zip(sched.footprints(), platform.processors, strict=True):
         assert proc.memory is None or used <= proc.memory
+
+
+def test_called_directly_it_gives_the_bounds_proof():
+    """A task that reads 3 B and makes 3 B needs 6 B at once (B20): 5 B is proven too little.
+
+    ``memory_shortfall`` counts outputs alone (3 B per task), so the proof is the bounds'.
+    """
+    edges = (Edge("A", "B", 0, None, 3), Edge("B", "C", 0, None, 3))
+    graph = TaskGraph((Task("A", 1), Task("B", 1), Task("C", 1)), edges, time_unit="1us")
+    procs = tuple(Processor(1.0, 5.0, 0) for _ in range(2))
+    problem = Problem(graph, Platform(procs, Link(1e6, 0.0), Link(0.5e6, 0.0)))
+    assert memory_shortfall(problem) is None
+    with pytest.raises(InfeasibleError, match=r"\(proven\).*task B"):
+        pipedream_schedule(problem)

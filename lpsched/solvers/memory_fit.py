@@ -14,8 +14,9 @@ footprint with its staleness lowered
 1. the full search at the graph's own staleness cap;
 2. the PipeDream planner, which sizes its stages by their memory
    (:func:`~lpsched.solvers.pipedream.pipedream_schedule`), and under
-   placement ``layer`` the heuristic's stage cuts (placement ``stages``,
-   which keeps layers whole too);
+   placement ``free`` or ``layer`` the heuristic's stage cuts (placement
+   ``stages``, which keeps layers whole and contiguous: fewer activations in
+   flight on each processor);
 3. quick searches at lower caps (``auto`` graphs only: a fixed staleness is the
    user's choice), by bisection for the largest cap that fits;
 4. for the attempt that overshoots least: longer periods (fewer copies of
@@ -50,6 +51,8 @@ from .toolkit import least_staleness
 LONGER_PERIODS = (1.25, 1.5, 2.0, 3.0)
 #: Rounds of moving a layer off the processor over its memory (each one rescheduled).
 MOVE_ROUNDS = 6
+#: Placements whose problems the stage cut search (placement ``stages``) also solves.
+STAGED = ("free", "layer")
 #: Share of the time limit the first, full search gets (the rest is for retries).
 FIRST_SHARE = 0.4
 
@@ -169,7 +172,7 @@ def memory_schedule(
     first = modulo_schedule(problem, time_limit=left(FIRST_SHARE), **kwargs)
     fit.offer(least_staleness(first), "the search")
     _planner(problem, fit, left(0.5), stop)
-    if problem.placement == "layer" and not out():
+    if problem.placement in STAGED and not out():
         _stage_cuts(problem, fit, seed, left(0.3), stop)
     if fit.best is None or fit.best.period > first.period:
         _lower_caps(problem, fit, seed, left, out)
@@ -196,10 +199,13 @@ def _planner(
 def _stage_cuts(
     problem: Problem, fit: _Fit, seed: int, limit: float | None, stop: threading.Event | None
 ) -> None:
-    """Under placement ``layer``: offer the stage cut search's schedule (it keeps layers whole).
+    """Under placement ``free`` or ``layer``: offer the stage cut search's schedule.
 
-    Contiguous stages hold fewer activations in flight on each processor
-    than layers spread freely; :func:`_lower_caps` offers them at lower caps too.
+    It keeps layers whole (so it keeps ``layer`` too) and contiguous, which
+    holds fewer activations in flight on each processor than layers spread
+    freely; :func:`_lower_caps` offers them at lower caps too. Measured
+    (``benchmarks/memory.md``): VGG-16 on 8 processors at 50% of its
+    unconstrained footprint, period 1075 where the planner gives 1325.
     """
     sched = _quick(problem, problem.graph, seed, limit, placement="stages", stop=stop)
     fit.offer(sched, "the stage cuts")
@@ -216,7 +222,8 @@ def _quick(
     """A quick search of ``graph`` on the problem's platform, staleness lowered.
 
     Under the problem's placement, or ``placement`` (a stricter one: ``stages``
-    schedules keep ``layer``).
+    schedules keep ``layer`` and ``free``), the schedule then said to be
+    under the problem's.
     """
     sched = modulo_schedule(
         Problem(graph, problem.platform, placement or problem.placement),
@@ -225,7 +232,7 @@ def _quick(
         quick=True,
         **extra,
     )
-    return least_staleness(sched)
+    return dataclasses.replace(least_staleness(sched), placement=problem.placement)
 
 
 def _lower_caps(
@@ -237,7 +244,7 @@ def _lower_caps(
 ) -> None:
     """Bisect for the largest staleness cap below the graph's whose quick search fits.
 
-    Under placement ``layer`` a cap fits when its stage cut search fits too.
+    Under placement ``free`` or ``layer`` a cap fits when its stage cut search fits too.
     """
     graph = problem.graph
     if graph.staleness_cap is None or graph.staleness_cap < 2:
@@ -247,7 +254,7 @@ def _lower_caps(
         cap = (lo + hi + 1) // 2
         sched = _quick(problem, capped(graph, cap), seed, left(0.3))
         fits = fit.offer(sched, f"staleness cap {cap}")
-        if problem.placement == "layer" and not out():
+        if problem.placement in STAGED and not out():
             # The stage cuts keep layers whole too, and often fit where spread layers do not.
             staged = _quick(problem, capped(graph, cap), seed, left(0.3), placement="stages")
             fits = fit.offer(staged, f"staleness cap {cap}, stage cuts") or fits

@@ -736,7 +736,7 @@ def pipedream_schedule(
     ------
     InfeasibleError
         Under bounded memory: when no schedule fits (proven by
-        :func:`memory_shortfall`, the message says so), or when the planner
+        :func:`memory_shortfall` or the bounds, the message says so), or when the planner
         found none that fits (the message says that this proves nothing).
     """
     clock = Clock(time_limit)
@@ -1483,6 +1483,10 @@ def _within_memory(
     why = memory_shortfall(problem)
     if why is not None:
         raise InfeasibleError(f"no schedule fits the memory: {why}")
+    # The bounds' proofs too ((B14)-(B15), (B20)), as solve() checks them, for direct callers.
+    proven = problem.bounds.memory_infeasible
+    if proven is not None:
+        raise InfeasibleError(f"no schedule fits the memory (proven): {proven}")
     layers = pipeline_layers(problem)
     tried: list[tuple[StagePlan, int]] = []  # plan and its period without memory
     seen: set[tuple[tuple[str, ...], ...]] = set()
