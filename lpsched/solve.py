@@ -23,7 +23,7 @@ SOLVERS: dict[str, str] = {name: info.description for name, info in REGISTRY.ite
 
 SECONDARY = ("comm", "staleness", "none")
 
-__all__ = ["SECONDARY", "SOLVERS", "least_staleness", "solve"]
+__all__ = ["SECONDARY", "SOLVERS", "abandoned", "least_staleness", "solve"]
 
 
 def solve(
@@ -135,6 +135,20 @@ def solve(
 #: incumbent it offered is taken instead.
 GRACE_SECONDS = 5.0
 
+#: One event per solver thread that an interrupt left running past its grace; set
+#: when the thread ends (see :func:`abandoned`).
+_LEFT_RUNNING: list[threading.Event] = []
+
+
+def abandoned() -> bool:
+    """Whether a solver thread left running by Ctrl-C has not ended yet.
+
+    Such a thread may be inside CP-SAT or HiGHS; exiting the interpreter under
+    it can abort the process from C++ (a joinable ``std::thread`` destroyed), so
+    the command line then leaves with ``os._exit`` once its output is written.
+    """
+    return any(not ended.is_set() for ended in _LEFT_RUNNING)
+
 
 def _run(info: Any, problem: Problem, options: Options) -> tuple[Result | None, bool]:
     """Run the solver; on Ctrl-C ask it to stop and keep what it has.
@@ -145,27 +159,36 @@ def _run(info: Any, problem: Problem, options: Options) -> tuple[Result | None, 
     KeyboardInterrupt sets ``options.stop``, which the solvers poll (CP-SAT
     stops its search through it), and the solver's result, or the incumbent
     it offered, is what the caller gets.
+
+    The wait is on an event the worker sets, not on ``Thread.join``: a join
+    that a KeyboardInterrupt breaks can leave Python 3.11's thread reporting
+    itself ended while it still runs (CPython gh-90882), and the grace would
+    then be skipped.
     """
     if threading.current_thread() is not threading.main_thread():
         return info.run(problem, options), False
     box: dict[str, Any] = {}
+    ended = threading.Event()
 
     def target() -> None:
         try:
             box["result"] = info.run(problem, options)
         except BaseException as err:  # re-raised in the caller's thread
             box["error"] = err
+        finally:
+            ended.set()
 
     worker = threading.Thread(target=target, name=f"lpsched-{info.name}", daemon=True)
     worker.start()
     interrupted = False
-    while worker.is_alive():
+    while not ended.is_set():
         try:
-            worker.join(0.1)
+            ended.wait(0.1)
         except KeyboardInterrupt:
             interrupted = True
             options.stop.set()
-            worker.join(GRACE_SECONDS)
+            if not ended.wait(GRACE_SECONDS):
+                _LEFT_RUNNING.append(ended)
             break
     if "error" in box:
         raise box["error"]

@@ -7,11 +7,13 @@ input or usage, with one line on stderr naming what is wrong; 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from ..errors import InfeasibleError, InputError
+from ..solve import abandoned
 from .commands import cmd_bounds, cmd_graph, cmd_networks, cmd_platforms, cmd_solve, cmd_validate
 from .export import add_export
 from .options import (
@@ -258,3 +260,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         say("lpsched: interrupted")
         return 130
+
+
+def run() -> NoReturn:
+    """The console script: :func:`main`, then exit with its code.
+
+    When Ctrl-C left a solver thread running in native code, the interpreter's
+    normal exit can abort the process under it (SIGABRT instead of 130); the
+    output is written by then, so the process leaves at once.
+    """
+    code = main()
+    if abandoned():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

@@ -1,7 +1,5 @@
 """``python -m lpsched.cli``: the command line."""
 
-import sys
+from . import run
 
-from . import main
-
-sys.exit(main())
+run()
