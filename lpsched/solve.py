@@ -181,15 +181,14 @@ def _run(info: Any, problem: Problem, options: Options) -> tuple[Result | None, 
     worker = threading.Thread(target=target, name=f"lpsched-{info.name}", daemon=True)
     worker.start()
     interrupted = False
-    while not ended.is_set():
-        try:
-            ended.wait(0.1)
-        except KeyboardInterrupt:
-            interrupted = True
-            options.stop.set()
-            if not ended.wait(GRACE_SECONDS):
-                _LEFT_RUNNING.append(ended)
-            break
+    try:
+        while not ended.wait(0.1):  # a timed wait, so that Ctrl-C is seen within 0.1 s
+            pass
+    except KeyboardInterrupt:
+        interrupted = True
+        options.stop.set()
+        if not ended.wait(GRACE_SECONDS):
+            _LEFT_RUNNING.append(ended)
     if "error" in box:
         raise box["error"]
     return box.get("result"), interrupted

@@ -52,6 +52,25 @@ def test_tight_memory_fits(capacity: str) -> None:
     assert schedule.period >= problem.lower_bound
 
 
+def test_pinning_a_layer_apart_shortens_the_period(monkeypatch) -> None:
+    """MLP on 4 processors at 70% of its unconstrained footprint: the misses repaired by
+    pinning a layer apart (``_spread``) give a shorter period than the other attempts."""
+    from lpsched.solvers import memory_fit
+
+    graph = build_task_graph(get_network("mlp"), "layerpipe", processors=4)
+    platform = Platform.default(4)
+    free = least_staleness(modulo_schedule(Problem(graph, platform)))
+    problem = Problem(graph, with_memory(platform, 0.7 * max(free.footprints())))
+    lines: list[str] = []
+    spread = memory_schedule(problem, log=lines.append)
+    check_schedule(spread)  # (P8) included
+    assert any("pinned apart" in x and f"period {spread.period}, fits" in x for x in lines)
+    monkeypatch.setattr(memory_fit, "SPREAD_TRIES", 0)
+    without = memory_schedule(problem)
+    check_schedule(without)
+    assert spread.period < without.period
+
+
 def test_unbounded_memory_is_the_heuristic() -> None:
     """Without a memory capacity the wrapper is ``modulo_schedule`` itself."""
     problem = Problem(lenet(2), dataclasses.replace(Platform.default(2), capacity="ports"))

@@ -21,7 +21,10 @@ footprint with its staleness lowered
    user's choice), by bisection for the largest cap that fits;
 4. for the attempt that overshoots least: longer periods (fewer copies of
    each lifetime), and layers moved from the processor over its memory to
-   the one with most room, all processors then pinned.
+   the one with most room, all processors then pinned;
+5. for the attempts that did not fit at a period below the best that did:
+   the layer over memory pinned to the processor with most room and the
+   rest placed again, layer after layer (:func:`_spread`).
 
 The valid schedule of least period that fits is returned. When none fits,
 :class:`~lpsched.errors.InfeasibleError` says which processor needed how many
@@ -55,6 +58,9 @@ MOVE_ROUNDS = 6
 STAGED = ("free", "layer")
 #: Share of the time limit the first, full search gets (the rest is for retries).
 FIRST_SHARE = 0.4
+#: Attempts that missed the memory at a shorter period than the best fit which
+#: :func:`_spread` tries to repair, those closest to fitting first.
+SPREAD_TRIES = 3
 
 Log = Callable[[str], None]
 
@@ -86,6 +92,7 @@ class _Fit:
         self.best: Schedule | None = None
         self.closest: tuple[float, int, float, float] | None = None
         self.near: Schedule | None = None  # the schedule of ``closest``
+        self.misses: list[tuple[float, Schedule]] = []  # (bytes over, schedule) of each miss
 
     def offer(self, schedule: Schedule, what: str) -> bool:
         """Record ``schedule`` (its staleness already lowered); whether it fits."""
@@ -93,8 +100,10 @@ class _Fit:
         fits = over[0] <= 0
         if fits and (self.best is None or schedule.period < self.best.period):
             self.best = schedule
-        if not fits and (self.closest is None or over[0] < self.closest[0]):
-            self.closest, self.near = over, schedule
+        if not fits:
+            self.misses.append((over[0], schedule))
+            if self.closest is None or over[0] < self.closest[0]:
+                self.closest, self.near = over, schedule
         if self.log is not None:
             verdict = "fits" if fits else f"processor {over[1]} over by {format_bytes(over[0])}"
             self.log(f"memory: {what}: period {schedule.period}, {verdict}")
@@ -178,6 +187,7 @@ def memory_schedule(
         _lower_caps(problem, fit, seed, left, out)
     if fit.best is None:
         _repairs(problem, fit, seed, left, out)
+    _spread(problem, fit, seed, left, out)
     if fit.best is None:
         raise fit.error()
     return fit.best
@@ -244,24 +254,54 @@ def _lower_caps(
 ) -> None:
     """Bisect for the largest staleness cap below the graph's whose quick search fits.
 
-    Under placement ``free`` or ``layer`` a cap fits when its stage cut search fits too.
+    Under placement ``free`` or ``layer`` the stage cut search is bisected on its
+    own: it keeps layers whole and often fits at caps where spread layers do not,
+    and were its fits to steer one bisection, the caps at which the free search
+    fits would never be tried.
     """
     graph = problem.graph
     if graph.staleness_cap is None or graph.staleness_cap < 2:
         return
-    lo, hi = 1, graph.staleness_cap - 1
-    while lo <= hi and not out():
-        cap = (lo + hi + 1) // 2
-        sched = _quick(problem, capped(graph, cap), seed, left(0.3))
-        fits = fit.offer(sched, f"staleness cap {cap}")
-        if problem.placement in STAGED and not out():
-            # The stage cuts keep layers whole too, and often fit where spread layers do not.
-            staged = _quick(problem, capped(graph, cap), seed, left(0.3), placement="stages")
-            fits = fit.offer(staged, f"staleness cap {cap}, stage cuts") or fits
-        if fits:
-            lo = cap + 1
-        else:
-            hi = cap - 1
+    placements = [None, "stages"] if problem.placement in STAGED else [None]
+    for placement in placements:
+        what = "" if placement is None else ", stage cuts"
+        tried: dict[int, tuple[bool, int]] = {}  # cap -> (fits, period)
+        lo, hi = 1, graph.staleness_cap - 1
+        while lo <= hi and not out():
+            cap = (lo + hi + 1) // 2
+            sched = _quick(problem, capped(graph, cap), seed, left(0.3), placement=placement)
+            tried[cap] = (fit.offer(sched, f"staleness cap {cap}{what}"), sched.period)
+            if tried[cap][0]:
+                lo = cap + 1
+            else:
+                hi = cap - 1
+        if placement is None:
+            _step_down(problem, fit, seed, left, out, tried)
+
+
+def _step_down(
+    problem: Problem,
+    fit: _Fit,
+    seed: int,
+    left: Callable[[float], float | None],
+    out: Callable[[], bool],
+    tried: dict[int, tuple[bool, int]],
+) -> None:
+    """The caps the bisection skipped below its least miss shorter than the best fit.
+
+    A footprint is not monotone in the cap, so the bisection may jump over the
+    caps whose schedules overshoot by little at a period below the best fit;
+    those misses are what :func:`_spread` repairs. Downward from that miss,
+    until a cap fits, was tried, or is no shorter than the best fit.
+    """
+    best = math.inf if fit.best is None else fit.best.period
+    short = [cap for cap, (fits, period) in tried.items() if not fits and period < best]
+    cap = min(short, default=1) - 1
+    while cap >= 1 and cap not in tried and not out():
+        sched = _quick(problem, capped(problem.graph, cap), seed, left(0.3))
+        if fit.offer(sched, f"staleness cap {cap}") or sched.period >= best:
+            return
+        cap -= 1
 
 
 def _repairs(
@@ -277,9 +317,7 @@ def _repairs(
     """
     near = fit.near
     assert near is not None
-    graph = near.graph
-    if graph.staleness_cap is None and problem.graph.staleness_cap is not None:
-        graph = capped(problem.graph, max(near.graph.staleness().values(), default=1))
+    graph = _capped_like(problem, near)
     for factor in LONGER_PERIODS:
         if out() or fit.best is not None:
             return
@@ -295,6 +333,53 @@ def _repairs(
         proc = moved
         sched = _quick(problem, graph, seed, left(0.3), fixed_processor=proc)
         fit.offer(sched, "a layer moved")
+
+
+def _spread(
+    problem: Problem,
+    fit: _Fit,
+    seed: int,
+    left: Callable[[float], float | None],
+    out: Callable[[], bool],
+) -> None:
+    """Repair the misses shorter than the best fit by pinning layers apart.
+
+    A miss at a short period often overshoots on one processor only, whose
+    heaviest layer holds a long stash: that layer is pinned to the processor
+    with most room and every other task placed again by a quick search (not
+    pinned, so that the period stays short), until the schedule fits, no layer
+    can move, or a layer would move a second time (it would only go back and
+    forth). Measured (``benchmarks/memory.md``): VGG-16 on 8 processors at 50%
+    of its unconstrained footprint, period 988 where the stage cuts give 1075.
+    """
+    best = math.inf if fit.best is None else fit.best.period
+    misses = sorted((x for x in fit.misses if x[1].period < best), key=lambda x: x[0])
+    for _over, near in misses[:SPREAD_TRIES]:
+        if fit.best is not None and near.period >= fit.best.period:
+            continue
+        graph = _capped_like(problem, near)
+        sched, pins = near, {}
+        for _ in range(MOVE_ROUNDS):
+            if out():
+                return
+            moved = _move_layer(problem, sched, dict(sched.processor))
+            if moved is None:
+                break
+            now = {k: q for k, q in moved.items() if sched.processor[k] != q}
+            if any(k in pins for k in now):
+                break
+            pins.update(now)
+            sched = _quick(problem, graph, seed, left(0.3), fixed_processor=pins)
+            if fit.offer(sched, f"{len(pins)} tasks pinned apart"):
+                break
+
+
+def _capped_like(problem: Problem, schedule: Schedule) -> TaskGraph:
+    """The graph ``schedule`` was found on: an ``auto`` graph capped at its largest staleness."""
+    graph = schedule.graph
+    if graph.staleness_cap is None and problem.graph.staleness_cap is not None:
+        graph = capped(problem.graph, max(graph.staleness().values(), default=1))
+    return graph
 
 
 def _move_layer(
