@@ -52,9 +52,9 @@ def test_tight_memory_fits(capacity: str) -> None:
     assert schedule.period >= problem.lower_bound
 
 
-def test_pinning_a_layer_apart_shortens_the_period(monkeypatch) -> None:
+def test_pinning_tasks_apart_shortens_the_period(monkeypatch) -> None:
     """MLP on 4 processors at 70% of its unconstrained footprint: the misses repaired by
-    pinning a layer apart (``_spread``) give a shorter period than the other attempts."""
+    pinning tasks apart (``_spread``) give a shorter period than the other attempts."""
     from lpsched.solvers import memory_fit
 
     graph = build_task_graph(get_network("mlp"), "layerpipe", processors=4)

@@ -23,8 +23,9 @@ footprint with its staleness lowered
    each lifetime), and layers moved from the processor over its memory to
    the one with most room, all processors then pinned;
 5. for the attempts that did not fit at a period below the best that did:
-   the layer over memory pinned to the processor with most room and the
-   rest placed again, layer after layer (:func:`_spread`).
+   the task holding most on the processor over its memory pinned to the
+   processor holding least and the rest placed again, task after task
+   (:func:`_spread`).
 
 The valid schedule of least period that fits is returned. When none fits,
 :class:`~lpsched.errors.InfeasibleError` says which processor needed how many
@@ -59,8 +60,15 @@ STAGED = ("free", "layer")
 #: Share of the time limit the first, full search gets (the rest is for retries).
 FIRST_SHARE = 0.4
 #: Attempts that missed the memory at a shorter period than the best fit which
-#: :func:`_spread` tries to repair, those closest to fitting first.
+#: :func:`_spread` tries to repair, those closest to fitting first, and how far over
+#: its memory (a share of it) a processor of such an attempt may be: a miss further
+#: over needs more tasks moved than a few rounds move.
 SPREAD_TRIES = 3
+SPREAD_OVER = 0.35
+#: Tasks :func:`_spread` pins apart at most in all (each a quick search), and the
+#: rounds it waits for a lower overshoot before it gives an attempt up.
+SPREAD_ROUNDS = 10
+SPREAD_PATIENCE = 3
 
 Log = Callable[[str], None]
 
@@ -92,7 +100,8 @@ class _Fit:
         self.best: Schedule | None = None
         self.closest: tuple[float, int, float, float] | None = None
         self.near: Schedule | None = None  # the schedule of ``closest``
-        self.misses: list[tuple[float, Schedule]] = []  # (bytes over, schedule) of each miss
+        # (bytes over / capacity, schedule) of each miss, on the processor most over
+        self.misses: list[tuple[float, Schedule]] = []
 
     def offer(self, schedule: Schedule, what: str) -> bool:
         """Record ``schedule`` (its staleness already lowered); whether it fits."""
@@ -101,7 +110,7 @@ class _Fit:
         if fits and (self.best is None or schedule.period < self.best.period):
             self.best = schedule
         if not fits:
-            self.misses.append((over[0], schedule))
+            self.misses.append((over[0] / over[3] if over[3] > 0 else math.inf, schedule))
             if self.closest is None or over[0] < self.closest[0]:
                 self.closest, self.near = over, schedule
         if self.log is not None:
@@ -342,40 +351,63 @@ def _spread(
     left: Callable[[float], float | None],
     out: Callable[[], bool],
 ) -> None:
-    """Repair the misses shorter than the best fit by pinning layers apart.
+    """Repair the misses shorter than the best fit by pinning tasks apart.
 
-    A miss at a short period often overshoots on one processor only, whose
-    heaviest layer holds a long stash: that layer is pinned to the processor
-    with most room and every other task placed again by a quick search (not
-    pinned, so that the period stays short), until the schedule fits, no layer
-    can move, a layer would move a second time (it would only go back and
-    forth), or a round neither lowers the overshoot nor stays shorter than the
-    best fit. Measured (``benchmarks/memory.md``): VGG-16 on 8 processors at 50%
-    of its unconstrained footprint, period 988 where the stage cuts give 1075.
+    A miss at a short period overshoots where a few readers keep long stashes
+    (the first layers' activations, read back at the end of the pipeline). The
+    task whose inputs weigh most on the processor most over its memory is
+    pinned to the processor that holds least, and every task not pinned is
+    placed again by a quick search (so that the period stays short); then the
+    next, until the schedule fits, :data:`SPREAD_PATIENCE` rounds pass without
+    a lower overshoot, or the period reaches the best fit's; at most
+    :data:`SPREAD_ROUNDS` rounds in all, on misses at most :data:`SPREAD_OVER`
+    over. Measured (``benchmarks/memory.md``,
+    VGG-16 on 8 processors): at 50% of the unconstrained footprint 988 where
+    the stage cuts give 1075, at 25% 1732 where they give 2924.
     """
     best = math.inf if fit.best is None else fit.best.period
-    misses = sorted((x for x in fit.misses if x[1].period < best), key=lambda x: x[0])
-    for first, near in misses[:SPREAD_TRIES]:
-        if fit.best is not None and near.period >= fit.best.period:
-            continue
+    misses = sorted(
+        (x for x in fit.misses if x[1].period < best and x[0] <= SPREAD_OVER),
+        key=lambda x: x[0],
+    )
+    rounds = SPREAD_ROUNDS
+    for _over, near in misses[:SPREAD_TRIES]:
         graph = _capped_like(problem, near)
-        sched, pins, over = near, {}, first
-        for _ in range(MOVE_ROUNDS):
-            if out():
-                return
-            moved = _move_layer(problem, sched, dict(sched.processor))
-            if moved is None:
+        # The first round places anew what the miss had placed: its overshoot is no yardstick.
+        sched, pins, least, waited = near, {}, math.inf, 0
+        while rounds > 0 and waited < SPREAD_PATIENCE and not out():
+            rounds -= 1
+            if fit.best is not None and sched.period >= fit.best.period:
                 break
-            now = {k: q for k, q in moved.items() if sched.processor[k] != q}
-            if any(k in pins for k in now):
+            p = overshoot(sched)[1]
+            task = _heaviest_reader(sched, p, pins)
+            if task is None:
                 break
-            pins.update(now)
+            fp = sched.footprints()
+            pins[task] = min((q for q in range(problem.P) if q != p), key=lambda q: (fp[q], q))
             sched = _quick(problem, graph, seed, left(0.3), fixed_processor=pins)
-            if fit.offer(sched, f"{len(pins)} tasks pinned apart"):
+            if fit.offer(sched, f"{len(pins)} pinned apart"):
                 break
-            last, over = over, overshoot(sched)[0]
-            if over >= last or (fit.best is not None and sched.period >= fit.best.period):
-                break
+            over = overshoot(sched)[0]
+            least, waited = (over, 0) if over < least else (least, waited + 1)
+
+
+def _heaviest_reader(schedule: Schedule, p: int, pinned: dict[str, int]) -> str | None:
+    """The task on ``p``, not yet pinned, whose inputs stay longest in bytes x copies.
+
+    An input of edge ``u -> v`` lives from ``u``'s start to the end of ``v``'s
+    iteration ``w`` later: ``ceil((s_v + w T + d_v - s_u) / T)`` copies of its
+    bytes (the footprint's rule, :mod:`lpsched.footprint`, per edge).
+    """
+    T = schedule.period
+    held: dict[str, float] = {}
+    for e in schedule.graph.edges:
+        v = e.dst
+        if schedule.processor[v] != p or v in pinned or e.bytes == 0:
+            continue
+        life = schedule.start[v] + e.distance * T + schedule.duration(v) - schedule.start[e.src]
+        held[v] = held.get(v, 0.0) + e.bytes * max(1, math.ceil(life / T))
+    return max(held, key=lambda v: (held[v], v), default=None)
 
 
 def _capped_like(problem: Problem, schedule: Schedule) -> TaskGraph:
