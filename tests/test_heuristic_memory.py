@@ -71,6 +71,22 @@ def test_pinning_tasks_apart_shortens_the_period(monkeypatch) -> None:
     assert spread.period < without.period
 
 
+@pytest.mark.parametrize("placement", ["layer", "stages"])
+def test_tight_memory_under_a_placement_keeps_it(placement: str) -> None:
+    """A third of the unconstrained footprint under ``layer`` or ``stages``: valid, placed."""
+    graph = lenet(4)
+    platform = Platform.default(4)
+    free = least_staleness(modulo_schedule(Problem(graph, platform), quick=True))
+    problem = Problem(graph, with_memory(platform, max(free.footprints()) / 3), placement)
+    try:
+        schedule = memory_schedule(problem)
+    except InfeasibleError as err:
+        assert "memory" in str(err)
+        return
+    # The caller (solve) names the placement; the schedule must keep it.
+    check_schedule(dataclasses.replace(schedule, placement=placement))  # (P8) included
+
+
 def test_unbounded_memory_is_the_heuristic() -> None:
     """Without a memory capacity the wrapper is ``modulo_schedule`` itself."""
     problem = Problem(lenet(2), dataclasses.replace(Platform.default(2), capacity="ports"))

@@ -22,10 +22,10 @@ footprint with its staleness lowered
 4. for the attempt that overshoots least: longer periods (fewer copies of
    each lifetime), and layers moved from the processor over its memory to
    the one with most room, all processors then pinned;
-5. for the attempts that did not fit at a period below the best that did:
-   the task holding most on the processor over its memory pinned to the
-   processor holding least and the rest placed again, task after task
-   (:func:`_spread`).
+5. under placement ``free``, for the attempts that did not fit at a period
+   below the best that did: the task holding most on the processor over its
+   memory pinned to the processor holding least and the rest placed again,
+   task after task (:func:`_spread`).
 
 The valid schedule of least period that fits is returned. When none fits,
 :class:`~lpsched.errors.InfeasibleError` says which processor needed how many
@@ -361,10 +361,14 @@ def _spread(
     next, until the schedule fits, :data:`SPREAD_PATIENCE` rounds pass without
     a lower overshoot, or the period reaches the best fit's; at most
     :data:`SPREAD_ROUNDS` rounds in all, on misses at most :data:`SPREAD_OVER`
-    over. Measured (``benchmarks/memory.md``,
-    VGG-16 on 8 processors): at 50% of the unconstrained footprint 988 where
-    the stage cuts give 1075, at 25% 1732 where they give 2924.
+    over. Under placement ``free`` only: a task pinned apart would split a
+    layer (``layer``) or a stage (``stages``). Measured
+    (``benchmarks/memory.md``, VGG-16 on 8 processors): at 50% of the
+    unconstrained footprint 988 where the stage cuts give 1075, at 25% 1732
+    where they give 2924.
     """
+    if problem.placement != "free":
+        return
     best = math.inf if fit.best is None else fit.best.period
     misses = sorted(
         (x for x in fit.misses if x[1].period < best and x[0] <= SPREAD_OVER),
