@@ -42,6 +42,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from ..errors import InfeasibleError
 from ..graph import TaskGraph
@@ -90,6 +91,24 @@ def overshoot(schedule: Schedule) -> tuple[float, int, float, float]:
         if proc.memory is not None and nbytes - proc.memory > worst[0]:
             worst = (nbytes - proc.memory, p, nbytes, proc.memory)
     return worst
+
+
+@dataclass(frozen=True)
+class _Call:
+    """What every retry of one call shares: the problem, the seed and the clock.
+
+    ``left(share)`` is that share of the seconds left (``None`` without a limit);
+    ``out()`` whether the limit has passed or ``stop`` is set.
+    """
+
+    problem: Problem
+    seed: int
+    left: Callable[[float], float | None]
+    out: Callable[[], bool]
+
+    def quick(self, graph: TaskGraph, **extra: object) -> Schedule:
+        """A quick search of ``graph`` (:func:`_quick`) in 30% of the time left."""
+        return _quick(self.problem, graph, self.seed, self.left(0.3), **extra)
 
 
 class _Fit:
@@ -187,16 +206,17 @@ def memory_schedule(
         return (stop is not None and stop.is_set()) or left() == 0.0
 
     fit = _Fit(log)
+    call = _Call(problem, seed, left, out)
     first = modulo_schedule(problem, time_limit=left(FIRST_SHARE), **kwargs)
     fit.offer(least_staleness(first), "the search")
     _planner(problem, fit, left(0.5), stop)
     if problem.placement in STAGED and not out():
         _stage_cuts(problem, fit, seed, left(0.3), stop)
     if fit.best is None or fit.best.period > first.period:
-        _lower_caps(problem, fit, seed, left, out)
+        _lower_caps(call, fit)
     if fit.best is None:
-        _repairs(problem, fit, seed, left, out)
-    _spread(problem, fit, seed, left, out)
+        _repairs(call, fit)
+    _spread(call, fit)
     if fit.best is None:
         raise fit.error()
     return fit.best
@@ -254,13 +274,7 @@ def _quick(
     return dataclasses.replace(least_staleness(sched), placement=problem.placement)
 
 
-def _lower_caps(
-    problem: Problem,
-    fit: _Fit,
-    seed: int,
-    left: Callable[[float], float | None],
-    out: Callable[[], bool],
-) -> None:
+def _lower_caps(call: _Call, fit: _Fit) -> None:
     """Bisect for the largest staleness cap below the graph's whose quick search fits.
 
     Under placement ``free`` or ``layer`` the stage cut search is bisected on its
@@ -268,34 +282,27 @@ def _lower_caps(
     and were its fits to steer one bisection, the caps at which the free search
     fits would never be tried.
     """
-    graph = problem.graph
+    graph = call.problem.graph
     if graph.staleness_cap is None or graph.staleness_cap < 2:
         return
-    placements = [None, "stages"] if problem.placement in STAGED else [None]
+    placements = [None, "stages"] if call.problem.placement in STAGED else [None]
     for placement in placements:
         what = "" if placement is None else ", stage cuts"
         tried: dict[int, tuple[bool, int]] = {}  # cap -> (fits, period)
         lo, hi = 1, graph.staleness_cap - 1
-        while lo <= hi and not out():
+        while lo <= hi and not call.out():
             cap = (lo + hi + 1) // 2
-            sched = _quick(problem, capped(graph, cap), seed, left(0.3), placement=placement)
+            sched = call.quick(capped(graph, cap), placement=placement)
             tried[cap] = (fit.offer(sched, f"staleness cap {cap}{what}"), sched.period)
             if tried[cap][0]:
                 lo = cap + 1
             else:
                 hi = cap - 1
         if placement is None:
-            _step_down(problem, fit, seed, left, out, tried)
+            _step_down(call, fit, tried)
 
 
-def _step_down(
-    problem: Problem,
-    fit: _Fit,
-    seed: int,
-    left: Callable[[float], float | None],
-    out: Callable[[], bool],
-    tried: dict[int, tuple[bool, int]],
-) -> None:
+def _step_down(call: _Call, fit: _Fit, tried: dict[int, tuple[bool, int]]) -> None:
     """The caps the bisection skipped below its least miss shorter than the best fit.
 
     A footprint is not monotone in the cap, so the bisection may jump over the
@@ -306,51 +313,39 @@ def _step_down(
     best = math.inf if fit.best is None else fit.best.period
     short = [cap for cap, (fits, period) in tried.items() if not fits and period < best]
     cap = min(short, default=1) - 1
-    while cap >= 1 and cap not in tried and not out():
-        sched = _quick(problem, capped(problem.graph, cap), seed, left(0.3))
+    while cap >= 1 and cap not in tried and not call.out():
+        sched = call.quick(capped(call.problem.graph, cap))
         if fit.offer(sched, f"staleness cap {cap}") or sched.period >= best:
             return
         cap -= 1
 
 
-def _repairs(
-    problem: Problem,
-    fit: _Fit,
-    seed: int,
-    left: Callable[[float], float | None],
-    out: Callable[[], bool],
-) -> None:
+def _repairs(call: _Call, fit: _Fit) -> None:
     """Longer periods, then layers moved off the processor over its memory.
 
     Both start from the attempt closest to fitting, on its graph (its cap).
     """
     near = fit.near
     assert near is not None
-    graph = _capped_like(problem, near)
+    graph = _capped_like(call.problem, near)
     for factor in LONGER_PERIODS:
-        if out() or fit.best is not None:
+        if call.out() or fit.best is not None:
             return
         floor = math.ceil(near.period * factor)
-        fit.offer(_quick(problem, graph, seed, left(0.3), lower_bound=floor), f"period >= {floor}")
+        fit.offer(call.quick(graph, lower_bound=floor), f"period >= {floor}")
     proc = dict(near.processor)
     for _ in range(MOVE_ROUNDS):
-        if out() or fit.best is not None:
+        if call.out() or fit.best is not None:
             return
-        moved = _move_layer(problem, fit.near or near, proc)
+        moved = _move_layer(call.problem, fit.near or near, proc)
         if moved is None:
             return
         proc = moved
-        sched = _quick(problem, graph, seed, left(0.3), fixed_processor=proc)
+        sched = call.quick(graph, fixed_processor=proc)
         fit.offer(sched, "a layer moved")
 
 
-def _spread(
-    problem: Problem,
-    fit: _Fit,
-    seed: int,
-    left: Callable[[float], float | None],
-    out: Callable[[], bool],
-) -> None:
+def _spread(call: _Call, fit: _Fit) -> None:
     """Repair the misses shorter than the best fit by pinning tasks apart.
 
     A miss at a short period overshoots where a few readers keep long stashes
@@ -367,7 +362,7 @@ def _spread(
     unconstrained footprint 988 where the stage cuts give 1075, at 25% 1732
     where they give 2924.
     """
-    if problem.placement != "free":
+    if call.problem.placement != "free":
         return
     best = math.inf if fit.best is None else fit.best.period
     misses = sorted(
@@ -376,10 +371,10 @@ def _spread(
     )
     rounds = SPREAD_ROUNDS
     for _over, near in misses[:SPREAD_TRIES]:
-        graph = _capped_like(problem, near)
+        graph = _capped_like(call.problem, near)
         # The first round places anew what the miss had placed: its overshoot is no yardstick.
         sched, pins, least, waited = near, {}, math.inf, 0
-        while rounds > 0 and waited < SPREAD_PATIENCE and not out():
+        while rounds > 0 and waited < SPREAD_PATIENCE and not call.out():
             rounds -= 1
             if fit.best is not None and sched.period >= fit.best.period:
                 break
@@ -388,8 +383,8 @@ def _spread(
             if task is None:
                 break
             fp = sched.footprints()
-            pins[task] = min((q for q in range(problem.P) if q != p), key=lambda q: (fp[q], q))
-            sched = _quick(problem, graph, seed, left(0.3), fixed_processor=pins)
+            pins[task] = min((q for q in range(call.problem.P) if q != p), key=lambda q: (fp[q], q))
+            sched = call.quick(graph, fixed_processor=pins)
             if fit.offer(sched, f"{len(pins)} pinned apart"):
                 break
             over = overshoot(sched)[0]
