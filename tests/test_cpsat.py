@@ -316,7 +316,7 @@ def test_every_plan_finds_the_optimum(plan, P: int, monkeypatch: pytest.MonkeyPa
 
 def test_plan_phases_are_known() -> None:
     known = {"packing", "heuristic", "segments", "variable", "lower", "lower-hard", "descend"}
-    known |= {"descend-soft", "bisect", "neighbourhood"}
+    known |= {"descend-soft", "bisect", "neighbourhood", "ports"}
     assert {phase for phase, _share in cpsat.PLAN} <= known
 
 

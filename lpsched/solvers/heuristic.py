@@ -83,6 +83,12 @@ Extensions that make this work for training graphs:
   (:func:`_stage_search`: the planner's cuts, then every cut moved by one
   layer), each scheduled with its processors fixed, the best kept. Fixed
   processors under ``stages`` must fix every task.
+* **Layers kept whole, under ports.** Under ``capacity: ports`` and placement
+  ``free``, the search is run again with every layer on one processor (as
+  placement ``layer``), with :data:`LAYER_SHARE` of the steps, and the better
+  schedule returned: a layer's forward and backward tasks read the same
+  activations, which the free search sends over a port where they are heavy
+  (ResNet-18 on 8 ``pcie`` processors: 1648 -> 1236).
 
 **Time and work.** A time limit ends every phase at its next check (an
 attempt checks every 64 steps; the co-location analysis, the coarser
@@ -187,6 +193,10 @@ COLOCATION_CELLS = 2_000_000
 #: Largest (chunks of back edges) x (tasks + edges) for the co-location analysis: each chunk
 #: is a pass over the graph in Python.
 COLOCATION_CALLS = 5_000_000
+#: Under ports and placement ``free``, the search with every layer on one processor
+#: (:func:`_layer_placed`) runs after the free search, with this share of its steps.
+LAYER_SHARE = 0.3
+
 #: The most scheduling steps (placements of a task, free or forced) one call makes, over
 #: all its attempts and sub-searches, with a time limit or without: the work bound on big
 #: graphs. The rows of docs/results.md take at most 51,012 (ResNet-50 on 6 processors).
@@ -2207,6 +2217,33 @@ def _modulo(
     return T, proc, [s - lo for s in start], tuple((k, q, t - lo) for k, q, t in sent)
 
 
+def _layer_placed(
+    inst: _Instance,
+    best: Placement,
+    lower_bound: int,
+    seed: int,
+    budget: _Budget,
+    progress: _Progress,
+) -> Placement:
+    """``best``, or the search with every layer on one processor if that is better (ports).
+
+    Placement ``layer`` is a restriction of ``free``, but where activations are
+    heavy its search finds what the free one misses: a layer's forward and
+    backward tasks read the same activations, and apart they send them over a
+    port (ResNet-18, 8 ``pcie`` processors: 1236 against 1648). Only under
+    ``capacity: ports`` and placement ``free`` with no fixed processor.
+    """
+    if inst.links is None or not inst.free or inst.problem.placement != "free" or budget.out():
+        return best
+    layered = Problem(inst.problem.graph, inst.problem.platform, "layer")
+    sub = _Instance.build(layered, None, budget=budget)
+    label = "the layer placement: "
+    T, proc, start, sent = _modulo(sub, lower_bound, seed, budget, False, progress, label, best[0])
+    if T >= best[0] or not _is_valid(inst, T, proc, start, sent):
+        return best
+    return T, proc, start, sent
+
+
 def _refined(
     inst: _Instance,
     lower_bound: int,
@@ -2674,13 +2711,21 @@ def modulo_schedule(
                 "is not fixed)"
             )
     inst = _Instance.build(problem, fixed_processor, budget=budget)
+    call = budget
+    steps = max(PORT_STEPS_LEAST, PORT_STEPS_PER_TASK * inst.n)
     if inst.links is not None:
-        steps = max(PORT_STEPS_LEAST, PORT_STEPS_PER_TASK * inst.n)
-        budget = replace(budget, steps=min(budget.steps, budget.meter.steps + steps))
+        budget = replace(budget, steps=min(call.steps, budget.meter.steps + steps))
     if lower_bound is None:
         lower_bound = problem.lower_bound
     progress = _Progress(budget.meter, int(lower_bound))
-    T, proc, start, sent = _modulo(inst, lower_bound, seed, budget, quick, progress)
+    found = _modulo(inst, lower_bound, seed, budget, quick, progress)
+    if not quick and inst.links is not None:
+        # Its own steps, within the call's: taken from the search above, they cost it
+        # more than they bring (ResNet-50, 16 processors: 2211 against 2084).
+        extra = budget.meter.steps + int(LAYER_SHARE * steps)
+        own = replace(call, steps=min(call.steps, extra))
+        found = _layer_placed(inst, found, int(lower_bound), seed, own, progress)
+    T, proc, start, sent = found
     progress.flush()
     if log is not None:
         seconds = time.perf_counter() - budget.meter.began
