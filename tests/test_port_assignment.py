@@ -73,6 +73,44 @@ def test_the_relaxation_sees_two_boundaries_that_the_static_bounds_miss() -> Non
     assert brute_force_period(problem.graph, TWO) == 8
 
 
+@TINY
+@given(tiny_byte_graphs(max_tasks=5, max_duration=3, shared=True), tiny_platforms(capacity="ports"))
+def test_an_accepted_assignment_keeps_loads_and_ports_within_the_period(
+    graph: TaskGraph, platform: Platform
+) -> None:
+    """The processors read back: loads and port time recounted here are at most ``c T``."""
+    problem = Problem(graph, platform)
+    model = port_model(problem)
+    if model is None:
+        return
+    T = max(problem.lower_bound, 1)
+    while (am := assignment_model(problem.min_durations, [], problem.P, model, T)) is None:
+        T += 1
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    while solver.solve(am.model) != cp_model.OPTIMAL:
+        T += 1
+        am = assignment_model(problem.min_durations, [], problem.P, model, T)
+        assert am is not None
+    proc = am.processors(solver)
+    d = problem.min_durations
+    assert all(sum(d[v] for v in range(graph.n) if proc[v] == p) <= T for p in range(problem.P))
+    sends, takes = [0] * problem.P, [0] * problem.P
+    for k, tensor in enumerate(problem.tensors):
+        tau = min(
+            problem.transfer_time(k, p, q)
+            for p in range(problem.P)
+            for q in range(problem.P)
+            if p != q
+        )
+        readers = {proc[graph.index(graph.edges[e].dst)] for e in tensor.edges}
+        away = readers - {proc[tensor.producer]}
+        sends[proc[tensor.producer]] += tau * len(away)
+        for q in away:
+            takes[q] += tau
+    assert max(sends) <= model.ports * T and max(takes) <= model.ports * T
+
+
 def test_a_tensor_longer_than_the_period_joins_its_ends() -> None:
     """At T = 3 the 4-unit tensors cannot cross: ``a`` joins ``b`` and ``c``, ``b`` joins ``d``."""
     problem = Problem(four_crossings(), TWO)

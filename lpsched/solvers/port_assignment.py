@@ -106,7 +106,7 @@ def assignment_model(
     T: int,
     hint: Sequence[int] | None = None,
 ) -> AssignmentModel | None:
-    """The relaxation at period ``T``; ``None`` when a group alone exceeds ``T``.
+    """The relaxation at period ``T``; ``None`` when a group or all loads cannot fit.
 
     Parameters
     ----------
@@ -126,7 +126,7 @@ def assignment_model(
     """
     groups = co_location_groups(len(durations), pairs, ports, T)
     load = [sum(durations[v] for v in g) for g in groups]
-    if max(load) > T:
+    if max(load) > T or sum(load) > processors * T:
         return None
     order = sorted(range(len(groups)), key=lambda i: (-load[i], groups[i][0]))
     groups, load = [groups[i] for i in order], [load[i] for i in order]
