@@ -1920,34 +1920,55 @@ class _Search:
         if self.inst.ports is None:
             return
         ports = port_model(self.inst.problem)
+        assert ports is not None  # (inst.ports is set on two processors or more)
         lo, hi = self.lo, self.best.T - 1
         stop = self.budget.spent() + budget
-        while lo <= hi and not self.budget.stop.is_set():
-            left = stop - self.budget.spent()
-            if left <= 0.05:
-                break
+        while lo <= hi and not self.budget.stop.is_set() and stop - self.budget.spent() > 0.05:
             T = (lo + hi) // 2
-            if self.ports_step(ports, T, min(left, PORT_STEP_SECONDS)) == "infeasible":
+            if self.ports_step(ports, T, stop) == "infeasible":
                 lo = T + 1
             else:
                 hi = T - 1
 
-    def ports_step(self, ports: PortModel, T: int, limit: float) -> str:
-        """The port-assignment relaxation at ``T``, at most ``limit`` seconds; raises the bound."""
+    def ports_step(self, ports: PortModel, T: int, stop: float) -> str:
+        """The port-assignment relaxation at ``T``; raises the bound when it is infeasible.
+
+        Parameters
+        ----------
+        ports
+            The relaxed tensors and ports (:func:`lpsched.bounds.port_model`).
+        T
+            The period tried.
+        stop
+            The phase's end, in budget seconds: CP-SAT gets what is left of it
+            once the model is built, at most :data:`PORT_STEP_SECONDS`.
+
+        Returns
+        -------
+        str
+            ``"infeasible"`` (proven, also by the precedences alone),
+            ``"feasible"`` (the relaxation, not a schedule) or ``"unknown"``.
+        """
         t0 = time.perf_counter()
         prep = self.prepare(self.inst, T)
-        together = [] if prep is None else sorted(prep.together)
-        # (The best schedule's processors as a hint keep what the relaxation finds near it.)
-        args = (self.inst.d, together, self.inst.P, ports, T, self.best.proc)
-        am = None if prep is None else assignment_model(*args)
-        outcome = "infeasible"
-        if am is not None:
-            # Without the LP (level 0) CP-SAT refutes these in a fraction of the time:
-            # ResNet-18 on 16 pcie processors, 1,100: 0.5 s against 4.5 s by default.
-            status, _ = self.run_model(am.model, limit, raw_log=False, linearization=0)
-            outcome = _OUTCOMES.get(status, "unknown")
+        outcome, why = "infeasible", "precedences"
+        if prep is not None:
+            # (The best schedule's processors as a hint: a real assignment to start from.)
+            args = (self.inst.d, sorted(prep.together), self.inst.P, ports, T, self.best.proc)
+            am = assignment_model(*args)
+            why = "loads"
+            limit = min(PORT_STEP_SECONDS, stop - self.budget.spent())
+            if am is not None and limit <= 0.01:
+                outcome, why = "unknown", "no time left"
+            elif am is not None:
+                # Without the LP (level 0) CP-SAT refutes these in a fraction of the time:
+                # ResNet-18 on 16 pcie processors, 1,100: 0.5 s against 4.5 s by default.
+                status, _ = self.run_model(am.model, limit, raw_log=False, linearization=0)
+                if status == cp_model.MODEL_INVALID:
+                    raise RuntimeError(f"CP-SAT model invalid: {am.model.validate()}")
+                outcome, why = _OUTCOMES.get(status, "unknown"), "CP-SAT"
         self.step("ports", T, outcome, time.perf_counter() - t0)
-        self.say(f"T={T} port assignment {outcome} ({time.perf_counter() - t0:.2f} s)")
+        self.say(f"T={T} port assignment {outcome}, {why} ({time.perf_counter() - t0:.2f} s)")
         if outcome == "infeasible":
             self.raise_bound(T + 1)
         return outcome

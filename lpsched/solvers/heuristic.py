@@ -180,9 +180,10 @@ PORT_WEIGHT = 1.0
 PORT_COHESION = 0.5
 #: Slots finishing within this fraction of T after the earliest compete by best fit.
 FIT_WINDOW = 0.0
-#: Under capacity: ports, the most scheduling steps per task of one call (at least
-#: PORT_STEPS_LEAST): every step also searches ports, the free search seldom improves
-#: late, and the planner's schedule is there from the start (see :func:`_modulo`).
+#: Under capacity: ports, the most scheduling steps per task of the free search of one
+#: call (at least PORT_STEPS_LEAST; the layer search after it gets LAYER_SHARE more):
+#: every step also searches ports, the free search seldom improves late, and the
+#: planner's schedule is there from the start (see :func:`_modulo`).
 PORT_STEPS_PER_TASK = 150
 PORT_STEPS_LEAST = 40_000
 #: Largest (edges of positive distance) x (tasks) for the co-location analysis.
@@ -2231,9 +2232,14 @@ def _layer_placed(
     heavy its search finds what the free one misses: a layer's forward and
     backward tasks read the same activations, and apart they send them over a
     port (ResNet-18, 8 ``pcie`` processors: 1236 against 1648). Only under
-    ``capacity: ports`` and placement ``free`` with no fixed processor.
+    ``capacity: ports`` and placement ``free`` with no fixed processor, when some
+    layer has two tasks or more (else it is the free search again) and ``best``
+    is above the bound. Under a time limit it gets what the free search left,
+    which may be nothing.
     """
-    if inst.links is None or not inst.free or inst.problem.placement != "free" or budget.out():
+    if inst.links is None or not inst.free or inst.problem.placement != "free":
+        return best
+    if best[0] <= lower_bound or budget.out() or all(len(u) == 1 for u in inst.problem.units):
         return best
     layered = Problem(inst.problem.graph, inst.problem.platform, "layer")
     sub = _Instance.build(layered, None, budget=budget)

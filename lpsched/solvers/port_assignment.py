@@ -58,7 +58,11 @@ class AssignmentModel:
     x: list[list[cp_model.IntVar | int]]
 
     def processors(self, solver: cp_model.CpSolver) -> list[int]:
-        """Every task's processor in the solution ``solver`` holds."""
+        """Every task's processor in the solution ``solver`` holds.
+
+        The CP-SAT phase only proves and reads no solution; this is for
+        callers (and tests) that look at the relaxation's assignments.
+        """
         n = sum(len(g) for g in self.groups)
         proc = [0] * n
         for group, row in zip(self.groups, self.x, strict=True):
@@ -75,6 +79,22 @@ def co_location_groups(
 
     A transfer lasts at most the period (P7), so the producer and every reader
     of a tensor whose least transfer time exceeds ``T`` share a processor.
+
+    Parameters
+    ----------
+    n
+        The number of tasks.
+    pairs
+        Task pairs that share a processor in every schedule of period ``<= T``.
+    ports
+        The relaxed tensors and ports (:func:`lpsched.bounds.port_model`).
+    T
+        The period.
+
+    Returns
+    -------
+    list of list of int
+        The groups, each a list of task indices in increasing order.
     """
     parent = list(range(n))
 
@@ -217,8 +237,8 @@ def _add_ports(
     readers: dict[int, set[int]] = {}
     for k, v in zip(ports.pair_tensor.tolist(), ports.pair_reader.tolist(), strict=True):
         readers.setdefault(k, set()).add(group_of[v])
-    into: list[list] = [[] for _ in range(P)]
-    out_of: list[list] = [[] for _ in range(P)]
+    into: list[list[cp_model.LinearExprT]] = [[] for _ in range(P)]
+    out_of: list[list[cp_model.LinearExprT]] = [[] for _ in range(P)]
     for k, reading in readers.items():
         g, tau = group_of[int(ports.producer[k])], int(ports.tau[k])
         reading.discard(g)
@@ -230,8 +250,7 @@ def _add_ports(
             if not reads:
                 continue
             t = m.new_bool_var("")
-            # t >= x[h][q] - x[g][q] for every reader group h: a transfer unless g is on q.
-            home = x[g][q]
+            home = x[g][q]  # (R4) as clauses: t or not x[h][q] or x[g][q]
             for b in reads:
                 m.add_bool_or([t, ~b] if isinstance(home, int) else [t, ~b, home])
             into[q].append(tau * t)
