@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import networkx as nx
 from ortools.sat.python import cp_model
 
 from ..bounds import PortModel
@@ -96,26 +97,16 @@ def co_location_groups(
     list of list of int
         The groups, each a list of task indices in increasing order.
     """
-    parent = list(range(n))
-
-    def root(a: int) -> int:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
     long = ports.tau[ports.pair_tensor] > T
     ends = zip(
         ports.producer[ports.pair_tensor[long]].tolist(),
         ports.pair_reader[long].tolist(),
         strict=True,
     )
+    joined = nx.utils.UnionFind(range(n))
     for u, v in [*pairs, *ends]:
-        parent[root(u)] = root(v)
-    out: dict[int, list[int]] = {}
-    for v in range(n):
-        out.setdefault(root(v), []).append(v)
-    return list(out.values())
+        joined.union(u, v)
+    return [sorted(group) for group in joined.to_sets()]
 
 
 def assignment_model(
