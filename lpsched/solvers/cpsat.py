@@ -7,8 +7,8 @@ Feasibility is monotone in ``T`` (section 3), so the least period is certified
 by proving ``T* - 1`` infeasible. The search (:data:`PLAN`) takes cheap proofs
 from a bin-packing relaxation (section 4) and, under ports, from a relaxation
 that assigns processors and counts port time (section 4.1), gives the heuristic
-a share of the time, lets the same model with ``T`` a variable (C19) squeeze the best schedule
-by large-neighbourhood search, and then tries one period below the best with
+a share of the time, lets the same model with ``T`` a variable (C19) squeeze the
+best schedule by large-neighbourhood search, and then tries one period below the best with
 the fixed-period model, which both finds schedules and proves infeasibility.
 At the optimal period a second model minimises communication volume or total
 staleness, hinted with the first solution (section 5), for a bounded share of
@@ -169,8 +169,8 @@ NEIGHBOURHOOD_SLICE = 3.0
 NEIGHBOURHOOD_PATIENCE = 8
 
 #: The ``ports`` phase (capacity ports only): at most this many seconds in all, and
-#: at most :data:`PORT_STEP_SECONDS` per period tried. Its rejections take about a
-#: second (ResNet-18 on 8 ``pcie`` processors: 1,204 in 0.96 s), its assignments
+#: at most :data:`PORT_STEP_SECONDS` per period tried. Its rejections take a fraction
+#: of a second (ResNet-18 on 8 ``pcie`` processors: 1,204 in 0.23 s), its assignments
 #: up to several.
 PORT_PHASE_SECONDS = 12.0
 PORT_STEP_SECONDS = 3.0

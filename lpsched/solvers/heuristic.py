@@ -2227,6 +2227,29 @@ def _modulo(
     return T, proc, [s - lo for s in start], tuple((k, q, t - lo) for k, q, t in sent)
 
 
+def _port_retries(
+    inst: _Instance,
+    best: Placement,
+    lower_bound: int,
+    seed: int,
+    call: _Budget,
+    steps: int,
+    progress: _Progress,
+) -> Placement:
+    """Under ports: ``best``, or what the layer search, then the restart, find better.
+
+    Each gets its own share of ``steps`` within the call's limit: taken from
+    the free search, those steps cost it more than they bring (ResNet-50, 16
+    processors: 2211 against 2084). A candidate is kept when shorter and valid.
+    """
+    for share, retry in ((LAYER_SHARE, _layer_placed), (RESTART_SHARE, _restarted)):
+        own = replace(call, steps=min(call.steps, call.meter.steps + int(share * steps)))
+        found = retry(inst, best, lower_bound, seed, own, progress)
+        if found is not None and found[0] < best[0] and _is_valid(inst, *found):
+            best = found
+    return best
+
+
 def _layer_placed(
     inst: _Instance,
     best: Placement,
@@ -2234,29 +2257,26 @@ def _layer_placed(
     seed: int,
     budget: _Budget,
     progress: _Progress,
-) -> Placement:
-    """``best``, or the search with every layer on one processor if that is better (ports).
+) -> Placement | None:
+    """The search with every layer on one processor, below ``best``; ``None`` when skipped.
 
     Placement ``layer`` is a restriction of ``free``, but where activations are
     heavy its search finds what the free one misses: a layer's forward and
     backward tasks read the same activations, and apart they send them over a
     port (ResNet-18, 8 ``pcie`` processors: 1236 against 1648). Only under
-    ``capacity: ports`` and placement ``free`` with no fixed processor, when some
-    layer has two tasks or more (else it is the free search again) and ``best``
-    is above the bound. Under a time limit it gets what the free search left,
-    which may be nothing.
+    placement ``free`` with no fixed processor, when some layer has two tasks
+    or more (else it is the free search again) and ``best`` is above the
+    bound. Under a time limit it gets what the free search left, which may be
+    nothing.
     """
-    if inst.links is None or not inst.free or inst.problem.placement != "free":
-        return best
-    if best[0] <= lower_bound or budget.out() or all(len(u) == 1 for u in inst.problem.units):
-        return best
+    if not inst.free or inst.problem.placement != "free" or best[0] <= lower_bound:
+        return None
+    if budget.out() or all(len(u) == 1 for u in inst.problem.units):
+        return None
     layered = Problem(inst.problem.graph, inst.problem.platform, "layer")
     sub = _Instance.build(layered, None, budget=budget)
     label = "the layer placement: "
-    T, proc, start, sent = _modulo(sub, lower_bound, seed, budget, False, progress, label, best[0])
-    if T >= best[0] or not _is_valid(inst, T, proc, start, sent):
-        return best
-    return T, proc, start, sent
+    return _modulo(sub, lower_bound, seed, budget, False, progress, label, best[0])
 
 
 def _restarted(
@@ -2266,24 +2286,19 @@ def _restarted(
     seed: int,
     budget: _Budget,
     progress: _Progress,
-) -> Placement:
-    """``best``, or a quick search from a floor :data:`RESTART_SHIFT` of the gap higher (ports).
+) -> Placement | None:
+    """A quick search from a floor :data:`RESTART_SHIFT` of the gap higher; ``None`` when skipped.
 
     Where the bound is far below what the search finds, the periods it tries
     from the bound up decide where it ends: GPT-2 on 4 ``pcie`` processors ends
     at 3797 from the bound 3571 and at 3634 from 3599, on 8 at 2854 from 2635 and
-    at 2691 from 2662. Only under ``capacity: ports``, when ``best`` is more than
-    2% above the bound.
+    at 2691 from 2662. Only when ``best`` is more than 2% above the bound.
     """
     gap = best[0] - lower_bound
-    if inst.links is None or gap * 50 <= best[0] or budget.out():
-        return best
+    if gap * 50 <= best[0] or budget.out():
+        return None
     floor = lower_bound + int(RESTART_SHIFT * gap)
-    label = "a higher floor: "
-    T, proc, start, sent = _modulo(inst, floor, seed, budget, True, progress, label, best[0])
-    if T >= best[0] or not _is_valid(inst, T, proc, start, sent):
-        return best
-    return T, proc, start, sent
+    return _modulo(inst, floor, seed, budget, True, progress, "a higher floor: ", best[0])
 
 
 def _refined(
@@ -2762,14 +2777,7 @@ def modulo_schedule(
     progress = _Progress(budget.meter, int(lower_bound))
     found = _modulo(inst, lower_bound, seed, budget, quick, progress)
     if not quick and inst.links is not None:
-        # Its own steps, within the call's: taken from the search above, they cost it
-        # more than they bring (ResNet-50, 16 processors: 2211 against 2084).
-        extra = budget.meter.steps + int(LAYER_SHARE * steps)
-        own = replace(call, steps=min(call.steps, extra))
-        found = _layer_placed(inst, found, int(lower_bound), seed, own, progress)
-        extra = budget.meter.steps + int(RESTART_SHARE * steps)
-        own = replace(call, steps=min(call.steps, extra))
-        found = _restarted(inst, found, int(lower_bound), seed, own, progress)
+        found = _port_retries(inst, found, int(lower_bound), seed, call, steps, progress)
     T, proc, start, sent = found
     progress.flush()
     if log is not None:
