@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from lpsched.graph import Edge, Task, TaskGraph
@@ -173,3 +173,29 @@ def test_heavy_activations_keep_their_layers_whole() -> None:
     layered = modulo_schedule(Problem(graph, platform, "layer"))
     check_schedule(free)
     assert free.period <= layered.period
+
+
+@given(
+    widths=st.lists(st.sampled_from([64, 256, 1024, 4096, 8192]), min_size=3, max_size=6),
+    P=st.sampled_from([3, 4, 6]),
+)
+@example(widths=[8192, 256, 4096, 256, 4096], P=6)
+@settings(max_examples=12, deadline=None, derandomize=True, database=None)
+def test_progress_shows_only_periods_the_search_keeps(widths: list[int], P: int) -> None:
+    """Every period the log shows is one of a schedule with its transfers, the last the answer.
+
+    A coarser decomposition's period (one merged task per layer) is no period
+    of the instance's until its refinement's transfers are found, often at a
+    longer period: ``mlp`` 8192-256-4096-256-4096 on 6 processors once showed
+    305 and returned 311.
+    """
+    graph = build_task_graph(get_network("mlp", widths=tuple(widths)), "layerpipe", processors=P)
+    problem = Problem(graph, Platform.default(P))
+    lines: list[str] = []
+    schedule = modulo_schedule(
+        problem, lower_bound=problem.lower_bound * 21 // 20, log=lines.append
+    )
+    shown = [int(line.split("period ")[1].split()[0]) for line in lines if "  bound " in line]
+    assert shown[-1] == schedule.period
+    assert min(shown) == schedule.period
+    check_schedule(schedule)

@@ -2343,8 +2343,11 @@ def _refined(
         # Under ports the refinement may need a search of its own (_with_transfers):
         # the coarse search leaves it a fifth of the budget.
         own = budget if inst.links is None else budget.share(0.8)
+        # Under ports a coarse period is no period of the instance's until its transfers
+        # are found (_with_transfers, often at a longer period): only that one is shown.
+        told = progress if inst.links is None else None
         T, proc, start, _sent = _modulo(
-            coarse, lower_bound, seed, own, nested, progress, label, ceiling
+            coarse, lower_bound, seed, own, nested, told, label, ceiling
         )
         if T >= ceiling:
             return None  # no better than the caller's incumbent (ports only)
@@ -2360,7 +2363,11 @@ def _refined(
         placement = _placement(inst, refined)
         if inst.links is not None:
             placement = _with_transfers(inst, placement, lower_bound, seed, budget)
-        return placement if _is_valid(inst, *placement) else None
+        if not _is_valid(inst, *placement):
+            return None
+        if progress is not None and told is None:
+            progress.better(placement[0])
+        return placement
     return None
 
 
