@@ -10,12 +10,12 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 
 from lpsched.errors import InfeasibleError
-from lpsched.graph import TaskGraph
+from lpsched.graph import Edge, Task, TaskGraph
 from lpsched.networks import get_network
-from lpsched.platform import Platform, preset
+from lpsched.platform import Link, Platform, Processor, preset
 from lpsched.problem import Problem
 from lpsched.solvers.heuristic import modulo_schedule
 from lpsched.solvers.memory_fit import memory_schedule
@@ -106,6 +106,14 @@ def test_proven_shortfall() -> None:
         memory_schedule(Problem(lenet(2), platform))
 
 
+# One processor, a miss at a shorter period than the fit: the repair once had nowhere
+# to pin a task to (a ValueError from min() of nothing), found by a random run.
+ONE_SLOW = Platform((Processor(0.5, 5, 0),), Link(1e6, 0.0), Link(5e5, 0.0), "delay")
+TWO_TASKS = TaskGraph(
+    (Task("t0", 1), Task("t1", 1)), (Edge("t0", "t1", 2, None, 2),), time_unit="1us"
+)
+
+
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
 )
@@ -113,6 +121,7 @@ def test_proven_shortfall() -> None:
     graph=tiny_byte_graphs(max_tasks=4, max_duration=3),
     platform=tiny_platforms(max_procs=2, memory=True),
 )
+@example(graph=TWO_TASKS, platform=ONE_SLOW)
 def test_tiny_memory_against_brute_force(graph: TaskGraph, platform: Platform) -> None:
     """Valid and at least the optimum, or refused; a claimed proof agrees with brute force.
 

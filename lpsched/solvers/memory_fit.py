@@ -375,8 +375,8 @@ def _spread(call: _Call, fit: _Fit) -> None:
     unconstrained footprint 988 where the stage cuts give 1075, at 25% 1732
     where they give 2924.
     """
-    if call.problem.placement != "free":
-        return
+    if call.problem.placement != "free" or call.problem.P < 2:
+        return  # (one processor: nowhere to pin a task apart)
     best = math.inf if fit.best is None else fit.best.period
     misses = sorted(
         (x for x in fit.misses if x[1].period < best and x[0] <= SPREAD_OVER),
