@@ -1248,8 +1248,12 @@ def memory_infeasible(problem: Problem, model: MemoryModel | None = None) -> str
     if least > total:
         return (
             f"the tensors need at least {format_bytes(least)} (optimizer state "
-            f"{format_bytes(model.optimizer)}) at any period, more than the "
-            f"{len(model.memories)} memories' {format_bytes(total)}"
+            f"{format_bytes(model.optimizer)}) at any period, more than "
+            + (
+                f"the {len(model.memories)} memories' {format_bytes(total)}"
+                if len(model.memories) > 1
+                else f"the processor's memory of {format_bytes(total)}"
+            )
         )
     mems = sorted(model.memories, reverse=True)
     if model.items and model.items[0][0] > mems[0]:
