@@ -428,19 +428,22 @@ def _shift_cuts(call: _Call, fit: _Fit) -> None:
             continue
         graph = _capped_like(call.problem, near)
         staged = Problem(graph, call.problem.platform, "stages")
-        sched, proc = near, dict(near.processor)
+        sched, proc, over = near, dict(near.processor), overshoot(near)[0]
         seen = {tuple(sorted(proc.items()))}
         for _ in range(MOVE_ROUNDS):
             moved = _move_layer(staged, sched, proc)
-            if moved is None or call.out() or tuple(sorted(moved.items())) in seen:
+            key = None if moved is None else tuple(sorted(moved.items()))
+            if moved is None or call.out() or key in seen:
                 break  # (a layer moved back: the stage over its memory alternates)
-            proc, over = moved, overshoot(sched)[0]
-            seen.add(tuple(sorted(proc.items())))
+            proc = moved
+            seen.add(key)
             sched = _timed(call, graph, proc)
             if fit.offer(sched, "an end layer moved to the next stage") or sched.period >= best:
                 break
-            if overshoot(sched)[0] >= over:
+            now = overshoot(sched)[0]
+            if now >= over:
                 break  # the move overloads the next stage more than it relieved this one
+            over = now
 
 
 def _timed(call: _Call, graph: TaskGraph, proc: dict[str, int]) -> Schedule:
@@ -451,11 +454,11 @@ def _timed(call: _Call, graph: TaskGraph, proc: dict[str, int]) -> Schedule:
     needs a much shorter period than the pinned search.
     """
     sched = call.quick(graph, fixed_processor=proc)
-    problem = Problem(graph, call.problem.platform, call.problem.placement)
-    if not problem.ports or call.out():
+    if not call.problem.ports or call.out():
         return sched
     from .pipedream import ports_schedule
 
+    problem = Problem(graph, call.problem.platform, call.problem.placement)
     order = [proc[t.name] for t in graph.tasks]
     timed = ports_schedule(problem, order, time_limit=call.left(0.3), stop=call.stop)
     timed = least_staleness(timed)
