@@ -204,3 +204,23 @@ def test_neighbourhoods_find_only_valid_schedules(monkeypatch) -> None:
     result = run_cpsat(problem, Options(initial=start, secondary=None, **DET, time_limit=3.0))
     assert_valid(result.schedule)
     assert result.period <= start.period
+
+
+def test_neighbourhoods_relieve_equally_busy_processors_one_at_a_time(monkeypatch) -> None:
+    # Two processors at the period (two 4-unit tasks each) beside two idle ones: no
+    # pair of processors lowers the period, since the other busy one stays at 8. The
+    # neighbourhoods keep a move that relieves the busiest of its pair at the same
+    # period, and so reach 4 (each task on its own processor); without, they end at 8.
+    from lpsched.solvers import cpsat
+    from lpsched.solvers.heuristic import modulo_schedule
+
+    monkeypatch.setattr(cpsat, "PLAN", (("neighbourhood", 1.0),))
+    tasks = tuple(Task(name, 4) for name in "abcd")
+    graph = TaskGraph(tasks, (Edge("a", "b", 0, None, 1, tensor="x"),), time_unit="1us")
+    plat = replace(Platform.default(4), intra=Link(1e6, 0.0), capacity="ports")
+    problem = Problem(graph, plat)
+    start = modulo_schedule(problem, fixed_processor={"a": 0, "b": 0, "c": 1, "d": 1})
+    assert start.period == 8
+    result = run_cpsat(problem, Options(initial=start, secondary=None, **DET, time_limit=5.0))
+    assert_valid(result.schedule)
+    assert result.period == 4

@@ -40,6 +40,7 @@ __all__ = [
     "least_stage_transfers",
     "port_items",
     "port_load",
+    "port_load_exprs",
     "port_loads",
     "port_staleness",
     "present_pairs",
@@ -332,21 +333,52 @@ def add_port_no_overlap(mod: Any, inst: Any, ports: Ports, pv: PortVars) -> None
 
 def add_port_load(mod: Any, inst: Any, ports: Ports, pv: PortVars) -> None:
     """C25 every port's load ``sum tau lit <= T`` (redundant with C24, as C13 with C9)."""
-    load: dict[tuple[int, str, str], list[Any]] = {}
+    for terms, _fixed in _load_terms(inst, ports, pv).values():
+        if len(terms) > 1:
+            mod.model.add(sum(terms) <= mod.T)
+
+
+def port_load_exprs(inst: Any, ports: Ports, pv: PortVars, procs: frozenset[int]) -> list[Any]:
+    """The load of every port of the processors ``procs``, the fixed transfers included.
+
+    For a neighbourhood's secondary objective (its busiest resource among
+    ``procs``), where most transfers are constants.
+    """
+    return [
+        sum(terms) + fixed
+        for (p, _direction, _c), (terms, fixed) in _load_terms(inst, ports, pv).items()
+        if p in procs and terms
+    ]
+
+
+def _load_terms(
+    inst: Any, ports: Ports, pv: PortVars
+) -> dict[tuple[int, str, str], tuple[list[Any], int]]:
+    """Each port's terms ``tau x lit`` and the time of its fixed transfers.
+
+    A transfer that may be present adds a term; one that is (its literal the
+    constant 1) adds its time to the second item.
+    """
+    load: dict[tuple[int, str, str], tuple[list[Any], int]] = {}
+
+    def add(lane: tuple[int, str, str], tau: int, lit: Lit) -> None:
+        terms, fixed = load.get(lane, ([], 0))
+        if isinstance(lit, int):
+            fixed += tau * lit
+        else:
+            terms.append(tau * lit)
+        load[lane] = (terms, fixed)
+
     for k, q in pv.keys:
         t = ports.tensors[k]
         for c in ports.classes:
-            lit = pv.lit[(k, q, c)]
-            if t.tau[c] > 0 and not isinstance(lit, int):
-                load.setdefault((q, "in", c), []).append(t.tau[c] * lit)
+            if t.tau[c] > 0:
+                add((q, "in", c), t.tau[c], pv.lit[(k, q, c)])
         for p in range(inst.P):
-            lit = pv.m.get((k, p, q), 0)
             tau = t.tau[ports.cls(p, q)] if p != q else 0
-            if tau > 0 and not isinstance(lit, int):
-                load.setdefault((p, "out", ports.cls(p, q)), []).append(tau * lit)
-    for terms in load.values():
-        if len(terms) > 1:
-            mod.model.add(sum(terms) <= mod.T)
+            if tau > 0:
+                add((p, "out", ports.cls(p, q)), tau, pv.m.get((k, p, q), 0))
+    return load
 
 
 def _loads(ports: Ports, proc: list[int]) -> dict[tuple[int, str, str], int]:
