@@ -224,3 +224,26 @@ def test_neighbourhoods_relieve_equally_busy_processors_one_at_a_time(monkeypatc
     result = run_cpsat(problem, Options(initial=start, secondary=None, **DET, time_limit=5.0))
     assert_valid(result.schedule)
     assert result.period == 4
+
+
+def test_neighbourhoods_relieve_equally_busy_ports_one_at_a_time(monkeypatch) -> None:
+    # Three transfers of 4 units, each from its own processor to another, make the
+    # period 4 on three out-ports. Keeping one pair of tasks together relieves one
+    # port and leaves the period at 4; the neighbourhoods keep that move (the busiest
+    # port of the freed processors is part of their objective), then the next, and
+    # reach 2 (each pair on one processor); without, every pair of processors ends at 4.
+    from lpsched.solvers import cpsat
+    from lpsched.solvers.heuristic import modulo_schedule
+
+    monkeypatch.setattr(cpsat, "PLAN", (("neighbourhood", 1.0),))
+    tasks = tuple(Task(f"{x}{i}", 1) for i in (1, 2, 3) for x in "ab")
+    edges = tuple(Edge(f"a{i}", f"b{i}", 0, None, 4, tensor=f"x{i}") for i in (1, 2, 3))
+    graph = TaskGraph(tasks, edges, time_unit="1us")
+    plat = replace(Platform.default(6), intra=Link(1e6, 0.0), capacity="ports")
+    problem = Problem(graph, plat)
+    apart = {"a1": 0, "b1": 3, "a2": 1, "b2": 4, "a3": 2, "b3": 5}
+    start = modulo_schedule(problem, fixed_processor=apart)
+    assert start.period == 4
+    result = run_cpsat(problem, Options(initial=start, secondary=None, **DET, time_limit=5.0))
+    assert_valid(result.schedule)
+    assert result.period == 2
