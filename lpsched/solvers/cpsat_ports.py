@@ -339,10 +339,11 @@ def add_port_load(mod: Any, inst: Any, ports: Ports, pv: PortVars) -> None:
 
 
 def port_load_exprs(inst: Any, ports: Ports, pv: PortVars, procs: frozenset[int]) -> list[Any]:
-    """The load of every port of the processors ``procs``, the fixed transfers included.
+    """The load of each port of ``procs`` that a free transfer may use, fixed ones included.
 
     For a neighbourhood's secondary objective (its busiest resource among
-    ``procs``), where most transfers are constants.
+    ``procs``): a port that only fixed transfers use keeps its load whatever
+    the neighbourhood does, so it is left out.
     """
     return [
         sum(terms) + fixed
