@@ -2460,7 +2460,8 @@ def _neighbourhood_order(
     """The subsets of processors :meth:`_Search.neighbourhoods` frees, in order.
 
     The empty one first (when ``first``), then every pair with the processor
-    whose load or port time is the largest, then the other pairs shuffled.
+    whose load or port time is the largest (on a plateau its partners least
+    busy first), then the other pairs shuffled.
     """
     P = inst.P
     busy = [max(pair) for pair in zip(*_busy(inst, sol), strict=True)]
@@ -2477,9 +2478,7 @@ def _neighbourhood_order(
 
 def _busy(inst: _Instance, sol: _Solution) -> tuple[list[int], list[int]]:
     """Each processor's load and its busiest port's time (zeros under ``delay``)."""
-    load = [0] * inst.P
-    for v, p in enumerate(sol.proc):
-        load[p] += inst.dp[v][p]
+    load = _loads(inst, sol.proc)
     if inst.ports is None:
         return load, [0] * inst.P
     return load, cpp.port_loads(inst.ports, sol.proc, inst.P)
